@@ -1,0 +1,41 @@
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../errors';
+import { registerDatasets } from './datasets';
+
+/** Builds the `embedsmith` program. Each area registers its commands from its own file. */
+export function buildProgram(): Command {
+  const program = new Command('embedsmith')
+    .description('Embedsmith: synthetic data, LoRA training and evaluation of text embedding models')
+    .version('0.1.0')
+    .showHelpAfterError(false)
+    .exitOverride();
+  registerDatasets(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 runtime error, 2 usage error. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return 0;
+      return 2;
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { UserError } from '../errors';
+import { MIGRATIONS, type Migration } from './migrations';
+
+export type Db = Database.Database;
+
+/**
+ * Opens (creating if needed) the workspace database: WAL, foreign keys, busy timeout, then migrations.
+ * A file that is not a database, or one we cannot write, becomes a one-line UserError.
+ */
+export function openDatabase(file: string, opts: { readonly?: boolean; migrations?: Migration[] } = {}): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (e) {
+    throw new UserError(
+      `${file}: cannot open the database (${(e as Error).message}); check the path and its permissions`,
+    );
+  }
+  try {
+    if (!opts.readonly) db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('synchronous = NORMAL');
+    if (!opts.readonly) migrate(db, opts.migrations ?? MIGRATIONS);
+  } catch (e) {
+    db.close();
+    const msg = (e as Error).message;
+    if (/not a database|malformed|file is encrypted/i.test(msg))
+      throw new UserError(
+        `${file}: not a valid Embedsmith database (${msg}); move it aside or point --home elsewhere`,
+      );
+    if (/readonly|read-only|attempt to write/i.test(msg))
+      throw new UserError(
+        `${file}: the database is read-only (${msg}); fix its permissions or use another --home`,
+      );
+    throw e;
+  }
+  return db;
+}
+
+/** Applies every migration newer than PRAGMA user_version, each in one transaction. */
+export function migrate(db: Db, migrations: Migration[]): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const pending = migrations.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+  for (const m of pending) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export const nowIso = () => new Date().toISOString();

@@ -1,0 +1,14 @@
+import { sql as core } from './001_core';
+
+/**
+ * Migrations keyed on PRAGMA user_version, applied in ascending order, each in its own transaction.
+ * Areas own number ranges so parallel work never collides: core 1–9, generation 10–19, training 20–29,
+ * evaluation 30–39, mining 40–49, app 50–59. Append a new file; never edit a migration that has landed.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [{ version: 1, name: 'core', sql: core }];

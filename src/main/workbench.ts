@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import { resolveHome, workspacePaths, type WorkspacePaths } from './paths';
+import { Store } from './store';
+
+export interface WorkbenchOptions {
+  /** --home DIR; falls back to EMBEDSMITH_HOME, then the OS app-data directory. */
+  home?: string;
+}
+
+/**
+ * The service root. Electron main, the CLI and `serve` each call openWorkbench once and only wire what it
+ * returns; no service is constructed anywhere else.
+ */
+export class Workbench {
+  readonly paths: WorkspacePaths;
+  readonly store: Store;
+
+  private constructor(paths: WorkspacePaths, store: Store) {
+    this.paths = paths;
+    this.store = store;
+  }
+
+  static open(opts: WorkbenchOptions = {}): Workbench {
+    const paths = workspacePaths(resolveHome(opts.home));
+    fs.mkdirSync(paths.home, { recursive: true });
+    const store = Store.open(paths.db);
+    return new Workbench(paths, store);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+export const openWorkbench = (opts: WorkbenchOptions = {}) => Workbench.open(opts);
