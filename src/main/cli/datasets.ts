@@ -1,5 +1,36 @@
+import path from 'node:path';
 import type { Command } from 'commander';
+import { isKind, type Kind, type ReviewStatus, SPLITS, type Split, STATUSES } from '../../shared/domain';
+import { usageError } from '../errors';
+import {
+  EXPORT_FORMATS,
+  EXPORT_LAYOUTS,
+  type ExportFormat,
+  type ExportLayout,
+  exportDataset,
+} from '../export';
+import { IMPORT_LAYOUTS, type ImportLayout, importDataset } from '../import';
+import { assignSplits, parseRatios } from '../store/splits';
 import { runWithWorkbench, table, withGlobals, type GlobalOpts } from './context';
+
+const kindOpt = (k: string | undefined): Kind | undefined => {
+  if (k === undefined) return undefined;
+  if (!isKind(k))
+    throw usageError(
+      `unknown kind "${k}"; use one of short-long, long-short, short-short, long-long, sts, bitext`,
+    );
+  return k;
+};
+const oneOf = <T extends string>(
+  flag: string,
+  v: string | undefined,
+  allowed: readonly T[],
+): T | undefined => {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v))
+    throw usageError(`${flag} "${v}" is not known; use one of ${allowed.join(', ')}`);
+  return v as T;
+};
 
 /** `embedsmith datasets …` */
 export function registerDatasets(program: Command): void {
@@ -64,4 +95,137 @@ export function registerDatasets(program: Command): void {
         });
       }),
     );
+
+  withGlobals(
+    ds
+      .command('import')
+      .argument('<name>', 'dataset')
+      .argument('<file_or_dir>', 'a JSONL file, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)')
+      .option('--layout <layout>', `one of ${IMPORT_LAYOUTS.join(', ')}`, 'auto')
+      .option('--kind <kind>', 'kind of rows whose line has none (default short-long)')
+      .option('--language <code>', 'language of rows whose line has none')
+      .option('--status <status>', `status of rows whose line has none: ${STATUSES.join(', ')}`)
+      .option('--skip-invalid', 'import the valid lines; write the invalid ones to a file and print its path')
+      .option('--create', 'create the dataset if it does not exist'),
+  )
+    .description(
+      'import a JSONL file (paper, sentence-transformers, FlagEmbedding) or a BEIR folder; all or nothing',
+    )
+    .action(
+      (
+        name: string,
+        input: string,
+        opts: GlobalOpts & {
+          layout: string;
+          kind?: string;
+          language?: string;
+          status?: string;
+          skipInvalid?: boolean;
+          create?: boolean;
+        },
+      ) => {
+        const layout = oneOf<ImportLayout>('--layout', opts.layout, IMPORT_LAYOUTS);
+        const kind = kindOpt(opts.kind);
+        const status = oneOf<ReviewStatus>('--status', opts.status, STATUSES);
+        return runWithWorkbench(opts, async ({ wb, out, bar }) => {
+          const b = bar(`import ${name}`);
+          const r = await importDataset(wb.store, name, path.resolve(input), {
+            layout,
+            kind,
+            language: opts.language,
+            status,
+            skipInvalid: opts.skipInvalid,
+            create: opts.create,
+            rejectedDir: path.join(wb.paths.home, 'imports'),
+            onProgress: (p) => b.update(p),
+          });
+          b.done();
+          out(r, () =>
+            [
+              `imported ${r.input} into ${r.dataset} (${r.layout}): read ${r.read}, inserted ${r.inserted}, duplicates ${r.duplicates}, invalid ${r.invalid}${r.ignored ? `, ignored ${r.ignored} (grade < 1)` : ''} in ${r.seconds.toFixed(1)} s`,
+              ...(r.rejectedFile ? [`rejected lines written to ${r.rejectedFile}`] : []),
+              ...r.rejected.slice(0, 5).map((x) => `  ${x.where}: ${x.reason}`),
+            ].join('\n'),
+          );
+        });
+      },
+    );
+
+  withGlobals(
+    ds
+      .command('export')
+      .argument('<name>', 'dataset')
+      .requiredOption('--out <file>', 'output file (written via a temp file, then renamed)')
+      .option('--format <format>', 'jsonl or parquet (default: from the extension, else jsonl)')
+      .option('--layout <layout>', `one of ${EXPORT_LAYOUTS.join(', ')}`, 'paper')
+      .option('--status <status>', 'accepted, rejected, unreviewed or all', 'accepted')
+      .option('--kind <kind>', 'only this kind')
+      .option('--language <code>', 'only this language')
+      .option('--split <split>', `only this split: ${SPLITS.join(', ')}`),
+  )
+    .description('export a dataset as JSONL or Parquet (default: accepted rows, paper layout)')
+    .action(
+      (
+        name: string,
+        opts: GlobalOpts & {
+          out: string;
+          format?: string;
+          layout: string;
+          status: string;
+          kind?: string;
+          language?: string;
+          split?: string;
+        },
+      ) => {
+        const format = oneOf<ExportFormat>('--format', opts.format, EXPORT_FORMATS);
+        const layout = oneOf<ExportLayout>('--layout', opts.layout, EXPORT_LAYOUTS);
+        const status = oneOf<ReviewStatus | 'all'>('--status', opts.status, [...STATUSES, 'all']);
+        const kind = kindOpt(opts.kind);
+        const split = oneOf<Split>('--split', opts.split, SPLITS);
+        return runWithWorkbench(opts, ({ wb, out, bar }) => {
+          const b = bar(`export ${name}`);
+          const r = exportDataset(wb.store, name, {
+            out: opts.out,
+            format,
+            layout,
+            status,
+            kind,
+            language: opts.language,
+            split,
+            onProgress: (p) => b.update(p),
+          });
+          b.done();
+          out(
+            r,
+            `exported ${r.rows} rows of ${r.dataset} to ${r.out} (${r.format}, ${r.layout}, ${r.records} records) in ${r.seconds.toFixed(1)} s`,
+          );
+        });
+      },
+    );
+
+  withGlobals(
+    ds
+      .command('split')
+      .argument('<name>', 'dataset')
+      .requiredOption('--ratios <a,b,c>', 'train,dev,test ratios summing to 1, e.g. 0.9,0.05,0.05')
+      .option('--seed <n>', 'seed of the hash rule', '0')
+      .option('--reassign', 'recompute every row (default: rows that have a split keep it)'),
+  )
+    .description('assign train/dev/test by hash of (seed, content hash); stable when rows are added')
+    .action((name: string, opts: GlobalOpts & { ratios: string; seed: string; reassign?: boolean }) => {
+      const ratios = parseRatios(opts.ratios);
+      const seed = Number(opts.seed);
+      if (!Number.isSafeInteger(seed))
+        throw usageError(`--seed "${opts.seed}" is not an integer; pass e.g. --seed 42`);
+      return runWithWorkbench(opts, ({ wb, out }) => {
+        const d = wb.store.datasets.get(name);
+        const r = assignSplits(wb.store.db, d.id, { ratios, seed }, { reassign: opts.reassign });
+        out(
+          { dataset: d.name, ratios, seed, ...r },
+          `${d.name}: assigned ${r.assigned} rows; ${Object.entries(r.bySplit)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
+      });
+    });
 }

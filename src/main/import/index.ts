@@ -1,0 +1,227 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Kind, NewExample, ReviewStatus } from '../../shared/domain';
+import { UserError, usageError } from '../errors';
+import { type ProgressListener, ProgressTracker } from '../jobs/progress';
+import type { Store } from '../store';
+import { splitAssigner, splitSettings } from '../store/splits';
+import { beirSource, looksLikeBeir } from './beir';
+import {
+  detectLayout,
+  IMPORT_LAYOUTS,
+  type ImportLayout,
+  LINE_PARSERS,
+  type LineDefaults,
+  LineError,
+  type LineLayout,
+  parseObject,
+} from './layouts';
+import type { ImportRecord } from './records';
+
+export { IMPORT_LAYOUTS, type ImportLayout } from './layouts';
+
+export interface ImportOptions {
+  layout?: ImportLayout;
+  kind?: Kind;
+  language?: string;
+  /** Status of rows whose line has none (default unreviewed). */
+  status?: ReviewStatus;
+  /** Import the valid lines and write the others to a file instead of failing. */
+  skipInvalid?: boolean;
+  /** Create the dataset (in the same transaction) when it does not exist. */
+  create?: boolean;
+  /** Folder for the rejected-lines file (default: the workspace's imports/ folder). */
+  rejectedDir: string;
+  onProgress?: ProgressListener;
+}
+
+export interface ImportResult {
+  dataset: string;
+  input: string;
+  layout: LineLayout | 'beir';
+  /** Input records read: JSONL lines (blank lines not counted), for BEIR the qrels lines. */
+  read: number;
+  inserted: number;
+  duplicates: number;
+  invalid: number;
+  /** Valid records that yield no example (BEIR qrels with grade < 1). */
+  ignored: number;
+  /** With --skip-invalid: the file holding the rejected lines verbatim, when there were any. */
+  rejectedFile: string | null;
+  /** The first rejected records with their reasons. */
+  rejected: { where: string; reason: string }[];
+  seconds: number;
+}
+
+const BATCH = 2000;
+
+/** Finds the layout of a JSONL file from its first line that parses and fits one. */
+async function detectFileLayout(file: string): Promise<LineLayout> {
+  const rl = readline.createInterface({
+    input: fs.createReadStream(file),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  let no = 0;
+  try {
+    for await (const line of rl) {
+      no++;
+      if (!line.trim()) continue;
+      let o: Record<string, unknown>;
+      try {
+        o = parseObject(line);
+      } catch {
+        continue;
+      }
+      const l = detectLayout(o);
+      if (l) return l;
+      throw new UserError(
+        `${file}:${no}: cannot tell the layout from keys ${Object.keys(o).slice(0, 8).join(', ') || '(none)'}; pass --layout paper|sentence-transformers|flagembedding`,
+      );
+    }
+  } finally {
+    rl.close();
+  }
+  throw new UserError(
+    `${file}: no valid JSON object line to detect the layout from; pass --layout or fix the file`,
+  );
+}
+
+function lineSource(file: string, layout: LineLayout, d: LineDefaults) {
+  const size = fs.statSync(file).size;
+  const input = fs.createReadStream(file);
+  let records = 0;
+  const parse = LINE_PARSERS[layout];
+  async function* gen(): AsyncGenerator<ImportRecord> {
+    const rl = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    let no = 0;
+    for await (const line of rl) {
+      no++;
+      if (!line.trim()) continue;
+      records++;
+      const where = `${file}:${no}`;
+      try {
+        yield { where, raw: line, examples: parse(parseObject(line), d) };
+      } catch (e) {
+        if (!(e instanceof LineError)) throw e;
+        yield { where, raw: line, error: e.message };
+      }
+    }
+  }
+  // Total records estimated from the bytes read so far, so the bar has an ETA while streaming.
+  const total = () =>
+    input.bytesRead > 0 ? Math.max(records, Math.round((records * size) / input.bytesRead)) : null;
+  return { total, records: gen() };
+}
+
+/**
+ * Imports a JSONL file or a BEIR folder into a dataset, all or nothing: one transaction spans the whole
+ * file (rows are inserted in batches as lines stream in), so a malformed line, an error or a killed process
+ * leaves the dataset as it was. Duplicates (by content hash) are skipped and counted.
+ *
+ * The transaction stays open across the awaits of the line reader, so the connection must not be used by
+ * anything else until this resolves (the CLI and workers hold their own connection).
+ */
+export async function importDataset(
+  store: Store,
+  name: string,
+  input: string,
+  opts: ImportOptions,
+): Promise<ImportResult> {
+  const t0 = Date.now();
+  const layoutOpt = opts.layout ?? 'auto';
+  if (!(IMPORT_LAYOUTS as readonly string[]).includes(layoutOpt))
+    throw usageError(`unknown layout "${layoutOpt}"; use one of ${IMPORT_LAYOUTS.join(', ')}`);
+  if (!fs.existsSync(input)) throw new UserError(`${input}: no such file or folder; check the path`);
+  if (!opts.create) store.datasets.get(name);
+  const d: LineDefaults = { kind: opts.kind, language: opts.language, status: opts.status };
+  const isDir = fs.statSync(input).isDirectory();
+  let layout: LineLayout | 'beir';
+  let source: { total: () => number | null; records: AsyncIterable<ImportRecord> };
+  if (isDir) {
+    if (layoutOpt !== 'auto' && layoutOpt !== 'beir')
+      throw usageError(
+        `${input} is a folder; only --layout beir (or auto) reads folders; pass a .jsonl file for ${layoutOpt}`,
+      );
+    if (!looksLikeBeir(input))
+      throw new UserError(
+        `${input}: not a BEIR folder (no corpus.jsonl, queries.jsonl or qrels/); pass a JSONL file or a BEIR folder`,
+      );
+    layout = 'beir';
+    source = beirSource(input, d);
+  } else {
+    if (layoutOpt === 'beir')
+      throw usageError(
+        `${input} is a file; --layout beir needs a folder with corpus.jsonl, queries.jsonl and qrels/`,
+      );
+    layout = layoutOpt === 'auto' ? await detectFileLayout(input) : layoutOpt;
+    source = lineSource(input, layout, d);
+  }
+
+  const res: ImportResult = {
+    dataset: name,
+    input,
+    layout,
+    read: 0,
+    inserted: 0,
+    duplicates: 0,
+    invalid: 0,
+    ignored: 0,
+    rejectedFile: null,
+    rejected: [],
+    seconds: 0,
+  };
+  const tracker = new ProgressTracker(null, 'lines', opts.onProgress);
+  let rejectFd: number | null = null;
+  const db = store.db;
+  if (db.inTransaction) throw new Error('importDataset: the connection is already in a transaction');
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const ds = store.datasets.find(name) ?? store.datasets.create(name);
+    const splitFor = splitAssigner(splitSettings(db, ds.id));
+    let batch: NewExample[] = [];
+    const flush = (final = false) => {
+      const r = store.examples.insertMany(ds.id, batch, { splitFor });
+      res.inserted += r.inserted;
+      res.duplicates += r.duplicates;
+      batch = [];
+      tracker.setTotal(final ? res.read : source.total());
+      tracker.update(res.read);
+    };
+    for await (const rec of source.records) {
+      res.read++;
+      if (rec.error !== undefined) {
+        if (!opts.skipInvalid)
+          throw new UserError(
+            `${rec.where}: ${rec.error}; fix the line or pass --skip-invalid to import the rest`,
+          );
+        res.invalid++;
+        if (res.rejected.length < 100) res.rejected.push({ where: rec.where, reason: rec.error });
+        if (rejectFd === null) {
+          fs.mkdirSync(opts.rejectedDir, { recursive: true });
+          const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+          res.rejectedFile = path.join(
+            opts.rejectedDir,
+            `${name}-${path.basename(input)}-${stamp}.rejected.jsonl`,
+          );
+          rejectFd = fs.openSync(res.rejectedFile, 'w');
+        }
+        fs.writeSync(rejectFd, `${rec.raw}\n`);
+        continue;
+      }
+      if (!rec.examples?.length) res.ignored++;
+      else for (const e of rec.examples) batch.push(e);
+      if (batch.length >= BATCH) flush();
+    }
+    flush(true);
+    store.datasets.touch(ds.id);
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
+  } finally {
+    if (rejectFd !== null) fs.closeSync(rejectFd);
+  }
+  res.seconds = (Date.now() - t0) / 1000;
+  return res;
+}
