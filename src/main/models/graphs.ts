@@ -1,0 +1,129 @@
+import { grad } from '../engine/gradient';
+import { Graph, type Tensor } from '../engine/graph';
+import type { Checkpoint } from './checkpoint';
+import { ModelContext, type LoraWiring, type ModelInputs } from './modeling';
+import type { Architecture } from './registry';
+
+/**
+ * The graphs the rest of the app runs, built from an architecture's forward:
+ *   forward   — ids/mask/positions (+ pool weights) → last_hidden_state and/or embeddings
+ *   training  — the same with LoRA weights and dropout masks as inputs, plus the backward given an
+ *               upstream gradient on the embeddings (GradCache pass 2)
+ *   infoNCE   — full-batch InfoNCE loss and its LoRA gradients (the parity check of the whole chain)
+ * Graph input names: input_ids, attention_mask, position_ids, token_type_ids (bert family), pool_weights,
+ * the LoRA inputs `<module>.lora_A.weight` / `.lora_B.weight` / `.lora_dropout.mask`, embeddings_grad.
+ */
+
+export interface BuiltGraph {
+  graph: Graph;
+  /** Named outputs, in the order they should be fetched. */
+  outputs: Record<string, Tensor>;
+  /** LoRA inputs by name (A, B and dropout masks). */
+  loraInputs: Map<string, Tensor>;
+}
+
+export interface ForwardOptions {
+  causal: boolean;
+  lora?: LoraWiring;
+  overrides?: Map<string, Float32Array>;
+  /** Which outputs: last_hidden_state, embeddings (pooled via pool_weights, L2-normalised if normalize). */
+  hidden?: boolean;
+  pooled?: boolean;
+  normalize?: boolean;
+}
+
+function modelInputs(g: Graph, arch: Architecture): ModelInputs {
+  return {
+    inputIds: g.input('input_ids', 'int64', ['batch', 'seq']),
+    attentionMask: g.input('attention_mask', 'int64', ['batch', 'seq']),
+    positionIds: g.input('position_ids', 'int64', ['batch', 'seq']),
+    tokenTypeIds: arch.tokenTypes ? g.input('token_type_ids', 'int64', ['batch', 'seq']) : undefined,
+  };
+}
+
+/** pooled [b, H] = Σ_t w[b, t] · h[b, t, :] — a MatMul, so it is differentiable and needs no search op. */
+function pool(g: Graph, h: Tensor, weights: Tensor): Tensor {
+  const [b, , H] = h.shape;
+  const w = g.unsqueeze(g.cast(weights, h.dtype), [1]); // [b, 1, s]
+  return g.reshape(g.matmul(w, h), [b, H]); // [b, 1, H] → [b, H]
+}
+
+function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
+  const g = new Graph();
+  const m = new ModelContext(g, ck, { lora: o.lora, overrides: o.overrides });
+  const inp = modelInputs(g, arch);
+  const poolW = o.pooled ? g.input('pool_weights', 'float32', ['batch', 'seq']) : undefined;
+  const hidden = g.cast(arch.forward(m, inp, { causal: o.causal }), 'float32');
+  let emb: Tensor | undefined;
+  if (poolW) {
+    emb = pool(g, hidden, poolW);
+    if (o.normalize) emb = g.l2Normalize(emb, -1);
+  }
+  return { g, m, hidden, emb };
+}
+
+export function buildForward(ck: Checkpoint, arch: Architecture, o: ForwardOptions): BuiltGraph {
+  const { g, m, hidden, emb } = forwardParts(ck, arch, o);
+  const outputs: Record<string, Tensor> = {};
+  if (o.hidden ?? true) outputs.last_hidden_state = hidden;
+  if (emb) outputs.embeddings = emb;
+  return { graph: g, outputs, loraInputs: m.loraInputs };
+}
+
+/**
+ * GradCache pass 2 for one chunk: embeddings (normalised) and d(Σ embeddings·embeddings_grad)/d(LoRA
+ * weight) for every A and B, as outputs `grad.<input name>`.
+ */
+export function buildTrainingBackward(
+  ck: Checkpoint,
+  arch: Architecture,
+  o: ForwardOptions & { lora: LoraWiring },
+): BuiltGraph {
+  const { g, m, emb } = forwardParts(ck, arch, { ...o, pooled: true, normalize: o.normalize ?? true });
+  const seed = g.input('embeddings_grad', 'float32', emb!.shape);
+  const weights = [...m.loraInputs.values()].filter((t) => !t.name!.endsWith('.mask'));
+  const grads = grad(emb!, weights, { seeds: [seed] });
+  const outputs: Record<string, Tensor> = { embeddings: emb! };
+  weights.forEach((w, i) => {
+    outputs[`grad.${w.name}`] = grads[i];
+  });
+  return { graph: g, outputs, loraInputs: m.loraInputs };
+}
+
+/**
+ * Full-batch InfoNCE over rows [q_0..q_{n-1}, d_0..d_{m-1}]: scores = q·dᵀ / τ, loss = mean CE(scores_i, i)
+ * (sentence-transformers MNRL: positives first, then hard negatives). With LoRA: also its gradients.
+ */
+export function buildInfoNce(
+  ck: Checkpoint,
+  arch: Architecture,
+  o: ForwardOptions & { numQueries: number; numDocs: number; temperature: number },
+): BuiltGraph {
+  const { g, m, emb } = forwardParts(ck, arch, { ...o, pooled: true, normalize: true });
+  const e = emb!;
+  // Rows by Gather (its VJP scatters into the dynamic batch; a Slice VJP needs a static batch).
+  const rows = (lo: number, n: number) =>
+    g.constant(
+      Array.from({ length: n }, (_, i) => lo + i),
+      'int64',
+      [n],
+    );
+  const q = g.gather(e, rows(0, o.numQueries), 0); // [nq, H]
+  const d = g.gather(e, rows(o.numQueries, o.numDocs), 0); // [nd, H]
+  const scores = g.div(g.matmul(q, g.transpose(d)), o.temperature); // [nq, nd]
+  const labels = g.constant(
+    Array.from({ length: o.numQueries }, (_, i) => i),
+    'int64',
+    [o.numQueries],
+  );
+  const loss = g.crossEntropy(scores, labels);
+  const outputs: Record<string, Tensor> = { loss, scores, embeddings: e };
+  if (o.lora) {
+    const weights = [...m.loraInputs.values()].filter((t) => !t.name!.endsWith('.mask'));
+    const grads = grad(loss, weights);
+    weights.forEach((w, i) => {
+      outputs[`grad.${w.name}`] = grads[i];
+    });
+  }
+  return { graph: g, outputs, loraInputs: m.loraInputs };
+}

@@ -1,0 +1,222 @@
+import path from 'node:path';
+import { toOnnx } from '../engine/onnx';
+import { type EngineSession, type Feeds, hostTensor, LocalSession, type Provider } from '../engine/runtime';
+import { ProgressTracker, type ProgressListener } from '../jobs/progress';
+import { Checkpoint } from './checkpoint';
+import { type BuiltGraph, buildForward, type ForwardOptions } from './graphs';
+import { type LinearModule, type LoraWeights, loadAdapter, loraScaling } from './lora';
+import type { LoraWiring } from './modeling';
+import {
+  type PaddedBatch,
+  padBatch,
+  type Pooling,
+  promptFor,
+  type Role,
+  readSentenceTransformers,
+  type SentenceTransformersInfo,
+} from './pooling';
+import { type Architecture, architectureFor } from './registry';
+import { EmbedTokenizer } from './tokenizer';
+
+export type Device = 'auto' | Provider;
+
+export interface LoadOptions {
+  /** Override the folder's pooling (sentence-transformers Pooling module, else the family default). */
+  pooling?: Pooling;
+  /** Override causal/bidirectional attention (decoders default causal, encoders bidirectional). */
+  causal?: boolean;
+  normalize?: boolean;
+  maxLength?: number;
+  device?: Device;
+  threads?: number;
+  /** Run sessions in this thread (tests) instead of the engine's worker. */
+  inThread?: boolean;
+}
+
+export interface EmbedOptions {
+  role?: Role;
+  instruction?: string | null;
+  batchSize?: number;
+  adapter?: LoraWeights | null;
+  onProgress?: ProgressListener;
+}
+
+/**
+ * An embedding model folder, ready to run: checkpoint + architecture + tokenizer + pooling/prompt
+ * conventions, with compiled sessions cached per (graph kind, adapter shape).
+ */
+export class EmbeddingModel {
+  readonly ck: Checkpoint;
+  readonly arch: Architecture;
+  readonly tokenizer: EmbedTokenizer;
+  readonly st: SentenceTransformersInfo;
+  readonly pooling: Pooling;
+  readonly causal: boolean;
+  readonly normalize: boolean;
+  readonly maxLength: number;
+  readonly device: Device;
+  private readonly sessions = new Map<string, Promise<EngineSession>>();
+
+  private constructor(
+    readonly dir: string,
+    private readonly opts: LoadOptions,
+  ) {
+    this.ck = Checkpoint.open(dir);
+    this.arch = architectureFor(this.ck.config);
+    this.tokenizer = EmbedTokenizer.load(this.ck.dir, this.ck.config);
+    this.st = readSentenceTransformers(this.ck.dir);
+    this.pooling = opts.pooling ?? this.st.pooling ?? this.arch.defaultPooling;
+    this.causal = opts.causal ?? this.arch.defaultCausal;
+    this.normalize = opts.normalize ?? this.st.normalize ?? true;
+    const limits = [
+      opts.maxLength,
+      this.st.maxSeqLength,
+      this.tokenizer.modelMaxLength,
+      this.arch.maxPositions,
+    ].filter((x): x is number => typeof x === 'number' && x > 0);
+    this.maxLength = opts.maxLength
+      ? Math.min(opts.maxLength, this.arch.maxPositions)
+      : Math.min(...limits, 8192);
+    this.device = opts.device ?? 'auto';
+  }
+
+  static load(dir: string, opts: LoadOptions = {}): EmbeddingModel {
+    return new EmbeddingModel(path.resolve(dir), opts);
+  }
+
+  get dim(): number {
+    return this.arch.hiddenSize;
+  }
+
+  get linears(): LinearModule[] {
+    return this.arch.linears;
+  }
+
+  /** Reads a PEFT adapter folder for this model. */
+  loadAdapter(dir: string): LoraWeights {
+    return loadAdapter(dir, this.arch.linears);
+  }
+
+  /** Text → model input string for a role (prompts from the folder, else the E5 template). */
+  prompt(role: Role, instruction?: string | null): (text: string) => string {
+    return promptFor(this.st, role, instruction);
+  }
+
+  /** Token ids ready for the forward (truncated; EOS appended for last-token pooling when needed). */
+  tokenize(texts: string[]): number[][] {
+    return texts.map((t) =>
+      this.tokenizer.encodeForEmbedding(t, this.maxLength, this.pooling === 'last_token'),
+    );
+  }
+
+  /** Pads sequences the way this model expects (side from tokenizer_config, positions per family). */
+  pad(seqs: number[][], side = this.tokenizer.paddingSide): PaddedBatch {
+    return padBatch(seqs, {
+      padId: this.tokenizer.padId,
+      side,
+      pooling: this.pooling,
+      positions: this.arch.positions,
+    });
+  }
+
+  /** Graph feeds for a padded batch. */
+  feeds(b: PaddedBatch, extra: Feeds = {}): Feeds {
+    const dims = [b.batch, b.seqLen];
+    const f: Feeds = {
+      input_ids: hostTensor('int64', dims, b.inputIds),
+      attention_mask: hostTensor('int64', dims, b.attentionMask),
+      position_ids: hostTensor('int64', dims, b.positionIds),
+      ...extra,
+    };
+    if (this.arch.tokenTypes) f.token_type_ids = hostTensor('int64', dims, b.tokenTypeIds);
+    return f;
+  }
+
+  /** LoRA feeds: A/B float32 masters keyed by graph input name. */
+  loraFeeds(w: LoraWeights): Feeds {
+    const f: Feeds = {};
+    for (const [k, t] of w.tensors) f[k] = hostTensor('float32', t.shape, t.data);
+    return f;
+  }
+
+  loraWiring(w: Pick<LoraWeights, 'config' | 'modules'>, withDropout = false): LoraWiring {
+    return {
+      modules: w.modules,
+      r: w.config.r,
+      scaling: loraScaling(w.config),
+      dropout: withDropout ? w.config.dropout : 0,
+    };
+  }
+
+  /** Builds (once) and returns a session for a graph kind. */
+  session(key: string, build: () => BuiltGraph): Promise<EngineSession> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const b = build();
+        const onnx = toOnnx(b.outputs, { name: `${this.arch.modelType}-${key}` });
+        const providers: Provider[] | 'auto' = this.device === 'auto' ? 'auto' : [this.device];
+        return LocalSession.create(onnx, { providers, threads: this.opts.threads });
+      })();
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  private forwardSession(
+    adapter: Pick<LoraWeights, 'config' | 'modules'> | null | undefined,
+    hidden: boolean,
+  ) {
+    const lora = adapter ? this.loraWiring(adapter) : undefined;
+    const key = `fwd:${hidden ? 'h' : 'e'}:${adapter ? `${adapter.config.r}:${adapter.modules.map((m) => m.path).join(',')}` : 'base'}`;
+    const o: ForwardOptions = { causal: this.causal, lora, hidden, pooled: true, normalize: this.normalize };
+    return this.session(key, () => buildForward(this.ck, this.arch, o));
+  }
+
+  /** Runs a padded batch: pooled (normalised) embeddings [B, dim], and last_hidden_state when asked. */
+  async runBatch(b: PaddedBatch, o: { adapter?: LoraWeights | null; hidden?: boolean } = {}) {
+    const s = await this.forwardSession(o.adapter, Boolean(o.hidden));
+    const extra: Feeds = { pool_weights: hostTensor('float32', [b.batch, b.seqLen], b.poolWeights) };
+    if (o.adapter) Object.assign(extra, this.loraFeeds(o.adapter));
+    const out = await s.run(this.feeds(b, extra));
+    return {
+      embeddings: out.embeddings.data as Float32Array,
+      lastHiddenState: o.hidden ? (out.last_hidden_state.data as Float32Array) : undefined,
+    };
+  }
+
+  /** Embeds token-id sequences, batched by length (sorted, so padding stays small). [n, dim] row-major. */
+  async embedIds(
+    seqs: number[][],
+    o: Omit<EmbedOptions, 'role' | 'instruction'> = {},
+  ): Promise<Float32Array> {
+    const n = seqs.length;
+    const d = this.dim;
+    const out = new Float32Array(n * d);
+    const order = [...seqs.keys()].sort((a, b) => seqs[b].length - seqs[a].length);
+    const bs = Math.max(1, o.batchSize ?? 16);
+    const tracker = new ProgressTracker(n, 'texts', o.onProgress);
+    for (let lo = 0; lo < n; lo += bs) {
+      const idx = order.slice(lo, lo + bs);
+      const { embeddings } = await this.runBatch(this.pad(idx.map((i) => seqs[i])), { adapter: o.adapter });
+      idx.forEach((i, r) => {
+        out.set(embeddings.subarray(r * d, (r + 1) * d), i * d);
+      });
+      tracker.update(Math.min(n, lo + bs));
+    }
+    return out;
+  }
+
+  /** texts in → Float32Array [n, dim] out (the app, evaluator and CLI entry point). */
+  async embed(texts: string[], o: EmbedOptions = {}): Promise<Float32Array> {
+    const p = this.prompt(o.role ?? 'document', o.instruction);
+    return this.embedIds(this.tokenize(texts.map(p)), o);
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s).release().catch(() => {});
+  }
+}

@@ -1,0 +1,107 @@
+import type { DType, Graph, Tensor } from '../engine/graph';
+import { UserError } from '../errors';
+import type { Checkpoint } from './checkpoint';
+import { type LinearModule, loraKeyA, loraKeyB } from './lora';
+import type { StDtype } from './safetensors';
+
+/**
+ * What every architecture's forward gets: the graph, the checkpoint's weights, and the LoRA wiring.
+ * Architecture files call `m.weight(name)` and `m.linear(x, path)` and never see where bytes live.
+ */
+
+const ST_TO_DTYPE: Partial<Record<StDtype, DType>> = {
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  F64: 'float64',
+};
+
+/** LoRA as graph INPUTS: A [r, in] and B [out, r] per target module, plus optional dropout keep-masks. */
+export interface LoraWiring {
+  modules: LinearModule[];
+  r: number;
+  scaling: number;
+  dropout: number;
+}
+
+/** Graph input names for a LoRA module (the same keys PEFT uses after `base_model.model.`). */
+export const loraInputA = (p: string) => loraKeyA(p);
+export const loraInputB = (p: string) => loraKeyB(p);
+export const dropoutMaskInput = (p: string) => `${p}.lora_dropout.mask`;
+
+export class ModelContext {
+  /** The LoRA A/B inputs and dropout masks, by name, in module order (A, B[, mask]). */
+  readonly loraInputs = new Map<string, Tensor>();
+  private readonly loraByPath: Map<string, LinearModule>;
+
+  constructor(
+    readonly g: Graph,
+    readonly ck: Checkpoint,
+    readonly opts: {
+      dtype?: DType;
+      lora?: LoraWiring;
+      /** Replacement weights (e.g. LoRA merged into W), inlined into the graph. */
+      overrides?: Map<string, Float32Array>;
+    } = {},
+  ) {
+    this.loraByPath = new Map((opts.lora?.modules ?? []).map((m) => [m.path, m]));
+  }
+
+  get dtype(): DType {
+    return this.opts.dtype ?? 'float32';
+  }
+
+  /** A frozen weight by its transformers name, checked against the shape config.json implies. */
+  weight(name: string, shape: number[]): Tensor {
+    const o = this.opts.overrides?.get(name);
+    if (o) {
+      if (o.length !== shape.reduce((a, b) => a * b, 1)) throw new UserError(`override ${name}: wrong size`);
+      return this.g.weight(name, 'float32', shape, { data: o });
+    }
+    const r = this.ck.ref(name, shape);
+    const dt = ST_TO_DTYPE[r.dtype];
+    if (!dt)
+      throw new UserError(`${r.header.file}: ${name} is ${r.dtype}; only F32/F16/BF16 weights are supported`);
+    const w = this.g.weight(name, dt, shape, { file: r.header.file, offset: r.offset, length: r.length });
+    return this.g.cast(w, this.dtype);
+  }
+
+  has(name: string): boolean {
+    return this.ck.has(name);
+  }
+
+  /**
+   * HF Linear at module `path` ([out, in] weight, optional bias), plus PEFT LoRA when the module is a
+   * target: y = W x + b + B(A(dropout(x))) · scaling.
+   */
+  linear(x: Tensor, path: string, inF: number, outF: number, bias: boolean): Tensor {
+    const g = this.g;
+    const W = this.weight(`${path}.weight`, [outF, inF]);
+    const b = bias ? this.weight(`${path}.bias`, [outF]) : undefined;
+    let y = g.linear(x, W, b);
+    const lora = this.opts.lora;
+    if (lora && this.loraByPath.has(path)) {
+      const A = g.input(loraInputA(path), 'float32', [lora.r, inF]);
+      const B = g.input(loraInputB(path), 'float32', [outF, lora.r]);
+      this.loraInputs.set(A.name!, A);
+      this.loraInputs.set(B.name!, B);
+      let xd = x;
+      if (lora.dropout > 0) {
+        const mask = g.input(dropoutMaskInput(path), 'float32', x.shape);
+        this.loraInputs.set(mask.name!, mask);
+        xd = g.dropout(x, mask, lora.dropout);
+      }
+      const delta = g.linear(g.linear(g.cast(xd, 'float32'), A), B); // [..., r] → [..., out]
+      y = g.add(y, g.cast(g.mul(delta, lora.scaling), y.dtype));
+    }
+    return y;
+  }
+}
+
+/** What a forward reads: ids, mask and positions as graph inputs ([batch, seq] int64). */
+export interface ModelInputs {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+  positionIds: Tensor;
+  tokenTypeIds?: Tensor;
+}
