@@ -9,7 +9,7 @@ import type { ParamSpec } from './optim';
 export interface TrainableEncoder {
   /** Embedding width d. */
   readonly dim: number;
-  /** LoRA parameters in PEFT naming (`base_model.model.….lora_A.weight`), in a fixed order. */
+  /** LoRA parameters keyed `${module path}.lora_A.weight` / `.lora_B.weight` (models/lora.ts), fixed order. */
   readonly params: ParamSpec[];
   /** Initial LoRA weights (A kaiming-uniform, B zero) from a seed. */
   initLora(seed: number): Map<string, Float32Array>;

@@ -33,8 +33,8 @@ export class ReferenceEncoder implements TrainableEncoder {
     this.dim = h;
     this.scaling = alpha / rank;
     this.params = [
-      { name: 'base_model.model.reference.proj.lora_A.weight', shape: [rank, h] },
-      { name: 'base_model.model.reference.proj.lora_B.weight', shape: [h, rank] },
+      { name: 'reference.proj.lora_A.weight', shape: [rank, h] },
+      { name: 'reference.proj.lora_B.weight', shape: [h, rank] },
     ];
   }
 

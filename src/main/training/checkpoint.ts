@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors';
+import { type LinearModule, type LoraConfig, loadAdapter, saveAdapter } from '../models/lora';
+import type { ParamSpec } from './optim';
+import { readTensors, writeFileAtomic, writeTensors } from './tensors';
+
+/** Everything needed to continue a run exactly where a checkpoint was taken. */
+export interface TrainerState {
+  /** Optimiser steps completed (= the schedule step of the next update). */
+  step: number;
+  totalSteps: number;
+  seed: number;
+  epoch: number;
+  /** Position inside the epoch's batch list (the next batch to run). */
+  position: number;
+  /** The epoch's data order as example ids, batch by batch (seed + permutation). */
+  permutation: number[][];
+  adamStep: number;
+  lossScale: number | null;
+  lastLoss: number | null;
+  elapsedS: number;
+}
+
+export interface CheckpointData {
+  state: TrainerState;
+  lora: Map<string, Float32Array>;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
+/** Module list for the PEFT writer, derived from the LoRA tensors themselves. */
+export function modulesOf(specs: ParamSpec[]): LinearModule[] {
+  const out: LinearModule[] = [];
+  for (const s of specs) {
+    if (!s.name.endsWith('.lora_A.weight')) continue;
+    const p = s.name.slice(0, -'.lora_A.weight'.length);
+    const b = specs.find((x) => x.name === `${p}.lora_B.weight`);
+    if (!b) throw new Error(`LoRA parameter ${s.name} has no lora_B`);
+    out.push({ path: p, inFeatures: s.shape[1], outFeatures: b.shape[0] });
+  }
+  return out;
+}
+
+/** Writes a PEFT adapter folder (models' writer) atomically: temp folder, then rename. */
+export function writeAdapter(
+  dir: string,
+  specs: ParamSpec[],
+  lora: Map<string, Float32Array>,
+  config: LoraConfig,
+  baseModel: string,
+): void {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const tensors = new Map(
+    specs.map((s) => [s.name, { shape: s.shape, data: lora.get(s.name) as Float32Array }]),
+  );
+  saveAdapter(tmp, { config, modules: modulesOf(specs), tensors }, { baseModel });
+  replaceDir(tmp, dir);
+}
+
+function replaceDir(tmp: string, dir: string) {
+  if (fs.existsSync(dir)) {
+    const old = `${dir}.old-${process.pid}`;
+    fs.renameSync(dir, old);
+    fs.renameSync(tmp, dir);
+    fs.rmSync(old, { recursive: true, force: true });
+  } else fs.renameSync(tmp, dir);
+}
+
+export const checkpointName = (step: number) => `step-${String(step).padStart(6, '0')}`;
+
+/**
+ * Saves a checkpoint under runDir/checkpoints/step-NNNNNN: adapter/ (the LoRA float32 masters, PEFT
+ * format), optimizer.safetensors (m, v), trainer_state.json. Built in a temp folder and renamed, so a
+ * kill at any moment leaves either the complete checkpoint or none.
+ */
+export function saveCheckpoint(
+  runDir: string,
+  specs: ParamSpec[],
+  data: CheckpointData,
+  lora: LoraConfig,
+  baseModel: string,
+): string {
+  const root = path.join(runDir, 'checkpoints');
+  fs.mkdirSync(root, { recursive: true });
+  const final = path.join(root, checkpointName(data.state.step));
+  const tmp = path.join(root, `.tmp-${checkpointName(data.state.step)}-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  const tensors = new Map(
+    specs.map((s) => [s.name, { shape: s.shape, data: data.lora.get(s.name) as Float32Array }]),
+  );
+  saveAdapter(path.join(tmp, 'adapter'), { config: lora, modules: modulesOf(specs), tensors }, { baseModel });
+  const opt = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const s of specs) {
+    opt.set(`m.${s.name}`, { shape: s.shape, data: data.m.get(s.name) as Float32Array });
+    opt.set(`v.${s.name}`, { shape: s.shape, data: data.v.get(s.name) as Float32Array });
+  }
+  writeTensors(path.join(tmp, 'optimizer.safetensors'), opt);
+  writeFileAtomic(path.join(tmp, 'trainer_state.json'), `${JSON.stringify(data.state)}\n`);
+  replaceDir(tmp, final);
+  return final;
+}
+
+/** The newest complete checkpoint of a run, or null. */
+export function latestCheckpoint(runDir: string): string | null {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return null;
+  const names = fs
+    .readdirSync(root)
+    .filter((n) => /^step-\d+$/.test(n) && fs.existsSync(path.join(root, n, 'trainer_state.json')))
+    .sort();
+  return names.length ? path.join(root, names[names.length - 1]) : null;
+}
+
+export function loadCheckpoint(dir: string, specs: ParamSpec[]): CheckpointData {
+  const stateFile = path.join(dir, 'trainer_state.json');
+  if (!fs.existsSync(stateFile)) throw new UserError(`${dir}: not a checkpoint (no trainer_state.json)`);
+  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TrainerState;
+  const adapter = loadAdapter(path.join(dir, 'adapter'), modulesOf(specs));
+  const lora = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const t = adapter.tensors.get(s.name);
+    if (!t)
+      throw new UserError(`${dir}: adapter lacks ${s.name}; was the run started with other LoRA settings?`);
+    lora.set(s.name, Float32Array.from(t.data));
+  }
+  const opt = readTensors(path.join(dir, 'optimizer.safetensors'));
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const mm = opt.get(`m.${s.name}`);
+    const vv = opt.get(`v.${s.name}`);
+    if (!mm || !vv) throw new UserError(`${dir}: optimizer.safetensors lacks the moments of ${s.name}`);
+    m.set(s.name, mm.data);
+    v.set(s.name, vv.data);
+  }
+  return { state, lora, m, v };
+}
