@@ -29,13 +29,18 @@ export interface CheckpointData {
   v: Map<string, Float32Array>;
 }
 
+const PEFT_PREFIX = 'base_model.model.';
+/** Encoder parameter names may carry PEFT's `base_model.model.` prefix; adapter I/O keys by module path. */
+export const modulePathKey = (name: string) =>
+  name.startsWith(PEFT_PREFIX) ? name.slice(PEFT_PREFIX.length) : name;
+
 /** Module list for the PEFT writer, derived from the LoRA tensors themselves. */
 export function modulesOf(specs: ParamSpec[]): LinearModule[] {
   const out: LinearModule[] = [];
   for (const s of specs) {
     if (!s.name.endsWith('.lora_A.weight')) continue;
-    const p = s.name.slice(0, -'.lora_A.weight'.length);
-    const b = specs.find((x) => x.name === `${p}.lora_B.weight`);
+    const p = modulePathKey(s.name).slice(0, -'.lora_A.weight'.length);
+    const b = specs.find((x) => modulePathKey(x.name) === `${p}.lora_B.weight`);
     if (!b) throw new Error(`LoRA parameter ${s.name} has no lora_B`);
     out.push({ path: p, inFeatures: s.shape[1], outFeatures: b.shape[0] });
   }
@@ -53,7 +58,7 @@ export function writeAdapter(
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const tensors = new Map(
-    specs.map((s) => [s.name, { shape: s.shape, data: lora.get(s.name) as Float32Array }]),
+    specs.map((s) => [modulePathKey(s.name), { shape: s.shape, data: lora.get(s.name) as Float32Array }]),
   );
   saveAdapter(tmp, { config, modules: modulesOf(specs), tensors }, { baseModel });
   replaceDir(tmp, dir);
@@ -89,7 +94,10 @@ export function saveCheckpoint(
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
   const tensors = new Map(
-    specs.map((s) => [s.name, { shape: s.shape, data: data.lora.get(s.name) as Float32Array }]),
+    specs.map((s) => [
+      modulePathKey(s.name),
+      { shape: s.shape, data: data.lora.get(s.name) as Float32Array },
+    ]),
   );
   saveAdapter(path.join(tmp, 'adapter'), { config: lora, modules: modulesOf(specs), tensors }, { baseModel });
   const opt = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -121,7 +129,7 @@ export function loadCheckpoint(dir: string, specs: ParamSpec[]): CheckpointData 
   const adapter = loadAdapter(path.join(dir, 'adapter'), modulesOf(specs));
   const lora = new Map<string, Float32Array>();
   for (const s of specs) {
-    const t = adapter.tensors.get(s.name);
+    const t = adapter.tensors.get(modulePathKey(s.name));
     if (!t)
       throw new UserError(`${dir}: adapter lacks ${s.name}; was the run started with other LoRA settings?`);
     lora.set(s.name, Float32Array.from(t.data));

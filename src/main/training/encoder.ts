@@ -9,7 +9,7 @@ import type { ParamSpec } from './optim';
 export interface TrainableEncoder {
   /** Embedding width d. */
   readonly dim: number;
-  /** LoRA parameters keyed `${module path}.lora_A.weight` / `.lora_B.weight` (models/lora.ts), fixed order. */
+  /** LoRA parameters `[base_model.model.]${module path}.lora_A.weight` / `.lora_B.weight`, fixed order. */
   readonly params: ParamSpec[];
   /** Initial LoRA weights (A kaiming-uniform, B zero) from a seed. */
   initLora(seed: number): Map<string, Float32Array>;

@@ -2,7 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../../../src/main/store';
-import { loadCheckpoint, latestCheckpoint, modulesOf } from '../../../src/main/training/checkpoint';
+import {
+  latestCheckpoint,
+  loadCheckpoint,
+  modulePathKey,
+  modulesOf,
+} from '../../../src/main/training/checkpoint';
 import { parseTrainConfig, queryFormatter } from '../../../src/main/training/config';
 import { loadTrainRows } from '../../../src/main/training/data';
 import { referenceLoss } from '../../../src/main/training/loss';
@@ -109,7 +114,9 @@ describe('training loop (reference encoder)', () => {
     const docs = test.map((e) => e.positive);
     const base = enc.initLora(config.seed);
     const adapter = loadAdapter(path.join(config.out, 'adapter'), modulesOf(enc.params));
-    const trained = new Map([...adapter.tensors].map(([k, t]) => [k, t.data]));
+    const trained = new Map(
+      enc.params.map((p) => [p.name, adapter.tensors.get(modulePathKey(p.name))?.data as Float32Array]),
+    );
     const r0 = recallAt1(
       await enc.embed(qs, base, null),
       await enc.embed(docs, base, null),
