@@ -84,7 +84,7 @@ export function dimDiv(num: Dim, den: Dim): Dim | null {
 /** Named atoms a dim depends on ('batch*seq' → ['batch', 'seq']). */
 export function dimAtoms(d: Dim): string[] {
   if (typeof d === 'number') return [];
-  return d.split(/[()*+]/).filter((a) => a !== '' && !/^\d+$/.test(a));
+  return d.split(/[()*+]/).filter((a) => a !== '' && !/^-?\d+$/.test(a));
 }
 
 /** Parsed form used by the lowering to rebuild a dim's value at run time. */
@@ -102,6 +102,6 @@ export function parseDim(d: Dim): DimExpr {
   const prod = splitTop(s, '*');
   if (prod.length > 1) return { k: 'mul', parts: prod.map(parseDim) };
   if (s.startsWith('(') && s.endsWith(')')) return parseDim(s.slice(1, -1));
-  if (/^\d+$/.test(s)) return { k: 'num', v: Number(s) };
+  if (/^-?\d+$/.test(s)) return { k: 'num', v: Number(s) };
   return { k: 'atom', name: s };
 }

@@ -2,7 +2,7 @@
 // forward node's inputs `x`, its output `y`, the upstream gradient `g` and which inputs need a gradient,
 // and returns one gradient (or null) per input. Composites (silu, gelu, rmsNorm, attention, cross-entropy…)
 // have no rows: they are built from primitives. Fused rows: softmax, logSoftmax, layerNorm, gemm.
-import type { Dim, Shape } from './dims';
+import { type Dim, dimAdd, type Shape } from './dims';
 import { type Graph, GraphError, isFloat, isLeaf, type Tensor } from './graph';
 
 export interface VjpContext {
@@ -153,18 +153,21 @@ export const VJP: Record<string, Rule> = {
     const x = c.x[0];
     if (step !== 1) throw new GraphError(`slice gradient: step ${step} not supported`);
     let before: number;
-    let after: number;
+    let after: Dim;
     if (typeof d === 'number') {
       before = Math.min(Math.max(start < 0 ? start + d : start, 0), d);
       const e = end === null ? d : Math.min(Math.max(end < 0 ? end + d : end, 0), d);
       after = d - e;
-    } else if (start >= 0 && end === null) {
+    } else if (start >= 0 && (end === null || end >= 0)) {
+      // Dynamic dim: the forward assumed d ≥ end, so the tail pad is d − end at run time.
       before = start;
-      after = 0;
+      after = end === null ? 0 : dimAdd(d, -end);
     } else {
-      throw new GraphError(`slice gradient: slice ${start}:${end} of dynamic dim '${d}' needs a static size`);
+      throw new GraphError(
+        `slice gradient: slice ${start}:${end} of dynamic dim '${d}' needs non-negative bounds`,
+      );
     }
-    const pads: [number, number][] = x.shape.map(() => [0, 0]);
+    const pads: [Dim, Dim][] = x.shape.map(() => [0, 0]);
     pads[axis] = [before, after];
     return [c.g.pad(c.gy, pads)];
   },
@@ -240,10 +243,13 @@ export const VJP: Record<string, Rule> = {
     return out.slice(0, c.x.length);
   },
   pad: (c) => {
-    const pads = c.attrs.pads as [number, number][];
+    const pads = c.attrs.pads as [Dim, Dim][];
     let t = c.gy;
     pads.forEach(([b, a], axis) => {
-      if (b || a) t = c.g.slice(t, axis, b, a ? -a : undefined);
+      if (b === 0 && a === 0) return;
+      if (typeof b !== 'number' || typeof a !== 'number')
+        throw new GraphError('pad gradient: dynamic pad amounts');
+      t = c.g.slice(t, axis, b, a ? -a : undefined);
     });
     return [t];
   },

@@ -583,8 +583,8 @@ export class Graph {
     return this.node('expand', [x], { shape: out }, x.dtype, out);
   }
 
-  /** Zero padding: pads[i] = [before, after] for axis i (static amounts). */
-  pad(x: Tensor, pads: [number, number][]): Tensor {
+  /** Zero padding: pads[i] = [before, after] for axis i (amounts may be dims, e.g. 'batch+-6'). */
+  pad(x: Tensor, pads: [Dim, Dim][]): Tensor {
     if (pads.length !== x.rank) this.fail('pad', [x], 'one [before, after] per axis');
     const out = x.shape.map((d, i) => dimAdd(dimAdd(d, pads[i][0]), pads[i][1]));
     return this.node('pad', [x], { pads }, x.dtype, out);

@@ -357,8 +357,8 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
         E('ScatterND', x, [attrS('reduction', 'add')]);
         break;
       case 'pad': {
-        const pads = a.pads as [number, number][];
-        E('Pad', [x[0], constI64([...pads.map((p) => p[0]), ...pads.map((p) => p[1])])]);
+        const pads = a.pads as [Dim, Dim][];
+        E('Pad', [x[0], shapeTensor([...pads.map((p) => p[0]), ...pads.map((p) => p[1])])]);
         break;
       }
       case 'full':
