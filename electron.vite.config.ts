@@ -12,11 +12,20 @@ export default defineConfig({
       },
     },
   },
+  // A sandboxed preload is run as a classic script, not an ES module: it must be CommonJS whatever
+  // package.json's "type" says. It imports only 'electron', so nothing else needs bundling.
   preload: {
-    build: { rollupOptions: { input: { index: resolve(__dirname, 'src/preload/index.ts') } } },
+    build: {
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'src/preload/index.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
   },
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
+    // Relative asset URLs: the same build loads from file:// in Electron and from `embedsmith serve`.
+    base: './',
     build: { rollupOptions: { input: { index: resolve(__dirname, 'src/renderer/index.html') } } },
     plugins: [react()],
   },

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
 import { registerDatasets } from './datasets';
+import { registerEval } from './eval';
+import { registerServe } from './serve';
 
 /** Builds the `embedsmith` program. Each area registers its commands from its own file. */
 export function buildProgram(): Command {
@@ -10,6 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
   registerDatasets(program);
+  registerServe(program);
+  registerEval(program);
   return program;
 }
 

@@ -1,12 +1,17 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-
-function App() {
-  return <h1>Embedsmith</h1>;
-}
+import { App } from './App';
+import { ApiProvider } from './api/context';
+import { createApiClient } from './api/transport';
+import { NavProvider } from './nav';
+import './styles.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App />
+    <ApiProvider client={createApiClient()}>
+      <NavProvider>
+        <App />
+      </NavProvider>
+    </ApiProvider>
   </StrictMode>,
 );

@@ -1,0 +1,242 @@
+// The router's `Services`, implemented over the workbench. Thin: every rule lives in the store and the
+// area services; this file maps contract shapes to them and announces changes on the event hub.
+import type { AppInfo, Facets, PageResult, ReviewEvent, Services } from '../../shared/contract';
+import type { Example } from '../../shared/domain';
+import type { SortColumn } from '../store/examples';
+import type { Workbench } from '../workbench';
+import path from 'node:path';
+import { exportDataset } from '../export';
+import { importDataset } from '../import';
+import { Store } from '../store';
+import { assignSplits } from '../store/splits';
+import { EventHub } from './events';
+import { JobRegistry } from './jobs';
+import { createSecretStore, type SecretStore } from './secrets';
+
+const VERSION = '0.1.0';
+
+const sortValue = (e: Example, sort: SortColumn): string | number => {
+  switch (sort) {
+    case 'id':
+      return e.id;
+    case 'kind':
+      return e.kind;
+    case 'language':
+      return e.language ?? '';
+    case 'status':
+      return e.status;
+    case 'created_at':
+      return e.createdAt;
+    case 'updated_at':
+      return e.updatedAt;
+  }
+};
+
+/** Whether an optional service has landed on the workbench (areas add their field as they ship). */
+const has = (wb: Workbench, field: string) => (wb as unknown as Record<string, unknown>)[field] !== undefined;
+
+export interface ApiOptions {
+  transport: 'ipc' | 'http';
+  hub?: EventHub;
+  /** API keys; default: in memory for this process (plus the environment). */
+  secrets?: SecretStore;
+}
+
+export function createServices(
+  wb: Workbench,
+  opts: ApiOptions,
+): Services & { hub: EventHub; secretStore: SecretStore } {
+  const hub = opts.hub ?? new EventHub();
+  const jobs = new JobRegistry(hub);
+  const secrets = opts.secrets ?? createSecretStore(null);
+  const store = wb.store;
+  const ds = (name: string) => store.datasets.get(name);
+  const datasetOfExample = (id: number) => {
+    const e = store.examples.get(id);
+    return {
+      e,
+      name: (store.db.prepare('SELECT name FROM datasets WHERE id = ?').get(e.datasetId) as { name: string })
+        .name,
+    };
+  };
+
+  const facet = (datasetId: number, col: string) =>
+    store.db
+      .prepare(
+        `SELECT ${col} AS value, count(*) AS count FROM examples WHERE dataset_id = ? AND ${col} IS NOT NULL
+         GROUP BY 1 ORDER BY 2 DESC LIMIT 200`,
+      )
+      .all(datasetId) as { value: string; count: number }[];
+
+  return {
+    hub,
+    secretStore: secrets,
+    info(): AppInfo {
+      return {
+        version: VERSION,
+        home: wb.paths.home,
+        transport: opts.transport,
+        capabilities: {
+          generation: has(wb, 'generation'),
+          training: has(wb, 'training'),
+          evaluation: has(wb, 'evaluation') || has(wb, 'eval'),
+          importExport: true,
+          mining: has(wb, 'mining'),
+        },
+      };
+    },
+    datasets: {
+      list: () => store.datasets.list(),
+      create: (i) => {
+        const d = store.datasets.create(i.name, i.description ?? '');
+        hub.emit({ topic: 'datasets' });
+        return d;
+      },
+      delete: (i) => {
+        store.datasets.delete(i.name);
+        hub.emit({ topic: 'datasets' });
+        return { deleted: i.name };
+      },
+      stats: (i) => {
+        const d = ds(i.name);
+        return store.examples.stats(d.id, d.name, i.filter);
+      },
+      import(i) {
+        if (!i.create) ds(i.name);
+        return jobs.start('import', `import ${path.basename(i.path)} into ${i.name}`, async (onProgress) => {
+          // The importer holds one transaction across its awaits, so it gets its own connection and the
+          // app's connection keeps answering meanwhile.
+          const own = Store.open(wb.paths.db);
+          try {
+            const r = await importDataset(own, i.name, i.path, {
+              layout: i.layout,
+              kind: i.kind,
+              language: i.language,
+              status: i.status,
+              skipInvalid: i.skipInvalid,
+              create: i.create,
+              rejectedDir: path.join(wb.paths.home, 'imports'),
+              onProgress,
+            });
+            return r;
+          } finally {
+            own.close();
+            hub.emit({ topic: 'datasets' });
+            hub.emit({ topic: 'examples', dataset: i.name });
+          }
+        });
+      },
+      export(i) {
+        ds(i.name);
+        const format = i.format ?? 'jsonl';
+        const out =
+          i.out ??
+          path.join(
+            wb.paths.exports,
+            `${i.name}-${i.layout ?? 'paper'}-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`,
+          );
+        return jobs.start('export', `export ${i.name} → ${path.basename(out)}`, (onProgress) =>
+          exportDataset(store, i.name, { ...i, out, format, onProgress }),
+        );
+      },
+      split(i) {
+        const d = ds(i.name);
+        const r = assignSplits(
+          store.db,
+          d.id,
+          { ratios: i.ratios, seed: i.seed ?? 0 },
+          { reassign: i.reassign },
+        );
+        hub.emit({ topic: 'examples', dataset: d.name });
+        return r;
+      },
+    },
+    jobs: {
+      list: () => jobs.list(),
+    },
+    secrets: {
+      status: () => ({ storage: secrets.storage, names: secrets.names() }),
+      set: (i) => {
+        secrets.set(i.name, i.value);
+        return { storage: secrets.storage, names: secrets.names() };
+      },
+      delete: (i) => {
+        secrets.delete(i.name);
+        return { storage: secrets.storage, names: secrets.names() };
+      },
+    },
+    examples: {
+      page(i): PageResult {
+        const d = ds(i.dataset);
+        const sort = i.sort ?? 'id';
+        const limit = i.limit ?? 200;
+        const rows = store.examples.page(d.id, {
+          filter: i.filter,
+          sort,
+          desc: i.desc,
+          limit,
+          after: i.after,
+        });
+        const last = rows[rows.length - 1];
+        return {
+          rows,
+          next: rows.length === limit && last ? { value: sortValue(last, sort), id: last.id } : null,
+        };
+      },
+      count: (i) => store.examples.count(ds(i.dataset).id, i.filter),
+      get(i) {
+        const example = store.examples.get(i.id);
+        const history = (
+          store.examples.history(i.id) as {
+            id: number;
+            action: string;
+            field: string | null;
+            old_value: string | null;
+            new_value: string | null;
+            reason: string | null;
+            at: string;
+          }[]
+        ).map(
+          (h): ReviewEvent => ({
+            id: h.id,
+            action: h.action,
+            field: h.field,
+            oldValue: h.old_value,
+            newValue: h.new_value,
+            reason: h.reason,
+            at: h.at,
+          }),
+        );
+        return { example, history };
+      },
+      facets(i): Facets {
+        const d = ds(i.name);
+        return {
+          languages: facet(d.id, 'language'),
+          generatorModels: facet(d.id, 'generator_model'),
+          rejectReasons: facet(d.id, 'reject_reason'),
+          runIds: facet(d.id, 'run_id'),
+        };
+      },
+      review(i) {
+        const { name } = datasetOfExample(i.id);
+        const e = store.examples.review(i.id, i.action, i.reason);
+        hub.emit({ topic: 'examples', dataset: name, ids: [i.id] });
+        return e;
+      },
+      edit(i) {
+        const { name } = datasetOfExample(i.id);
+        const e = store.examples.edit(i.id, i.field, i.value);
+        hub.emit({ topic: 'examples', dataset: name, ids: [i.id] });
+        return e;
+      },
+      bulkReview(i) {
+        const d = ds(i.dataset);
+        const changed = store.examples.bulkReview(d.id, i.filter, i.action, i.reason);
+        hub.emit({ topic: 'examples', dataset: d.name });
+        return { changed };
+      },
+    },
+    events: (signal) => hub.stream(signal),
+  };
+}

@@ -1,0 +1,60 @@
+import { useEffect, useState } from 'react';
+import type { JobInfo } from '../../../shared/contract';
+import { useApi, useQuery } from '../api/context';
+import { Card, ProgressBar } from './common';
+
+/** Background jobs of the given types with live progress (pushed over the event stream). */
+export function JobsList({ types, highlight }: { types: string[]; highlight?: string }) {
+  const { onEvent } = useApi();
+  const initial = useQuery((c) => c.jobs.list.query(), []);
+  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  useEffect(() => {
+    if (initial.data) setJobs(initial.data);
+  }, [initial.data]);
+  useEffect(
+    () =>
+      onEvent((e) => {
+        if (e.topic !== 'job') return;
+        setJobs((js) => {
+          const i = js.findIndex((j) => j.id === e.job.id);
+          return i < 0 ? [e.job, ...js] : js.map((j) => (j.id === e.job.id ? e.job : j));
+        });
+      }),
+    [onEvent],
+  );
+  const mine = jobs.filter((j) => types.includes(j.type));
+  if (!mine.length) return null;
+  return (
+    <Card title="Recent">
+      <div className="jobs" data-testid="jobs">
+        {mine.map((j) => (
+          <div key={j.id} className={`job ${j.state}${j.id === highlight ? ' hl' : ''}`}>
+            <div>
+              <strong>{j.label}</strong> <span className={`badge ${j.state}`}>{j.state}</span>
+            </div>
+            {j.state === 'running' && j.progress && <ProgressBar p={j.progress} />}
+            {j.error && <div className="error">{j.error}</div>}
+            {j.state === 'done' && j.result !== undefined && (
+              <JobResult r={j.result as Record<string, unknown>} />
+            )}
+          </div>
+        ))}
+      </div>
+    </Card>
+  );
+}
+
+function JobResult({ r }: { r: Record<string, unknown> }) {
+  const keys = ['inserted', 'duplicates', 'invalid', 'rows', 'records', 'out', 'rejectedFile', 'seconds'];
+  return (
+    <div className="attrs">
+      {keys
+        .filter((k) => r[k] !== undefined && r[k] !== null)
+        .map((k) => (
+          <span key={k}>
+            <b>{k}</b> {String(r[k])}
+          </span>
+        ))}
+    </div>
+  );
+}

@@ -1,0 +1,96 @@
+import type { ReactNode } from 'react';
+import type { Progress } from '../../../shared/domain';
+
+export function formatDuration(s: number | null | undefined): string {
+  if (s === null || s === undefined || !Number.isFinite(s)) return '--:--';
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = t % 60;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
+    : `${m}:${String(sec).padStart(2, '0')}`;
+}
+
+/** The bar every long operation shows: fraction, count, rate and ETA. */
+export function ProgressBar({ p, label }: { p: Progress; label?: string }) {
+  const frac = p.total ? Math.min(1, p.done / p.total) : null;
+  const rate =
+    p.ratePerS === null
+      ? ''
+      : `${p.ratePerS >= 100 ? p.ratePerS.toFixed(0) : p.ratePerS.toFixed(1)} ${p.unit}/s`;
+  return (
+    <div className="progress" role="progressbar" aria-valuenow={p.done} aria-valuemax={p.total ?? undefined}>
+      {label && <div className="progress-label">{label}</div>}
+      <div className="progress-track">
+        <div
+          className={frac === null ? 'progress-fill indeterminate' : 'progress-fill'}
+          style={{ width: frac === null ? '30%' : `${(frac * 100).toFixed(1)}%` }}
+        />
+      </div>
+      <div className="progress-text">
+        <span>
+          {p.done.toLocaleString()}
+          {p.total !== null ? ` / ${p.total.toLocaleString()}` : ''} {p.unit}
+          {frac !== null ? ` (${(frac * 100).toFixed(0)}%)` : ''}
+        </span>
+        <span>{rate}</span>
+        <span>ETA {formatDuration(p.etaS)}</span>
+        {p.message && <span className="muted">{p.message}</span>}
+      </div>
+    </div>
+  );
+}
+
+/** An error that says what to do next (the server's messages already name the fix). */
+export function ErrorBox({ error, onRetry }: { error: string | null | undefined; onRetry?: () => void }) {
+  if (!error) return null;
+  return (
+    <div className="error" role="alert">
+      <span>{error}</span>
+      {onRetry && (
+        <button type="button" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** A screen (or part) whose service has not landed yet: says so instead of faking it. */
+export function ComingWith({
+  what,
+  service,
+  children,
+}: {
+  what: string;
+  service: string;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="coming" data-testid="coming-with">
+      <strong>{what}</strong> is coming with the {service}.
+      {children && <div className="muted">{children}</div>}
+    </div>
+  );
+}
+
+export function Card({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ReactNode;
+  actions?: ReactNode;
+}) {
+  return (
+    <section className="card">
+      <header>
+        <h2>{title}</h2>
+        {actions && <div className="actions">{actions}</div>}
+      </header>
+      {children}
+    </section>
+  );
+}

@@ -1,0 +1,705 @@
+import { createColumnHelper, tableFeatures, useTable } from '@tanstack/react-table';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  type EditField,
+  type ExampleFilterInput,
+  type PageResult,
+  REJECT_REASONS,
+  type SortKey,
+} from '../../../shared/contract';
+import { type Example, KINDS, SPLITS, STATUSES } from '../../../shared/domain';
+import { useApi, useQuery } from '../api/context';
+import { errorText } from '../api/transport';
+import { ComingWith, ErrorBox } from '../components/common';
+import { useNav } from '../nav';
+
+const features = tableFeatures({});
+const helper = createColumnHelper<typeof features, Example>();
+const PAGE = 200;
+const ROW_H = 32;
+const SORTABLE: Partial<Record<string, SortKey>> = {
+  id: 'id',
+  kind: 'kind',
+  language: 'language',
+  status: 'status',
+};
+
+const columns = helper.columns([
+  helper.accessor('id', { header: '#' }),
+  helper.accessor('kind', { header: 'Kind' }),
+  helper.accessor((e) => e.language ?? (e.srcLang ? `${e.srcLang}-${e.tgtLang}` : ''), {
+    id: 'language',
+    header: 'Lang',
+  }),
+  helper.accessor('status', {
+    header: 'Status',
+    cell: (c) => <span className={`badge ${c.getValue()}`}>{c.getValue()}</span>,
+  }),
+  helper.accessor('query', { header: 'Query' }),
+  helper.accessor('positive', { header: 'Positive' }),
+  helper.accessor((e) => e.rejectReason ?? '', { id: 'reason', header: 'Reason' }),
+  helper.accessor((e) => e.generatorModel ?? e.origin, { id: 'model', header: 'Model / origin' }),
+]);
+const GRID = '64px 96px 64px 96px minmax(160px,2fr) minmax(160px,2fr) 130px 150px';
+
+type Mode = null | 'reject' | 'edit' | 'help';
+interface UndoEntry {
+  before: Example;
+  what: 'review' | 'edit';
+}
+
+export function CurateScreen() {
+  const nav = useNav();
+  const list = useQuery(
+    (c) => c.datasets.list.query(),
+    [],
+    (e) => e.topic === 'datasets',
+  );
+  if (!nav.dataset)
+    return (
+      <div className="screen">
+        <div className="card">
+          <h2>Curate</h2>
+          <p>Pick a dataset to review:</p>
+          <div className="row-actions">
+            {(list.data ?? []).map((d) => (
+              <button key={d.name} type="button" onClick={() => nav.go('curate', d.name)}>
+                {d.name} ({d.exampleCount})
+              </button>
+            ))}
+            {list.data?.length === 0 && (
+              <span className="muted">No datasets yet: create one on Datasets.</span>
+            )}
+          </div>
+        </div>
+      </div>
+    );
+  return <Curator key={nav.dataset} dataset={nav.dataset} />;
+}
+
+function Curator({ dataset }: { dataset: string }) {
+  const { client, info } = useApi();
+  const [view, setView] = useState<'examples' | 'negatives'>('examples');
+  const [filter, setFilter] = useState<ExampleFilterInput>({});
+  const [searchText, setSearchText] = useState('');
+  const [sort, setSort] = useState<SortKey>('id');
+  const [desc, setDesc] = useState(false);
+  const [rows, setRows] = useState<Example[]>([]);
+  const [next, setNext] = useState<PageResult['next']>(null);
+  const [loadingPage, setLoadingPage] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [sel, setSel] = useState(0);
+  const [mode, setMode] = useState<Mode>(null);
+  const [undo, setUndo] = useState<UndoEntry[]>([]);
+  const [bulk, setBulk] = useState<null | 'accept' | 'reject' | 'reset'>(null);
+  const [bulkReason, setBulkReason] = useState<string>(REJECT_REASONS[0]);
+  const [notice, setNotice] = useState<string | null>(null);
+  const gen = useRef(0);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+
+  // Debounce typing into the full-text filter.
+  useEffect(() => {
+    const t = setTimeout(
+      () => setFilter((f) => ({ ...f, search: searchText.trim() ? searchText.trim() : undefined })),
+      250,
+    );
+    return () => clearTimeout(t);
+  }, [searchText]);
+
+  const facets = useQuery(
+    (c) => c.examples.facets.query({ name: dataset }),
+    [dataset],
+    (e) => e.topic === 'examples' && e.dataset === dataset,
+  );
+  const counts = useQuery(
+    (c) => c.datasets.stats.query({ name: dataset, filter }),
+    [dataset, JSON.stringify(filter)],
+    (e) => e.topic === 'examples' && e.dataset === dataset,
+  );
+
+  // First page on any filter/sort change; later pages by keyset cursor as the list scrolls.
+  const load = useCallback(
+    async (after: PageResult['next'] | null) => {
+      const g = after ? gen.current : ++gen.current;
+      setLoadingPage(true);
+      try {
+        const r = await client.examples.page.query({
+          dataset,
+          filter,
+          sort,
+          desc,
+          limit: PAGE,
+          after: after ?? undefined,
+        });
+        if (g !== gen.current) return;
+        setRows((prev) => (after ? [...prev, ...r.rows] : r.rows));
+        setNext(r.next);
+        setError(null);
+        if (!after) setSel(0);
+      } catch (e) {
+        if (g === gen.current) setError(errorText(e));
+      } finally {
+        if (g === gen.current) setLoadingPage(false);
+      }
+    },
+    [client, dataset, filter, sort, desc],
+  );
+  useEffect(() => {
+    void load(null);
+  }, [load]);
+
+  const table = useTable({ features, columns, data: rows, getRowId: (r: Example) => String(r.id) });
+  const tableRows = table.getRowModel().rows;
+  const virtualizer = useVirtualizer({
+    count: tableRows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_H,
+    overscan: 12,
+  });
+  const items = virtualizer.getVirtualItems();
+  const lastItem = items[items.length - 1];
+  useEffect(() => {
+    if (lastItem && lastItem.index >= rows.length - 40 && next && !loadingPage) void load(next);
+  }, [lastItem, rows.length, next, loadingPage, load]);
+
+  const current = rows[sel] as Example | undefined;
+  const move = useCallback(
+    (d: number) => {
+      setSel((s) => {
+        const n = Math.max(0, Math.min(rows.length - 1, s + d));
+        virtualizer.scrollToIndex(n, { align: 'auto' });
+        return n;
+      });
+    },
+    [rows.length, virtualizer],
+  );
+
+  const replace = (e: Example) => setRows((rs) => rs.map((r) => (r.id === e.id ? e : r)));
+  const act = async (fn: () => Promise<Example>, entry: UndoEntry, advance: boolean) => {
+    try {
+      const e = await fn();
+      replace(e);
+      setUndo((u) => [...u.slice(-199), entry]);
+      setNotice(null);
+      if (advance) move(1);
+    } catch (err) {
+      setNotice(errorText(err));
+    }
+  };
+  const review = (action: 'accept' | 'reject' | 'reset', reason?: string) => {
+    if (!current) return;
+    const before = current;
+    void act(
+      () => client.examples.review.mutate({ id: before.id, action, reason }),
+      { before, what: 'review' },
+      true,
+    );
+  };
+  const undoLast = async () => {
+    const last = undo[undo.length - 1];
+    if (!last) return setNotice('nothing to undo');
+    setUndo((u) => u.slice(0, -1));
+    const b = last.before;
+    try {
+      let e: Example;
+      if (last.what === 'review') {
+        const action = b.status === 'accepted' ? 'accept' : b.status === 'rejected' ? 'reject' : 'reset';
+        e = await client.examples.review.mutate({ id: b.id, action, reason: b.rejectReason ?? undefined });
+      } else {
+        const now = rows.find((r) => r.id === b.id);
+        e = now ?? b;
+        for (const f of ['query', 'positive', 'negative', 'instruction'] as const)
+          if (!now || now[f] !== b[f])
+            e = await client.examples.edit.mutate({ id: b.id, field: f, value: b[f] });
+      }
+      replace(e);
+      const i = rows.findIndex((r) => r.id === b.id);
+      if (i >= 0) {
+        setSel(i);
+        virtualizer.scrollToIndex(i, { align: 'auto' });
+      }
+      setNotice(`undid ${last.what} of #${b.id}`);
+    } catch (err) {
+      setNotice(errorText(err));
+    }
+  };
+
+  // Keyboard review. Keys are ignored while typing in a field, except Escape.
+  const keyRef = useRef<(e: KeyboardEvent) => void>(() => {});
+  keyRef.current = (e: KeyboardEvent) => {
+    const t = e.target as HTMLElement | null;
+    const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT');
+    if (e.key === 'Escape') {
+      setMode(null);
+      setBulk(null);
+      if (typing) t.blur();
+      return;
+    }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) {
+      if ((e.ctrlKey || e.metaKey) && e.key === 'z' && !typing) {
+        e.preventDefault();
+        void undoLast();
+      }
+      return;
+    }
+    if (mode === 'reject') {
+      const n = Number(e.key);
+      if (n >= 1 && n <= REJECT_REASONS.length) {
+        e.preventDefault();
+        setMode(null);
+        review('reject', REJECT_REASONS[n - 1]);
+      }
+      return;
+    }
+    if (mode === 'edit') return;
+    switch (e.key) {
+      case 'j':
+      case 'ArrowDown':
+        e.preventDefault();
+        move(1);
+        break;
+      case 'k':
+      case 'ArrowUp':
+        e.preventDefault();
+        move(-1);
+        break;
+      case 'a':
+        review('accept');
+        break;
+      case 'r':
+        if (current) setMode('reject');
+        break;
+      case 'x':
+        review('reset');
+        break;
+      case 'e':
+        if (current) {
+          e.preventDefault();
+          setMode('edit');
+        }
+        break;
+      case 'u':
+        void undoLast();
+        break;
+      case '/':
+        e.preventDefault();
+        searchRef.current?.focus();
+        break;
+      case '?':
+        setMode((m) => (m === 'help' ? null : 'help'));
+        break;
+    }
+  };
+  useEffect(() => {
+    const on = (e: KeyboardEvent) => keyRef.current(e);
+    window.addEventListener('keydown', on);
+    return () => window.removeEventListener('keydown', on);
+  }, []);
+
+  const setF = <K extends keyof ExampleFilterInput>(k: K, v: ExampleFilterInput[K] | '') =>
+    setFilter((f) => ({ ...f, [k]: v === '' ? undefined : v }));
+  const clickSort = (id: string) => {
+    const k = SORTABLE[id];
+    if (!k) return;
+    if (k === sort) setDesc((d) => !d);
+    else {
+      setSort(k);
+      setDesc(false);
+    }
+  };
+
+  const c = counts.data;
+  const total = c?.total ?? null;
+  return (
+    <div className="screen curate">
+      <div className="toolbar">
+        <div className="tabs">
+          <button
+            type="button"
+            className={view === 'examples' ? 'on' : ''}
+            onClick={() => setView('examples')}
+          >
+            Examples
+          </button>
+          <button
+            type="button"
+            className={view === 'negatives' ? 'on' : ''}
+            onClick={() => setView('negatives')}
+          >
+            Hard negatives
+          </button>
+        </div>
+        <input
+          ref={searchRef}
+          aria-label="search"
+          placeholder="search text (/)"
+          value={searchText}
+          onChange={(e) => setSearchText(e.target.value)}
+        />
+        <Select
+          label="kind"
+          value={filter.kind as string}
+          options={KINDS}
+          onChange={(v) => setF('kind', v as never)}
+        />
+        <Select
+          label="language"
+          value={filter.language as string}
+          options={(facets.data?.languages ?? []).map((l) => l.value)}
+          onChange={(v) => setF('language', v)}
+        />
+        <Select
+          label="status"
+          value={filter.status as string}
+          options={STATUSES}
+          onChange={(v) => setF('status', v as never)}
+        />
+        <Select
+          label="split"
+          value={filter.split as string}
+          options={[...SPLITS, 'none']}
+          onChange={(v) => setF('split', v as never)}
+        />
+        <Select
+          label="generator model"
+          value={filter.generatorModel}
+          options={(facets.data?.generatorModels ?? []).map((l) => l.value)}
+          onChange={(v) => setF('generatorModel', v)}
+        />
+        <Select
+          label="reject reason"
+          value={filter.rejectReason}
+          options={(facets.data?.rejectReasons ?? []).map((l) => l.value)}
+          onChange={(v) => setF('rejectReason', v)}
+        />
+        <button
+          type="button"
+          onClick={() => {
+            setFilter({});
+            setSearchText('');
+          }}
+        >
+          Clear
+        </button>
+      </div>
+      <div className="counts" data-testid="counts">
+        <strong data-testid="count-total">{total === null ? '…' : total.toLocaleString()}</strong> matching
+        {STATUSES.map((s) => (
+          <span key={s} className={`badge ${s}`} data-testid={`count-${s}`}>
+            {s} {(c?.byStatus[s] ?? 0).toLocaleString()}
+          </span>
+        ))}
+        <span className="spacer" />
+        <span className="muted">bulk on this filter:</span>
+        <button type="button" disabled={!total} onClick={() => setBulk('accept')}>
+          Accept all
+        </button>
+        <button type="button" disabled={!total} onClick={() => setBulk('reject')}>
+          Reject all…
+        </button>
+        <button type="button" disabled={!total} onClick={() => setBulk('reset')}>
+          Reset all
+        </button>
+        <button type="button" onClick={() => setMode((m) => (m === 'help' ? null : 'help'))}>
+          Keys ?
+        </button>
+      </div>
+      {bulk && (
+        <div className="confirm" role="alertdialog">
+          {bulk === 'accept' ? 'Accept' : bulk === 'reject' ? 'Reject' : 'Reset'} all{' '}
+          <strong>{total?.toLocaleString()}</strong> examples matching this filter?
+          {bulk === 'reject' && (
+            <select
+              aria-label="bulk reason"
+              value={bulkReason}
+              onChange={(e) => setBulkReason(e.target.value)}
+            >
+              {REJECT_REASONS.map((r) => (
+                <option key={r}>{r}</option>
+              ))}
+            </select>
+          )}
+          <button
+            type="button"
+            className="primary"
+            onClick={async () => {
+              const action = bulk;
+              setBulk(null);
+              try {
+                const r = await client.examples.bulkReview.mutate({
+                  dataset,
+                  filter,
+                  action,
+                  reason: action === 'reject' ? bulkReason : undefined,
+                });
+                setNotice(`${action}: ${r.changed.toLocaleString()} examples changed`);
+                void load(null);
+              } catch (err) {
+                setNotice(errorText(err));
+              }
+            }}
+          >
+            Confirm
+          </button>
+          <button type="button" onClick={() => setBulk(null)}>
+            Cancel
+          </button>
+        </div>
+      )}
+      <ErrorBox error={error ?? counts.error} onRetry={() => void load(null)} />
+      {notice && <div className="notice">{notice}</div>}
+      {mode === 'help' && <KeyHelp />}
+      {view === 'negatives' ? (
+        info?.capabilities.mining ? (
+          <ComingWith what="The hard-negative review view" service="mining service's scores API" />
+        ) : (
+          <ComingWith
+            what="The hard-negative review view (model scores per negative)"
+            service="mining service"
+          >
+            Until then each example's generated hard negative is shown beside its query and positive in the
+            Examples view.
+          </ComingWith>
+        )
+      ) : (
+        <>
+          <div className="vtable">
+            <div className="vrow vhead" style={{ gridTemplateColumns: GRID }}>
+              {table.getHeaderGroups()[0].headers.map((h) => (
+                <div key={h.id}>
+                  {SORTABLE[h.id] ? (
+                    <button type="button" className="sort" onClick={() => clickSort(h.id)}>
+                      <table.FlexRender header={h} />
+                      {SORTABLE[h.id] === sort ? (desc ? ' ▼' : ' ▲') : ''}
+                    </button>
+                  ) : (
+                    <table.FlexRender header={h} />
+                  )}
+                </div>
+              ))}
+            </div>
+            <div className="vbody" ref={scrollRef} data-testid="curate-rows">
+              <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+                {items.map((it) => {
+                  const row = tableRows[it.index];
+                  return (
+                    // biome-ignore lint/a11y/noStaticElementInteractions: keys are global on this screen (j/k/a/r/e/u)
+                    // biome-ignore lint/a11y/useKeyWithClickEvents: idem; a click only selects the row
+                    <div
+                      key={row.id}
+                      data-selected={it.index === sel}
+                      data-id={row.original.id}
+                      className={`vrow${it.index === sel ? ' selected' : ''}`}
+                      style={{
+                        gridTemplateColumns: GRID,
+                        transform: `translateY(${it.start}px)`,
+                        height: ROW_H,
+                      }}
+                      onClick={() => setSel(it.index)}
+                    >
+                      {row.getAllCells().map((cell) => (
+                        <div key={cell.id} className="cell">
+                          <table.FlexRender cell={cell} />
+                        </div>
+                      ))}
+                    </div>
+                  );
+                })}
+              </div>
+              {!rows.length && !loadingPage && (
+                <div className="empty">
+                  {filter && Object.keys(filter).length
+                    ? 'No example matches these filters. Clear them to see everything.'
+                    : 'No examples yet. Generate some, or import a file.'}
+                </div>
+              )}
+            </div>
+            <div className="vfoot muted">
+              {rows.length.toLocaleString()} loaded{next ? ' (scroll for more)' : ''}
+              {loadingPage ? ' · loading…' : ''}
+            </div>
+          </div>
+          {current && (
+            <Detail
+              key={current.id}
+              example={current}
+              mode={mode}
+              onCancel={() => setMode(null)}
+              onReject={(reason) => {
+                setMode(null);
+                review('reject', reason);
+              }}
+              onSave={async (changes) => {
+                setMode(null);
+                const before = current;
+                const fields = Object.keys(changes) as EditField[];
+                if (!fields.length) return;
+                await act(
+                  async () => {
+                    let e = before;
+                    for (const f of fields)
+                      e = await client.examples.edit.mutate({
+                        id: before.id,
+                        field: f,
+                        value: changes[f] ?? null,
+                      });
+                    return e;
+                  },
+                  { before, what: 'edit' },
+                  false,
+                );
+              }}
+            />
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
+function Select({
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  label: string;
+  value: string | undefined;
+  options: readonly string[];
+  onChange: (v: string) => void;
+}) {
+  return (
+    <select aria-label={label} value={value ?? ''} onChange={(e) => onChange(e.target.value)}>
+      <option value="">{label}: any</option>
+      {options.map((o) => (
+        <option key={o} value={o}>
+          {o || '(none)'}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+function KeyHelp() {
+  return (
+    <div className="keyhelp" data-testid="keyhelp">
+      <b>j/↓</b> next · <b>k/↑</b> previous · <b>a</b> accept · <b>r</b> reject (then 1–
+      {REJECT_REASONS.length}) · <b>x</b> reset · <b>e</b> edit (Ctrl+Enter saves) · <b>u</b>/<b>Ctrl+Z</b>{' '}
+      undo · <b>/</b> search · <b>Esc</b> close
+    </div>
+  );
+}
+
+function Detail({
+  example: e,
+  mode,
+  onCancel,
+  onReject,
+  onSave,
+}: {
+  example: Example;
+  mode: Mode;
+  onCancel: () => void;
+  onReject: (reason: string) => void;
+  onSave: (changes: Partial<Record<EditField, string | null>>) => void;
+}) {
+  const [draft, setDraft] = useState({ query: e.query, positive: e.positive, negative: e.negative ?? '' });
+  const firstRef = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    if (mode === 'edit') firstRef.current?.focus();
+  }, [mode]);
+  const save = () => {
+    const changes: Partial<Record<EditField, string | null>> = {};
+    if (draft.query !== e.query) changes.query = draft.query;
+    if (draft.positive !== e.positive) changes.positive = draft.positive;
+    if (draft.negative !== (e.negative ?? '')) changes.negative = draft.negative || null;
+    onSave(changes);
+  };
+  const attrs = useMemo(
+    () =>
+      Object.entries({
+        ...e.attributes,
+        ...e.extras,
+        origin: e.origin,
+        model: e.generatorModel,
+        template: e.templateVersion,
+        run: e.runId,
+        split: e.split,
+        seed: e.seed,
+      }).filter(([, v]) => v !== null && v !== undefined && v !== ''),
+    [e],
+  );
+  const texts: [EditField, string, string | null][] = [
+    ['query', 'Query', e.query],
+    ['positive', 'Positive', e.positive],
+    ['negative', 'Hard negative', e.negative],
+  ];
+  return (
+    <div className="detail" data-testid="detail">
+      <div className="detail-head">
+        <strong>#{e.id}</strong> <span className="badge">{e.kind}</span>{' '}
+        <span className={`badge ${e.status}`}>{e.status}</span>
+        {e.rejectReason && <span className="muted"> reason: {e.rejectReason}</span>}
+        <span className="muted"> {e.language ?? (e.srcLang ? `${e.srcLang} → ${e.tgtLang}` : '')}</span>
+        {e.instruction && <div className="instruction">Instruction: {e.instruction}</div>}
+      </div>
+      {mode === 'reject' && (
+        <div className="reasons" data-testid="reasons">
+          Reject because:{' '}
+          {REJECT_REASONS.map((r, i) => (
+            <button key={r} type="button" onClick={() => onReject(r)}>
+              {i + 1} {r}
+            </button>
+          ))}
+          <button type="button" onClick={onCancel}>
+            Esc
+          </button>
+        </div>
+      )}
+      <div className="triple">
+        {texts.map(([f, title, text], i) => (
+          <div key={f} className={`text-col ${f}`}>
+            <h3>{title}</h3>
+            {mode === 'edit' ? (
+              <textarea
+                ref={i === 0 ? firstRef : undefined}
+                aria-label={`edit ${f}`}
+                value={draft[f as 'query' | 'positive' | 'negative']}
+                onChange={(ev) => setDraft((d) => ({ ...d, [f]: ev.target.value }))}
+                onKeyDown={(ev) => {
+                  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+                    ev.preventDefault();
+                    save();
+                  }
+                }}
+              />
+            ) : (
+              <div className="text">{text ?? <span className="muted">(none for this kind)</span>}</div>
+            )}
+          </div>
+        ))}
+      </div>
+      {mode === 'edit' && (
+        <div className="row-actions">
+          <button type="button" className="primary" onClick={save}>
+            Save (Ctrl+Enter)
+          </button>
+          <button type="button" onClick={onCancel}>
+            Cancel (Esc)
+          </button>
+        </div>
+      )}
+      {attrs.length > 0 && (
+        <div className="attrs">
+          {attrs.map(([k, v]) => (
+            <span key={k}>
+              <b>{k}</b> {typeof v === 'object' ? JSON.stringify(v) : String(v)}
+            </span>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}

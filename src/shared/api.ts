@@ -1,0 +1,76 @@
+// The one router both transports serve (Electron IPC via trpc-electron, HTTP + WebSocket in `serve`).
+// It only validates input (zod) and delegates to `Services`, so it carries no node:* code and the renderer
+// can import `type AppRouter` without pulling the main process in.
+import { initTRPC, TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { inputs, type Services } from './contract';
+
+export interface ApiContext {
+  svc: Services;
+}
+
+const t = initTRPC.context<ApiContext>().create({
+  // The router only runs in main / serve; this keeps tRPC's browser check quiet in happy-dom tests.
+  allowOutsideOfServer: true,
+  // No stack traces to clients: errors carry their one-line message and, for schema failures, the issues.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    // A schema failure becomes one readable line ("limit: Too big: expected number to be <=1000").
+    if (error.cause instanceof z.ZodError) {
+      const issues = error.cause.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
+      return {
+        ...shape,
+        message: `invalid request: ${issues.join('; ')}`,
+        data: { ...shape.data, issues, userError: true },
+      };
+    }
+    return { ...shape, data: { ...shape.data, userError: error.code === 'BAD_REQUEST' } };
+  },
+});
+
+/** Errors the services throw for bad input (UserError) reach the client as BAD_REQUEST with their text. */
+const userErrors = t.middleware(async ({ next }) => {
+  const r = await next();
+  if (!r.ok && (r.error.cause as Error | undefined)?.name === 'UserError')
+    throw new TRPCError({ code: 'BAD_REQUEST', message: r.error.cause!.message, cause: r.error.cause });
+  return r;
+});
+
+const p = t.procedure.use(userErrors);
+
+export const appRouter = t.router({
+  app: t.router({
+    info: p.query(({ ctx }) => ctx.svc.info()),
+  }),
+  datasets: t.router({
+    list: p.query(({ ctx }) => ctx.svc.datasets.list()),
+    create: p.input(inputs.datasetCreate).mutation(({ ctx, input }) => ctx.svc.datasets.create(input)),
+    delete: p.input(inputs.datasetRef).mutation(({ ctx, input }) => ctx.svc.datasets.delete(input)),
+    stats: p.input(inputs.datasetStats).query(({ ctx, input }) => ctx.svc.datasets.stats(input)),
+    import: p.input(inputs.datasetImport).mutation(({ ctx, input }) => ctx.svc.datasets.import(input)),
+    export: p.input(inputs.datasetExport).mutation(({ ctx, input }) => ctx.svc.datasets.export(input)),
+    split: p.input(inputs.datasetSplit).mutation(({ ctx, input }) => ctx.svc.datasets.split(input)),
+  }),
+  jobs: t.router({
+    list: p.query(({ ctx }) => ctx.svc.jobs.list()),
+  }),
+  secrets: t.router({
+    status: p.query(({ ctx }) => ctx.svc.secrets.status()),
+    set: p.input(inputs.secretSet).mutation(({ ctx, input }) => ctx.svc.secrets.set(input)),
+    delete: p.input(inputs.secretRef).mutation(({ ctx, input }) => ctx.svc.secrets.delete(input)),
+  }),
+  examples: t.router({
+    page: p.input(inputs.examplesPage).query(({ ctx, input }) => ctx.svc.examples.page(input)),
+    count: p.input(inputs.examplesCount).query(({ ctx, input }) => ctx.svc.examples.count(input)),
+    get: p.input(inputs.exampleId).query(({ ctx, input }) => ctx.svc.examples.get(input)),
+    facets: p.input(inputs.datasetRef).query(({ ctx, input }) => ctx.svc.examples.facets(input)),
+    review: p.input(inputs.review).mutation(({ ctx, input }) => ctx.svc.examples.review(input)),
+    edit: p.input(inputs.edit).mutation(({ ctx, input }) => ctx.svc.examples.edit(input)),
+    bulkReview: p.input(inputs.bulkReview).mutation(({ ctx, input }) => ctx.svc.examples.bulkReview(input)),
+  }),
+  events: p.subscription(async function* ({ ctx, signal }) {
+    yield* ctx.svc.events(signal);
+  }),
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,241 @@
+// The typed API contract: zod schemas for every procedure input, and the types of what each returns.
+// Shared by main (validation), the router (src/shared/api.ts) and the renderer (forms, types).
+// No node:* and no DOM here.
+import { z } from 'zod';
+import { KINDS, ORIGINS, SPLITS, STATUSES } from './domain';
+import type { Dataset, DatasetStats, Example, JobState, Progress } from './domain';
+
+const oneOrMany = <T extends z.ZodType>(s: T) => z.union([s, z.array(s).max(100)]);
+
+export const datasetName = z
+  .string()
+  .min(1, 'dataset name is empty')
+  .max(128)
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    "use letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+
+export const exampleFilter = z
+  .object({
+    kind: oneOrMany(z.enum(KINDS)).optional(),
+    language: oneOrMany(z.string().max(64)).optional(),
+    status: oneOrMany(z.enum(STATUSES)).optional(),
+    split: z.union([z.enum(SPLITS), z.array(z.enum(SPLITS)), z.literal('none')]).optional(),
+    origin: z.enum(ORIGINS).optional(),
+    generatorModel: z.string().max(200).optional(),
+    rejectReason: z.string().max(200).optional(),
+    runId: z.string().max(200).optional(),
+    search: z.string().max(500).optional(),
+  })
+  .strict();
+export type ExampleFilterInput = z.infer<typeof exampleFilter>;
+
+export const SORT_KEYS = ['id', 'kind', 'language', 'status', 'created_at', 'updated_at'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export const REVIEW_ACTIONS = ['accept', 'reject', 'reset'] as const;
+export const EDIT_FIELDS = ['query', 'positive', 'negative', 'instruction'] as const;
+export type EditField = (typeof EDIT_FIELDS)[number];
+
+/** Reasons offered by the reviewer's reject menu (free text is accepted too). */
+export const REJECT_REASONS = [
+  'wrong-language',
+  'off-task',
+  'positive-not-relevant',
+  'negative-too-easy',
+  'negative-is-positive',
+  'duplicate',
+  'low-quality',
+] as const;
+
+export const inputs = {
+  datasetRef: z.object({ name: datasetName }).strict(),
+  datasetCreate: z.object({ name: datasetName, description: z.string().max(2000).optional() }).strict(),
+  datasetStats: z.object({ name: datasetName, filter: exampleFilter.optional() }).strict(),
+  examplesPage: z
+    .object({
+      dataset: datasetName,
+      filter: exampleFilter.optional(),
+      sort: z.enum(SORT_KEYS).optional(),
+      desc: z.boolean().optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+      after: z
+        .object({ value: z.union([z.string(), z.number()]), id: z.number().int() })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+  examplesCount: z.object({ dataset: datasetName, filter: exampleFilter.optional() }).strict(),
+  exampleId: z.object({ id: z.number().int().positive() }).strict(),
+  review: z
+    .object({
+      id: z.number().int().positive(),
+      action: z.enum(REVIEW_ACTIONS),
+      reason: z.string().min(1).max(200).optional(),
+    })
+    .strict(),
+  edit: z
+    .object({
+      id: z.number().int().positive(),
+      field: z.enum(EDIT_FIELDS),
+      value: z.string().max(100_000).nullable(),
+    })
+    .strict(),
+  bulkReview: z
+    .object({
+      dataset: datasetName,
+      filter: exampleFilter,
+      action: z.enum(REVIEW_ACTIONS),
+      reason: z.string().min(1).max(200).optional(),
+    })
+    .strict(),
+  datasetImport: z
+    .object({
+      name: datasetName,
+      /** A file or BEIR folder on the machine that runs Embedsmith (the GPU box in browser mode). */
+      path: z.string().min(1, 'give the path of a JSONL file or BEIR folder').max(4096),
+      layout: z.enum(['auto', 'paper', 'sentence-transformers', 'flagembedding', 'beir']).optional(),
+      kind: z.enum(KINDS).optional(),
+      language: z.string().max(64).optional(),
+      status: z.enum(STATUSES).optional(),
+      skipInvalid: z.boolean().optional(),
+      create: z.boolean().optional(),
+    })
+    .strict(),
+  datasetExport: z
+    .object({
+      name: datasetName,
+      /** Output file; default: the workspace's exports folder. */
+      out: z.string().max(4096).optional(),
+      format: z.enum(['jsonl', 'parquet']).optional(),
+      layout: z.enum(['paper', 'sentence-transformers', 'flagembedding']).optional(),
+      status: z.enum([...STATUSES, 'all']).optional(),
+      kind: z.enum(KINDS).optional(),
+      language: z.string().max(64).optional(),
+      split: z.enum(SPLITS).optional(),
+    })
+    .strict(),
+  datasetSplit: z
+    .object({
+      name: datasetName,
+      ratios: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]),
+      seed: z.number().int().optional(),
+      reassign: z.boolean().optional(),
+    })
+    .strict(),
+  secretSet: z
+    .object({
+      name: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'use a short lowercase name such as openai'),
+      value: z.string().min(1, 'the key is empty').max(4000),
+    })
+    .strict(),
+  secretRef: z.object({ name: z.string().regex(/^[a-z0-9_-]{1,40}$/) }).strict(),
+} as const;
+
+export type Inputs = { [K in keyof typeof inputs]: z.infer<(typeof inputs)[K]> };
+
+/** Which optional services this workbench has; screens whose service is missing say what they wait for. */
+export interface Capabilities {
+  generation: boolean;
+  training: boolean;
+  evaluation: boolean;
+  importExport: boolean;
+  mining: boolean;
+}
+
+export interface AppInfo {
+  version: string;
+  home: string;
+  transport: 'ipc' | 'http';
+  capabilities: Capabilities;
+}
+
+export interface Facets {
+  languages: { value: string; count: number }[];
+  generatorModels: { value: string; count: number }[];
+  rejectReasons: { value: string; count: number }[];
+  runIds: { value: string; count: number }[];
+}
+
+export interface ReviewEvent {
+  id: number;
+  action: string;
+  field: string | null;
+  oldValue: string | null;
+  newValue: string | null;
+  reason: string | null;
+  at: string;
+}
+
+export interface ExampleDetail {
+  example: Example;
+  history: ReviewEvent[];
+}
+
+export interface PageResult {
+  rows: Example[];
+  /** Cursor for the next page (keyset), null at the end. */
+  next: { value: string | number; id: number } | null;
+}
+
+/** A background operation (import, export, generation, training, evaluation) as the Jobs list shows it. */
+export interface JobInfo {
+  id: string;
+  type: string;
+  label: string;
+  state: JobState;
+  progress: Progress | null;
+  result?: unknown;
+  error?: string;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export interface SecretsStatus {
+  storage: 'os-keychain' | 'memory';
+  names: string[];
+}
+
+/** Events pushed to every client; screens refetch what a topic touches. */
+export type AppEvent =
+  | { topic: 'datasets' }
+  | { topic: 'examples'; dataset: string; ids?: number[] }
+  | { topic: 'job'; job: JobInfo };
+
+/**
+ * What the router calls. main/api implements it over the workbench; tests can implement it over anything.
+ * Every method receives input already validated by the schemas above.
+ */
+export interface Services {
+  info(): AppInfo | Promise<AppInfo>;
+  datasets: {
+    list(): Dataset[];
+    create(i: Inputs['datasetCreate']): Dataset;
+    delete(i: Inputs['datasetRef']): { deleted: string };
+    stats(i: Inputs['datasetStats']): DatasetStats;
+    import(i: Inputs['datasetImport']): JobInfo;
+    export(i: Inputs['datasetExport']): JobInfo;
+    split(i: Inputs['datasetSplit']): { assigned: number; bySplit: Record<string, number> };
+  };
+  jobs: {
+    list(): JobInfo[];
+  };
+  /** API keys: names and where they are kept; values go in, never out. */
+  secrets: {
+    status(): SecretsStatus;
+    set(i: Inputs['secretSet']): SecretsStatus;
+    delete(i: Inputs['secretRef']): SecretsStatus;
+  };
+  examples: {
+    page(i: Inputs['examplesPage']): PageResult;
+    count(i: Inputs['examplesCount']): number;
+    get(i: Inputs['exampleId']): ExampleDetail;
+    facets(i: Inputs['datasetRef']): Facets;
+    review(i: Inputs['review']): Example;
+    edit(i: Inputs['edit']): Example;
+    bulkReview(i: Inputs['bulkReview']): { changed: number };
+  };
+  /** Async stream of app events until the signal aborts. */
+  events(signal: AbortSignal | undefined): AsyncIterable<AppEvent>;
+}
