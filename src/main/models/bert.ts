@@ -1,7 +1,7 @@
 // The bert family (BertModel, XLMRobertaModel) mirroring transformers' modeling_bert.py: word + position +
 // token-type embeddings → LayerNorm → N × (self-attention → dense → residual → LayerNorm → intermediate
 // GELU → output dense → residual → LayerNorm). Post-norm, absolute positions, bidirectional attention.
-import type { Tensor } from '../engine/graph';
+import type { Tensor } from '../engine';
 import type { BertConfig } from './configs';
 import type { ModelContext, ModelInputs } from './modeling';
 

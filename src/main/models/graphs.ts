@@ -1,5 +1,4 @@
-import { grad } from '../engine/gradient';
-import { Graph, type Tensor } from '../engine/graph';
+import { Graph, grad, type Tensor } from '../engine';
 import type { Checkpoint } from './checkpoint';
 import { ModelContext, type LoraWiring, type ModelInputs } from './modeling';
 import type { Architecture } from './registry';
@@ -30,15 +29,33 @@ export interface ForwardOptions {
   hidden?: boolean;
   pooled?: boolean;
   normalize?: boolean;
+  /** Positions computed in-graph instead of fed (encoder exports: transformers.js feeds no position_ids). */
+  computedPositions?: boolean;
 }
 
-function modelInputs(g: Graph, arch: Architecture): ModelInputs {
+function modelInputs(g: Graph, arch: Architecture, computedPositions = false): ModelInputs {
+  const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const attentionMask = g.input('attention_mask', 'int64', ['batch', 'seq']);
   return {
-    inputIds: g.input('input_ids', 'int64', ['batch', 'seq']),
-    attentionMask: g.input('attention_mask', 'int64', ['batch', 'seq']),
-    positionIds: g.input('position_ids', 'int64', ['batch', 'seq']),
+    inputIds,
+    attentionMask,
+    positionIds:
+      computedPositions && arch.positions !== 'cumsum'
+        ? positionsInGraph(g, arch, inputIds)
+        : g.input('position_ids', 'int64', ['batch', 'seq']),
     tokenTypeIds: arch.tokenTypes ? g.input('token_type_ids', 'int64', ['batch', 'seq']) : undefined,
   };
+}
+
+/** BERT: arange(seq) [1, seq]; XLM-R: cumsum(ids ≠ pad)·(ids ≠ pad) + pad [b, seq] (cumsum as a triangular MatMul). */
+function positionsInGraph(g: Graph, arch: Architecture, ids: Tensor): Tensor {
+  const ar = g.arange('seq');
+  if (arch.positions === 'arange' || arch.positions === 'cumsum') return g.unsqueeze(ar, [0]);
+  const pad = arch.positions.offsetFromPad;
+  const real = g.cast(g.not(g.equal(ids, pad)), 'float32'); // [b, s]
+  const upper = g.cast(g.not(g.greater(g.unsqueeze(ar, [1]), g.unsqueeze(ar, [0]))), 'float32'); // [s, s], i ≤ j
+  const cum = g.matmul(real, upper); // [b, s]: Σ_{i ≤ j} real_i
+  return g.add(g.cast(g.mul(cum, real), 'int64'), pad);
 }
 
 /** pooled [b, H] = Σ_t w[b, t] · h[b, t, :] — a MatMul, so it is differentiable and needs no search op. */
@@ -51,7 +68,7 @@ function pool(g: Graph, h: Tensor, weights: Tensor): Tensor {
 function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
   const g = new Graph();
   const m = new ModelContext(g, ck, { lora: o.lora, overrides: o.overrides });
-  const inp = modelInputs(g, arch);
+  const inp = modelInputs(g, arch, o.computedPositions);
   const poolW = o.pooled ? g.input('pool_weights', 'float32', ['batch', 'seq']) : undefined;
   const hidden = g.cast(arch.forward(m, inp, { causal: o.causal }), 'float32');
   let emb: Tensor | undefined;

@@ -1,7 +1,7 @@
 // The llama family (LlamaModel, MistralModel, Qwen2Model, Qwen3Model) as one readable forward, mirroring
 // transformers' modeling_llama.py: embed_tokens → N × (RMSNorm → attention with RoPE/GQA → residual →
 // RMSNorm → SwiGLU MLP → residual) → norm. Family members differ only in their LlamaConfig flags.
-import type { Tensor } from '../engine/graph';
+import type { Tensor } from '../engine';
 import type { LlamaConfig } from './configs';
 import type { ModelContext, ModelInputs } from './modeling';
 

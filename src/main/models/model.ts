@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { toOnnx } from '../engine/onnx';
-import { type EngineSession, type Feeds, hostTensor, LocalSession, type Provider } from '../engine/runtime';
+import { createSession, type EngineSession, type Feeds, hostTensor, type Provider, toOnnx } from '../engine';
 import { ProgressTracker, type ProgressListener } from '../jobs/progress';
 import { Checkpoint } from './checkpoint';
 import { type BuiltGraph, buildForward, type ForwardOptions } from './graphs';
@@ -135,7 +134,8 @@ export class EmbeddingModel {
   /** LoRA feeds: A/B float32 masters keyed by graph input name. */
   loraFeeds(w: LoraWeights): Feeds {
     const f: Feeds = {};
-    for (const [k, t] of w.tensors) f[k] = hostTensor('float32', t.shape, t.data);
+    // Copies: the worker session transfers (detaches) fed buffers, and these are the caller's masters.
+    for (const [k, t] of w.tensors) f[k] = hostTensor('float32', t.shape, t.data.slice());
     return f;
   }
 
@@ -156,7 +156,7 @@ export class EmbeddingModel {
         const b = build();
         const onnx = toOnnx(b.outputs, { name: `${this.arch.modelType}-${key}` });
         const providers: Provider[] | 'auto' = this.device === 'auto' ? 'auto' : [this.device];
-        return LocalSession.create(onnx, { providers, threads: this.opts.threads });
+        return createSession(onnx, { providers, threads: this.opts.threads, inThread: this.opts.inThread });
       })();
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));

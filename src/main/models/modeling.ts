@@ -1,4 +1,4 @@
-import type { DType, Graph, Tensor } from '../engine/graph';
+import type { DType, Graph, Tensor } from '../engine';
 import { UserError } from '../errors';
 import type { Checkpoint } from './checkpoint';
 import { type LinearModule, loraKeyA, loraKeyB } from './lora';

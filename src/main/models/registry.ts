@@ -1,4 +1,4 @@
-import type { Tensor } from '../engine/graph';
+import type { Tensor } from '../engine';
 import { UserError } from '../errors';
 import { bertForward } from './bert';
 import type { HfConfig } from './checkpoint';
