@@ -1,0 +1,171 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { usageError } from '../errors';
+import { formatComparison } from '../eval/results';
+import { EvalService, TASK_SPEC_HELP } from '../eval/service';
+import { runWithWorkbench, table, withGlobals, type GlobalOpts } from './context';
+
+interface EvalOpts extends GlobalOpts {
+  model?: string;
+  adapter: string[];
+  task: string[];
+  instruction?: string;
+  name?: string;
+  revision?: string;
+  modelName?: string;
+  split?: string;
+  limit?: string;
+  provider?: string;
+  clusterProtocol?: string;
+  ignoreIdenticalIds?: boolean;
+  files: boolean;
+  out?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+const KEY_METRICS: Record<string, string[]> = {
+  Retrieval: ['ndcg_at_10', 'map_at_100', 'recall_at_100', 'mrr_at_10'],
+  Reranking: ['map_at_1000', 'mrr_at_10', 'ndcg_at_10'],
+  STS: ['cosine_spearman', 'cosine_pearson'],
+  PairClassification: ['max_ap', 'max_f1', 'max_accuracy'],
+  Classification: ['accuracy', 'f1'],
+  Clustering: ['v_measure', 'v_measure_std'],
+  BitextMining: ['f1', 'accuracy'],
+};
+
+/** `embedsmith eval …` and `embedsmith eval compare …` */
+export function registerEval(program: Command): void {
+  const ev = withGlobals(
+    program
+      .command('eval')
+      .description(
+        'evaluate an embedding model (and adapters) on retrieval, STS, classification, clustering, bitext tasks',
+      )
+      .option(
+        '--model <dir>',
+        'model folder, or builtin:hashbow-256 (a weightless hashed bag-of-words model)',
+      )
+      .option('--adapter <dir>', 'PEFT adapter folder (repeatable)', collect, [])
+      .option('--task <spec>', `task source (repeatable): ${TASK_SPEC_HELP}`, collect, [])
+      .option('--instruction <text>', 'query instruction (overrides the task default)')
+      .option('--name <name>', 'task name in results (single task)')
+      .option('--model-name <name>', 'model name in results (default: the model folder name)')
+      .option('--revision <label>', 'revision label in results (default: adapter folder names)')
+      .option('--split <split>', 'split (BEIR qrels file, classification eval file, dataset split)')
+      .option('--limit <n>', 'evaluate only the first N queries / pairs / lines (quick runs)')
+      .option('--provider <name>', 'ORT execution provider for the search: cpu, cuda, webgpu', 'cpu')
+      .option('--cluster-protocol <p>', 'clustering protocol: legacy or bootstrap', 'legacy')
+      .option('--ignore-identical-ids', 'drop results whose doc id equals the query id (BEIR default)')
+      .option('--no-files', 'do not write MTEB JSON files under the workspace results/')
+      .option('--out <file>', 'also write the run summary JSON to this file'),
+  );
+  ev.action((opts: EvalOpts) =>
+    runWithWorkbench(opts, async ({ wb, out, log, bar, json }) => {
+      if (!opts.model) throw usageError('--model is required (a model folder or builtin:hashbow-256)');
+      if (!opts.task.length) throw usageError(`give at least one --task: ${TASK_SPEC_HELP}`);
+      const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+        throw usageError(`--limit ${opts.limit}: expected a positive integer`);
+      if (opts.clusterProtocol !== 'legacy' && opts.clusterProtocol !== 'bootstrap')
+        throw usageError(`--cluster-protocol ${opts.clusterProtocol}: use legacy or bootstrap`);
+      const svc = new EvalService(wb.paths, wb.store);
+      const tasks = svc.tasks(opts.task, {
+        name: opts.name,
+        split: opts.split,
+        limit,
+        clusterProtocol: opts.clusterProtocol,
+        ignoreIdenticalIds: opts.ignoreIdenticalIds,
+      });
+      const embedder = await svc.openEmbedder(opts.model, opts.adapter, { provider: opts.provider });
+      const builtin = opts.model.startsWith('builtin:');
+      const modelName = opts.modelName ?? (builtin ? undefined : path.basename(path.resolve(opts.model)));
+      const revision =
+        opts.revision ??
+        (opts.adapter.length ? opts.adapter.map((a) => path.basename(path.resolve(a))).join('+') : undefined);
+      const bars = new Map<string, ReturnType<typeof bar>>();
+      try {
+        const res = await svc.evaluate({
+          embedder,
+          tasks,
+          modelName,
+          revision,
+          modelPath: builtin ? undefined : path.resolve(opts.model),
+          adapterPaths: opts.adapter.map((a) => path.resolve(a)),
+          instruction: opts.instruction,
+          provider: opts.provider,
+          writeFiles: opts.files,
+          onProgress: (task, p) => {
+            let b = bars.get(task);
+            if (!b) {
+              b = bar(`eval ${task}`);
+              bars.set(task, b);
+            }
+            b.update(p);
+          },
+        });
+        for (const b of bars.values()) b.done();
+        const summary = {
+          model: res.model,
+          revision: res.revision,
+          cache: res.cache,
+          results: res.results.map((r) => ({
+            task: r.taskName,
+            type: r.taskType,
+            split: r.split,
+            hf_subset: r.hfSubset,
+            main_score: r.mainScore,
+            scores: r.scores,
+            evaluation_time: r.evaluationTime,
+            result_path: r.resultPath,
+          })),
+        };
+        if (opts.out) {
+          fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+          fs.writeFileSync(opts.out, `${JSON.stringify(summary, null, 2)}\n`);
+        }
+        if (!json) log(`embeddings: ${res.cache.misses} computed, ${res.cache.hits} from cache`);
+        out(summary, () =>
+          table(
+            ['task', 'type', 'split', 'main score', 'metrics', 'time'],
+            res.results.map((r) => [
+              r.taskName + (r.hfSubset !== 'default' ? `/${r.hfSubset}` : ''),
+              r.taskType,
+              r.split,
+              r.mainScore.toFixed(4),
+              (KEY_METRICS[r.taskType] ?? [])
+                .filter((k) => typeof r.scores[k] === 'number')
+                .map((k) => `${k}=${(r.scores[k] as number).toFixed(4)}`)
+                .join(' '),
+              `${r.evaluationTime.toFixed(1)}s`,
+            ]),
+          ),
+        );
+      } finally {
+        await embedder.close?.();
+      }
+    }),
+  );
+
+  withGlobals(
+    ev
+      .command('compare')
+      .argument(
+        '[results...]',
+        'MTEB result files or folders (default: every result stored in the workspace)',
+      )
+      .option('--base <revision>', 'revision each row is compared with (default: the model without adapter)')
+      .option('--model-name <name>', 'only this model (stored results)'),
+  )
+    .description(
+      'compare results: rows = models/adapters/checkpoints, columns = tasks + task-type averages, delta vs base',
+    )
+    .action((results: string[], opts: GlobalOpts & { base?: string; modelName?: string }) =>
+      runWithWorkbench(opts, ({ wb, out }) => {
+        const svc = new EvalService(wb.paths, wb.store);
+        const t = svc.compare(results, { baseRevision: opts.base, model: opts.modelName });
+        out(t, () => formatComparison(t));
+      }),
+    );
+}

@@ -1,0 +1,273 @@
+// Exact k-NN search as a two-node ONNX graph (Gemm with transB → TopK) run by onnxruntime-node, over
+// corpus chunks with a running top-k merge in JS (k per query per chunk, never the n·d dot products).
+// The two-node graph is written directly with onnx-proto (the engine's builder has no TopK) and run
+// through the engine's runtime, by default in its worker thread so session.run never blocks the caller.
+import onnxProto from 'onnx-proto';
+import { createSession, type EngineSession, hostTensor, type OnnxModel, type Provider } from '../engine';
+import { UserError } from '../errors';
+
+// onnx-proto is CommonJS: take the namespace from its default export (named ESM imports fail at runtime).
+const { onnx } = onnxProto;
+
+/** Row-major float32 matrix. */
+export interface Matrix {
+  data: Float32Array;
+  rows: number;
+  dim: number;
+}
+
+export const matrixFromRows = (rows: readonly Float32Array[], dim?: number): Matrix => {
+  const d = dim ?? rows[0]?.length ?? 0;
+  const data = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => {
+    if (r.length !== d) throw new Error(`row ${i} has dimension ${r.length}, expected ${d}`);
+    data.set(r, i * d);
+  });
+  return { data, rows: rows.length, dim: d };
+};
+
+export interface SearchOptions {
+  /** ORT execution provider ('cpu' default; 'cuda' / 'webgpu' where installed). */
+  provider?: string;
+  /** Corpus rows per Gemm; the score block is queryBatch × chunkRows floats. */
+  chunkRows?: number;
+  queryBatch?: number;
+  intraOpNumThreads?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** Run ORT in the calling thread (tiny searches, tests) instead of the engine's worker. */
+  inThread?: boolean;
+  /** Reuse an open session (from openSearchSession); it is then not released here. */
+  session?: EngineSession;
+}
+
+export interface SearchResult {
+  /** Per query: the top-k corpus row indices, best first (ties: lower row index first). */
+  indices: Int32Array[];
+  scores: Float32Array[];
+}
+
+let cachedModel: Uint8Array | null = null;
+/** The graph bytes: S = Gemm(Q, C, transB=1); (V, I) = TopK(S, K, axis=1, largest, sorted). */
+export function knnGraph(): Uint8Array {
+  if (cachedModel) return cachedModel;
+  const T = onnx.TensorProto.DataType;
+  const vi = (name: string, elem: number, dims: (string | number)[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: {
+        tensorType: {
+          elemType: elem,
+          shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+        },
+      },
+    });
+  const graph = onnx.GraphProto.create({
+    name: 'knn',
+    node: [
+      onnx.NodeProto.create({
+        opType: 'Gemm',
+        input: ['Q', 'C'],
+        output: ['S'],
+        attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+      }),
+      onnx.NodeProto.create({
+        opType: 'TopK',
+        input: ['S', 'K'],
+        output: ['V', 'I'],
+        attribute: [
+          { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+          { name: 'largest', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+          { name: 'sorted', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+        ],
+      }),
+    ],
+    input: [vi('Q', T.FLOAT, ['nq', 'd']), vi('C', T.FLOAT, ['nc', 'd']), vi('K', T.INT64, [1])],
+    output: [vi('V', T.FLOAT, ['nq', 'k']), vi('I', T.INT64, ['nq', 'k'])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'embedsmith-eval',
+    opsetImport: [{ domain: '', version: 17 }],
+    graph,
+  });
+  cachedModel = onnx.ModelProto.encode(model).finish();
+  return cachedModel;
+}
+
+/** A single MatMul graph Y = A·B, used by the benchmark to measure the provider's peak GFLOP/s. */
+export function matmulGraph(): Uint8Array {
+  const T = onnx.TensorProto.DataType;
+  const vi = (name: string, dims: string[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
+    });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'mm',
+      node: [{ opType: 'MatMul', input: ['A', 'B'], output: ['Y'] }],
+      input: [vi('A', ['m', 'k']), vi('B', ['k', 'n'])],
+      output: [vi('Y', ['m', 'n'])],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** The k-NN graph as the engine's OnnxModel (dynamic dims; no weights). */
+export function knnModel(): OnnxModel {
+  return {
+    bytes: knnGraph(),
+    inputs: [
+      { name: 'Q', dtype: 'float32', shape: ['nq', 'd'] },
+      { name: 'C', dtype: 'float32', shape: ['nc', 'd'] },
+      { name: 'K', dtype: 'int64', shape: [1] },
+    ],
+    outputs: [
+      { name: 'V', dtype: 'float32', shape: ['nq', 'k'] },
+      { name: 'I', dtype: 'int64', shape: ['nq', 'k'] },
+    ],
+    externalDir: null,
+    nodeCount: 2,
+  };
+}
+
+/** Opens a search session through the engine: in its worker thread unless `inThread`. */
+export async function openSearchSession(
+  opts: Pick<SearchOptions, 'provider' | 'intraOpNumThreads' | 'inThread'> = {},
+): Promise<EngineSession> {
+  const provider = (opts.provider ?? 'cpu') as Provider;
+  if (!['cpu', 'cuda', 'webgpu'].includes(provider))
+    throw new UserError(`unknown provider "${opts.provider}"; use cpu, cuda or webgpu`);
+  return createSession(knnModel(), {
+    providers: [provider],
+    threads: opts.intraOpNumThreads,
+    optimization: 'all',
+    inThread: opts.inThread,
+  });
+}
+
+/** A copy in its own buffer: worker feeds are transferred, and a view would drag its whole buffer along. */
+const own = (a: Float32Array, from: number, to: number) => a.slice(from, to);
+
+/**
+ * Exact top-k by dot product of every query row against every corpus row (normalise both first for
+ * cosine). Ties keep the lower corpus row first (ONNX TopK's rule, kept by the merge), so a caller that
+ * orders its corpus by the wanted tie-break gets that order. The next chunk is already queued in the
+ * worker while the main thread merges the current one.
+ */
+export async function searchTopK(
+  queries: Matrix,
+  corpus: Matrix,
+  k: number,
+  opts: SearchOptions = {},
+): Promise<SearchResult> {
+  if (corpus.rows === 0)
+    throw new UserError('cannot search an empty corpus; give the task at least one document');
+  if (queries.dim !== corpus.dim)
+    throw new UserError(`query dimension ${queries.dim} differs from corpus dimension ${corpus.dim}`);
+  const d = corpus.dim;
+  const kk = Math.min(k, corpus.rows);
+  const qb = Math.max(1, opts.queryBatch ?? 1024);
+  // Keep the score block (queryBatch × chunkRows floats) around 64 MB by default.
+  const chunk = Math.max(kk, opts.chunkRows ?? Math.max(1024, Math.floor((16 * 1024 * 1024) / qb)));
+  const session = opts.session ?? (await openSearchSession(opts));
+  const indices: Int32Array[] = [];
+  const scores: Float32Array[] = [];
+  const nChunks = Math.ceil(corpus.rows / chunk);
+  const total = queries.rows * nChunks;
+  let done = 0;
+  try {
+    for (let q0 = 0; q0 < queries.rows; q0 += qb) {
+      const nq = Math.min(qb, queries.rows - q0);
+      const Qdata = queries.data.subarray(q0 * d, (q0 + nq) * d);
+      const launch = (c: number) => {
+        const c0 = c * chunk;
+        const nc = Math.min(chunk, corpus.rows - c0);
+        return session.run({
+          Q: hostTensor('float32', [nq, d], opts.inThread ? Qdata : Qdata.slice()),
+          C: hostTensor(
+            'float32',
+            [nc, d],
+            opts.inThread
+              ? corpus.data.subarray(c0 * d, (c0 + nc) * d)
+              : own(corpus.data, c0 * d, (c0 + nc) * d),
+          ),
+          K: hostTensor('int64', [1], BigInt64Array.from([BigInt(Math.min(kk, nc))])),
+        });
+      };
+      const bestV: Float32Array[] = Array.from({ length: nq }, () => new Float32Array(0));
+      const bestI: Int32Array[] = Array.from({ length: nq }, () => new Int32Array(0));
+      let pending = launch(0);
+      for (let c = 0; c < nChunks; c++) {
+        const out = await pending;
+        if (c + 1 < nChunks) pending = launch(c + 1);
+        const c0 = c * chunk;
+        const kc = out.V.dims[1];
+        const V = out.V.data as Float32Array;
+        const I = out.I.data as BigInt64Array;
+        for (let i = 0; i < nq; i++) {
+          const ci = new Int32Array(kc);
+          for (let j = 0; j < kc; j++) ci[j] = Number(I[i * kc + j]) + c0;
+          [bestV[i], bestI[i]] = mergeTopK(bestV[i], bestI[i], V.subarray(i * kc, (i + 1) * kc), ci, kk);
+        }
+        done += nq;
+        opts.onProgress?.(done, total);
+      }
+      indices.push(...bestI);
+      scores.push(...bestV);
+    }
+  } finally {
+    if (!opts.session) await session.release();
+  }
+  return { indices, scores };
+}
+
+/**
+ * Merges two lists sorted by score desc (ties: lower index first) into the best k. Every index of `b`
+ * is larger than every index of `a` (later chunk), so on equal scores `a` wins.
+ */
+export function mergeTopK(
+  av: Float32Array,
+  ai: Int32Array,
+  bv: Float32Array,
+  bi: Int32Array,
+  k: number,
+): [Float32Array, Int32Array] {
+  const n = Math.min(k, av.length + bv.length);
+  const ov = new Float32Array(n);
+  const oi = new Int32Array(n);
+  let x = 0;
+  let y = 0;
+  for (let t = 0; t < n; t++) {
+    if (y >= bv.length || (x < av.length && av[x] >= bv[y])) {
+      ov[t] = av[x];
+      oi[t] = ai[x++];
+    } else {
+      ov[t] = bv[y];
+      oi[t] = bi[y++];
+    }
+  }
+  return [ov, oi];
+}
+
+/** The reference: brute force in float64 with the same tie rule (used by tests and the benchmark). */
+export function bruteForceTopK(queries: Matrix, corpus: Matrix, k: number): SearchResult {
+  const d = corpus.dim;
+  const indices: Int32Array[] = [];
+  const scores: Float32Array[] = [];
+  const s = new Float64Array(corpus.rows);
+  for (let q = 0; q < queries.rows; q++) {
+    for (let c = 0; c < corpus.rows; c++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += queries.data[q * d + j] * corpus.data[c * d + j];
+      s[c] = acc;
+    }
+    const order = Array.from({ length: corpus.rows }, (_, i) => i).sort((a, b) => s[b] - s[a] || a - b);
+    const top = order.slice(0, Math.min(k, corpus.rows));
+    indices.push(Int32Array.from(top));
+    scores.push(Float32Array.from(top.map((i) => s[i])));
+  }
+  return { indices, scores };
+}

@@ -1,0 +1,246 @@
+// The evaluation service the CLI, the app and the trainer call: task specs → tasks, an embedder (cached
+// on disk), runs, results in SQLite + MTEB-style JSON, and comparison tables.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Progress, Split } from '../../shared/domain';
+import { SPLITS } from '../../shared/domain';
+import { UserError, usageError } from '../errors';
+import type { WorkspacePaths } from '../paths';
+import type { Store } from '../store';
+import { CachedEmbedder, type CacheStats } from './cache';
+import { type Embedder, HashBowEmbedder } from './embedder';
+import {
+  compareEntries,
+  type ComparisonTable,
+  entriesFromDb,
+  insertResult,
+  listResults,
+  type ModelMeta,
+  NO_REVISION,
+  readResultFiles,
+  writeTaskResult,
+} from './results';
+import { runTask, type TaskResult } from './run';
+import {
+  loadBeir,
+  loadBitext,
+  loadClassification,
+  loadClustering,
+  loadDatasetTasks,
+  loadPairClassification,
+  loadSts,
+} from './sources';
+import type { EvalTask } from './tasks';
+
+export const TASK_SPEC_HELP =
+  'beir:DIR | sts:FILE | dataset:NAME[:split] | pairclf:FILE | clf:DIR_or_TRAIN,TEST | cluster:FILE | bitext:SRC_FILE,TGT_FILE';
+
+export interface TaskSpecOptions {
+  /** Task name override (only with a single task). */
+  name?: string;
+  split?: string;
+  /** Keep only the first N queries / pairs / test rows / lines (quick runs). */
+  limit?: number;
+  clusterProtocol?: 'legacy' | 'bootstrap';
+  ignoreIdenticalIds?: boolean;
+}
+
+/** Parses one `--task` value into tasks (a dataset spec can yield one task per kind). */
+export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOptions = {}): EvalTask[] {
+  const m = spec.match(/^([a-z]+):(.+)$/);
+  if (!m) throw usageError(`--task "${spec}": expected ${TASK_SPEC_HELP}`);
+  const [, kind, arg] = m;
+  const f = { name: o.name, split: o.split, limit: o.limit };
+  switch (kind) {
+    case 'beir':
+      return [loadBeir(arg, { ...f, maxQueries: o.limit, ignoreIdenticalIds: o.ignoreIdenticalIds })];
+    case 'sts':
+      return [loadSts(arg, f)];
+    case 'pairclf':
+      return [loadPairClassification(arg, f)];
+    case 'clf':
+      return [loadClassification(arg, f)];
+    case 'cluster':
+      return [loadClustering(arg, { ...f, protocol: o.clusterProtocol })];
+    case 'bitext': {
+      const parts = arg.split(',');
+      if (parts.length !== 2) throw usageError(`--task "${spec}": bitext needs SRC_FILE,TGT_FILE`);
+      return [loadBitext(parts[0], parts[1], f)];
+    }
+    case 'dataset': {
+      if (!store) throw new UserError('dataset tasks need a workspace');
+      const [name, split = o.split ?? 'test'] = arg.split(':');
+      if (!(SPLITS as readonly string[]).includes(split))
+        throw usageError(`--task "${spec}": split "${split}" is not one of ${SPLITS.join(', ')}`);
+      const tasks = loadDatasetTasks(store, name, split as Split);
+      if (o.limit !== undefined)
+        for (const t of tasks) {
+          if (t.type === 'Retrieval' || t.type === 'Reranking') t.queries = t.queries.slice(0, o.limit);
+          if (t.type === 'STS') t.pairs = t.pairs.slice(0, o.limit);
+          if (t.type === 'BitextMining') {
+            t.sentence1 = t.sentence1.slice(0, o.limit);
+            t.sentence2 = t.sentence2.slice(0, o.limit);
+          }
+        }
+      return tasks;
+    }
+    default:
+      throw usageError(`--task "${spec}": unknown source "${kind}"; use ${TASK_SPEC_HELP}`);
+  }
+}
+
+/** A stable fingerprint of files (path, size, mtime) so retrained weights in the same folder re-embed. */
+function fingerprint(paths: string[]): string {
+  const h = createHash('sha256');
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    h.update(abs);
+    const files = fs.statSync(abs).isDirectory()
+      ? fs
+          .readdirSync(abs)
+          .filter((f) => /\.(safetensors|json|bin|onnx)$/.test(f))
+          .sort()
+          .map((f) => path.join(abs, f))
+      : [abs];
+    for (const f of files) {
+      const s = fs.statSync(f);
+      h.update(`${path.basename(f)}:${s.size}:${s.mtimeMs}`);
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export interface OpenEmbedderOptions {
+  provider?: string;
+}
+
+/**
+ * Opens the embedder for `--model` (+ `--adapter`s): `builtin:hashbow-DIM` is the weightless hashed
+ * bag-of-words model; a folder is a Hugging Face embedding model run by src/main/models.
+ */
+export async function openEmbedder(
+  model: string,
+  adapters: string[] = [],
+  _o: OpenEmbedderOptions = {},
+): Promise<Embedder> {
+  const b = model.match(/^builtin:hashbow(?:-(\d+))?$/);
+  if (b) {
+    if (adapters.length) throw usageError('the builtin hashed bag-of-words model takes no adapter');
+    return new HashBowEmbedder(b[1] ? Number(b[1]) : 256);
+  }
+  if (!fs.existsSync(model) || !fs.statSync(model).isDirectory())
+    throw new UserError(
+      `--model ${model}: not a model folder; give a folder with config.json and weights, or builtin:hashbow-256`,
+    );
+  for (const a of adapters)
+    if (!fs.existsSync(path.join(a, 'adapter_config.json')))
+      throw new UserError(`--adapter ${a}: no adapter_config.json there; give a PEFT adapter folder`);
+  void fingerprint;
+  throw new UserError(
+    `--model ${model}: loading model folders for evaluation is not available yet (src/main/models has not exposed its embedding API); use builtin:hashbow-256 meanwhile`,
+  );
+}
+
+export interface EvaluateRequest {
+  embedder: Embedder;
+  tasks: EvalTask[];
+  /** Name in results (folder and table row); default: the embedder's meta name or id. */
+  modelName?: string;
+  /** Revision label: the adapter / checkpoint; default no_revision_available (the base model). */
+  revision?: string;
+  modelPath?: string;
+  adapterPaths?: string[];
+  instruction?: string;
+  provider?: string;
+  /** Write MTEB JSON files under the workspace results/ (default true). */
+  writeFiles?: boolean;
+  /** Per-task progress (texts embedded). */
+  onProgress?: (task: string, p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface EvaluateResult {
+  model: string;
+  revision: string;
+  results: (TaskResult & { resultPath: string | null; rowId: number })[];
+  cache: CacheStats;
+}
+
+export class EvalService {
+  constructor(
+    readonly paths: WorkspacePaths,
+    readonly store: Store,
+  ) {}
+
+  /** Where embeddings are cached: <workspace>/cache/embeddings. */
+  get cacheDir(): string {
+    return path.join(this.paths.cache, 'embeddings');
+  }
+
+  tasks(specs: string[], o: TaskSpecOptions = {}): EvalTask[] {
+    if (!specs.length) throw usageError(`give at least one --task (${TASK_SPEC_HELP})`);
+    const tasks = specs.flatMap((s) => parseTaskSpec(s, this.store, o));
+    if (o.name && tasks.length > 1)
+      throw usageError('--name applies to a single task; drop it or pass one --task');
+    return tasks;
+  }
+
+  openEmbedder(model: string, adapters: string[] = [], o: OpenEmbedderOptions = {}): Promise<Embedder> {
+    return openEmbedder(model, adapters, o);
+  }
+
+  /** Runs every task with the (disk-cached) embedder, stores rows and writes result files. */
+  async evaluate(req: EvaluateRequest): Promise<EvaluateResult> {
+    const emb =
+      req.embedder instanceof CachedEmbedder ? req.embedder : new CachedEmbedder(req.embedder, this.cacheDir);
+    const model = req.modelName ?? emb.meta?.name ?? emb.id;
+    const revision = req.revision ?? NO_REVISION;
+    const meta: ModelMeta = {
+      name: model,
+      revision,
+      n_parameters: emb.meta?.nParameters ?? null,
+      embed_dim: emb.dim,
+      similarity_fn_name: 'cosine',
+      license: null,
+      model_path: req.modelPath,
+      adapter_paths: req.adapterPaths,
+      embedder_id: emb.id,
+    };
+    const results: EvaluateResult['results'] = [];
+    for (const task of req.tasks) {
+      const r = await runTask(task, emb, {
+        instruction: req.instruction,
+        provider: req.provider,
+        signal: req.signal,
+        onProgress: req.onProgress ? (p) => req.onProgress!(task.name, p) : undefined,
+      });
+      const file =
+        req.writeFiles === false ? null : writeTaskResult(this.paths.results, meta, r, task.source);
+      const rowId = insertResult(this.store.db, model, revision, r, file, {
+        embedder_id: emb.id,
+        source: task.source,
+      });
+      results.push({ ...r, resultPath: file, rowId });
+    }
+    return { model, revision, results, cache: { ...emb.stats } };
+  }
+
+  /** Comparison from result files/folders, or from every stored result when none are given. */
+  compare(resultPaths: string[] = [], o: { baseRevision?: string; model?: string } = {}): ComparisonTable {
+    const entries = resultPaths.length
+      ? readResultFiles(resultPaths)
+      : entriesFromDb(this.store.db, { model: o.model });
+    if (!entries.length)
+      throw new UserError(
+        resultPaths.length
+          ? `no MTEB task results found in ${resultPaths.join(', ')}`
+          : 'no evaluation results yet; run `embedsmith eval` first',
+      );
+    return compareEntries(entries, { baseRevision: o.baseRevision });
+  }
+
+  results(filter: { model?: string; task?: string } = {}) {
+    return listResults(this.store.db, filter);
+  }
+}

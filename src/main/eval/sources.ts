@@ -1,0 +1,578 @@
+// Task sources: BEIR folders, STS / pair-classification files, labelled text files, parallel text files,
+// and held-out splits of workbench datasets. Every parse problem is a one-line UserError naming the file,
+// the line and the fix.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Example, Split } from '../../shared/domain';
+import { FIXED_INSTRUCTIONS } from '../../shared/domain';
+import { UserError } from '../errors';
+import type { Store } from '../store';
+import type { Qrels } from './metrics/retrieval';
+import type {
+  BitextTask,
+  ClassificationTask,
+  ClusteringTask,
+  EvalTask,
+  LabelledText,
+  PairClassificationTask,
+  RetrievalTask,
+  StsTask,
+  TextItem,
+} from './tasks';
+
+const readText = (file: string, what: string): string => {
+  if (!fs.existsSync(file)) throw new UserError(`${file}: ${what} not found; check the path`);
+  const s = fs.readFileSync(file, 'utf8');
+  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+};
+
+const lines = (s: string) => s.split(/\r?\n/);
+
+/** Task names are file names in results: keep them to safe characters. */
+export const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'task';
+
+/** A readable default name from a path: its last two meaningful components ("xquad/beir/en" → "xquad-en"). */
+export function nameFromPath(p: string): string {
+  const parts = path
+    .resolve(p)
+    .split(path.sep)
+    .filter((x) => x && !['beir', 'original', 'data'].includes(x.toLowerCase()))
+    .map((x) => x.replace(/\.(jsonl|json|tsv|csv|txt)$/i, ''));
+  return safeName(parts.slice(-2).join('-'));
+}
+
+/**
+ * RFC 4180-style parser for one delimiter (quotes on); returns rows of fields. Used for SIB-200 (tab,
+ * quoted) and stsb-multi-mt (comma, quoted).
+ */
+export function parseDelimited(text: string, delim: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let i = 0;
+  let quoted = false;
+  let atStart = true;
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i += 2;
+          continue;
+        }
+        quoted = false;
+        i++;
+        continue;
+      }
+      field += c;
+      i++;
+      continue;
+    }
+    if (c === '"' && atStart) {
+      quoted = true;
+      atStart = false;
+      i++;
+      continue;
+    }
+    if (c === delim) {
+      row.push(field);
+      field = '';
+      atStart = true;
+      i++;
+      continue;
+    }
+    if (c === '\n' || c === '\r') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      atStart = true;
+      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+      continue;
+    }
+    field += c;
+    atStart = false;
+    i++;
+  }
+  if (field || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows.filter((r) => !(r.length === 1 && r[0] === ''));
+}
+
+function readJsonl(file: string, what: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  lines(readText(file, what)).forEach((l, i) => {
+    if (!l.trim()) return;
+    try {
+      out.push(JSON.parse(l));
+    } catch {
+      throw new UserError(`${file}:${i + 1}: not valid JSON; each line must be one JSON object`);
+    }
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- BEIR
+
+export interface BeirOptions {
+  split?: string;
+  name?: string;
+  instruction?: string;
+  ignoreIdenticalIds?: boolean;
+  languages?: string[];
+  /** Keep only the first N queries (in qrels order) — for quick runs and tests. */
+  maxQueries?: number;
+}
+
+/** BEIR folder: corpus.jsonl, queries.jsonl, qrels/{split}.tsv (EVALUATION.md §1.9). */
+export function loadBeir(dir: string, opts: BeirOptions = {}): RetrievalTask {
+  const split = opts.split ?? 'test';
+  const corpusFile = path.join(dir, 'corpus.jsonl');
+  const queriesFile = path.join(dir, 'queries.jsonl');
+  const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
+  const corpus: TextItem[] = readJsonl(corpusFile, 'BEIR corpus').map((r, i) => {
+    if (r._id === undefined) throw new UserError(`${corpusFile}:${i + 1}: missing "_id"`);
+    const title = String(r.title ?? '');
+    const text = String(r.text ?? '');
+    // BEIR/MTEB: (title + " " + text).strip() when there is a title, else text.strip().
+    return { id: String(r._id), text: title ? `${title} ${text}`.trim() : text.trim() };
+  });
+  if (corpus.length === 0)
+    throw new UserError(`${corpusFile}: the corpus is empty; a retrieval task needs documents`);
+  const qtext = new Map<string, string>();
+  readJsonl(queriesFile, 'BEIR queries').forEach((r, i) => {
+    if (r._id === undefined) throw new UserError(`${queriesFile}:${i + 1}: missing "_id"`);
+    qtext.set(String(r._id), String(r.text ?? ''));
+  });
+  const qrels = readQrels(qrelsFile);
+  const docIds = new Set(corpus.map((d) => d.id));
+  for (const [q, docs] of qrels) {
+    if (!qtext.has(q))
+      throw new UserError(
+        `${qrelsFile}: query id "${q}" is not in ${queriesFile}; fix the qrels or the queries file`,
+      );
+    for (const d of docs.keys())
+      if (!docIds.has(d))
+        throw new UserError(
+          `${qrelsFile}: corpus id "${d}" (query "${q}") is not in ${corpusFile}; fix the qrels or the corpus`,
+        );
+  }
+  // BEIR keeps only queries that appear in the qrels.
+  let qids = [...qrels.keys()];
+  if (opts.maxQueries !== undefined) qids = qids.slice(0, opts.maxQueries);
+  const keep = new Set(qids);
+  for (const q of [...qrels.keys()]) if (!keep.has(q)) qrels.delete(q);
+  return {
+    type: 'Retrieval',
+    name: opts.name ?? nameFromPath(dir),
+    split,
+    hfSubset: 'default',
+    languages: opts.languages ?? [],
+    source: path.resolve(dir),
+    instruction: opts.instruction,
+    corpus,
+    queries: qids.map((id) => ({ id, text: qtext.get(id)! })),
+    qrels,
+    ignoreIdenticalIds: opts.ignoreIdenticalIds,
+  };
+}
+
+export function readQrels(file: string): Qrels {
+  const qrels: Qrels = new Map();
+  lines(readText(file, 'qrels file')).forEach((l, i) => {
+    if (!l.trim()) return;
+    const f = l.split('\t');
+    if (i === 0 && !/^-?\d+$/.test(f[2]?.trim() ?? '')) return; // header "query-id corpus-id score"
+    if (f.length < 3)
+      throw new UserError(
+        `${file}:${i + 1}: expected "query-id<TAB>corpus-id<TAB>score", got ${f.length} field(s)`,
+      );
+    const g = Number(f[2].trim());
+    if (!Number.isInteger(g))
+      throw new UserError(`${file}:${i + 1}: score "${f[2]}" is not an integer grade`);
+    let m = qrels.get(f[0]);
+    if (!m) {
+      m = new Map();
+      qrels.set(f[0], m);
+    }
+    m.set(f[1], g);
+  });
+  return qrels;
+}
+
+// ---------------------------------------------------------------- pair files (STS, pair classification)
+
+interface PairRow {
+  s1: string;
+  s2: string;
+  value: string;
+  line: number;
+}
+
+const S1_KEYS = ['sentence1', 'sentence_a', 'text1', 's1', 'query', 'text_a'];
+const S2_KEYS = ['sentence2', 'sentence_b', 'text2', 's2', 'positive', 'text_b'];
+
+function readPairs(file: string, valueKeys: string[], what: string): PairRow[] {
+  const text = readText(file, what);
+  const ext = path.extname(file).toLowerCase();
+  const pick = (keys: string[], names: string[]) => names.findIndex((n) => keys.includes(n.toLowerCase()));
+  if (ext === '.jsonl' || ext === '.json') {
+    return readJsonl(file, what).map((r, i) => {
+      const names = Object.keys(r);
+      const a = pick(S1_KEYS, names);
+      const b = pick(S2_KEYS, names);
+      const v = pick(valueKeys, names);
+      if (a < 0 || b < 0 || v < 0)
+        throw new UserError(
+          `${file}:${i + 1}: expected fields ${S1_KEYS[0]}, ${S2_KEYS[0]} and ${valueKeys[0]} (found ${names.join(', ')})`,
+        );
+      return { s1: String(r[names[a]]), s2: String(r[names[b]]), value: String(r[names[v]]), line: i + 1 };
+    });
+  }
+  const first = lines(text)[0] ?? '';
+  const tabs = first.split('\t');
+  // STS Benchmark original: tab-separated despite ".csv", no quoting, 7+ fields, score in field 5.
+  if (tabs.length >= 7 && Number.isFinite(Number(tabs[4]))) {
+    return lines(text)
+      .map((l, i) => ({ l, i }))
+      .filter(({ l }) => l.trim())
+      .map(({ l, i }) => {
+        const f = l.split('\t');
+        if (f.length < 7)
+          throw new UserError(
+            `${file}:${i + 1}: expected at least 7 tab-separated fields (STS Benchmark layout)`,
+          );
+        return { s1: f[5], s2: f[6], value: f[4], line: i + 1 };
+      });
+  }
+  const delim = tabs.length > 1 ? '\t' : ',';
+  // Tab files without quotes (SICK) are split plainly: their sentences may contain stray quotes.
+  const rows =
+    delim === '\t' && !text.includes('\t"')
+      ? lines(text)
+          .filter((l) => l.trim())
+          .map((l) => l.split('\t'))
+      : parseDelimited(text, delim);
+  const header = rows[0].map((h) => h.trim().toLowerCase());
+  const a = pick(S1_KEYS, header);
+  const b = pick(S2_KEYS, header);
+  const v = pick(valueKeys, header);
+  if (a >= 0 && b >= 0 && v >= 0)
+    return rows.slice(1).map((r, i) => ({ s1: r[a] ?? '', s2: r[b] ?? '', value: r[v] ?? '', line: i + 2 }));
+  // No header: sentence1, sentence2, value (stsb-multi-mt).
+  return rows.map((r, i) => {
+    if (r.length < 3)
+      throw new UserError(
+        `${file}:${i + 1}: expected 3 fields "sentence1${delim === '\t' ? '<TAB>' : ','}sentence2${delim === '\t' ? '<TAB>' : ','}${valueKeys[0]}", got ${r.length}`,
+      );
+    return { s1: r[0], s2: r[1], value: r[2], line: i + 1 };
+  });
+}
+
+export interface FileTaskOptions {
+  name?: string;
+  split?: string;
+  languages?: string[];
+  instruction?: string;
+  limit?: number;
+}
+
+/** STS file: STS Benchmark original (TSV), its JSONL, stsb-multi-mt CSV, SICK TSV, or any header TSV/CSV. */
+export function loadSts(
+  file: string,
+  opts: FileTaskOptions & { minScore?: number; maxScore?: number } = {},
+): StsTask {
+  let rows = readPairs(file, ['score', 'relatedness_score', 'similarity_score', 'label'], 'STS file');
+  if (opts.limit !== undefined) rows = rows.slice(0, opts.limit);
+  if (rows.length === 0) throw new UserError(`${file}: no sentence pairs found`);
+  const pairs = rows.map((r) => {
+    const score = Number(r.value.trim());
+    if (r.value.trim() === '' || !Number.isFinite(score))
+      throw new UserError(`${file}:${r.line}: score "${r.value}" is not a number; fix that line`);
+    return { s1: r.s1, s2: r.s2, score };
+  });
+  return {
+    type: 'STS',
+    name: opts.name ?? nameFromPath(file),
+    split: opts.split ?? 'test',
+    hfSubset: 'default',
+    languages: opts.languages ?? [],
+    source: path.resolve(file),
+    instruction: opts.instruction,
+    pairs,
+    minScore: opts.minScore ?? 0,
+    maxScore: opts.maxScore ?? 5,
+  };
+}
+
+/** Pair classification file: two texts and a 0/1 label (SICK's ENTAILMENT counts as 1, other judgements 0). */
+export function loadPairClassification(file: string, opts: FileTaskOptions = {}): PairClassificationTask {
+  let rows = readPairs(
+    file,
+    ['label', 'entailment_judgment', 'is_duplicate', 'score'],
+    'pair-classification file',
+  );
+  if (opts.limit !== undefined) rows = rows.slice(0, opts.limit);
+  if (rows.length === 0) throw new UserError(`${file}: no sentence pairs found`);
+  const pairs = rows.map((r) => {
+    const v = r.value.trim();
+    let label: 0 | 1;
+    if (v === '1' || v === 'true' || v === 'ENTAILMENT') label = 1;
+    else if (v === '0' || v === 'false' || v === 'NEUTRAL' || v === 'CONTRADICTION') label = 0;
+    else throw new UserError(`${file}:${r.line}: label "${r.value}" is not 0/1; fix that line`);
+    return { s1: r.s1, s2: r.s2, label };
+  });
+  return {
+    type: 'PairClassification',
+    name: opts.name ?? nameFromPath(file),
+    split: opts.split ?? 'test',
+    hfSubset: 'default',
+    languages: opts.languages ?? [],
+    source: path.resolve(file),
+    instruction: opts.instruction,
+    pairs,
+  };
+}
+
+// ---------------------------------------------------------------- labelled texts
+
+const TEXT_KEYS = ['text', 'sentence', 'input_text', 'document'];
+const LABEL_KEYS = ['label', 'category', 'topic', 'class'];
+
+/** Labelled texts: header TSV/CSV with text + label columns (SIB-200: index_id, category, text; quoted) or JSONL. */
+export function loadLabelled(file: string): LabelledText[] {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.jsonl') {
+    return readJsonl(file, 'labelled text file').map((r, i) => {
+      const names = Object.keys(r);
+      const t = names.find((n) => TEXT_KEYS.includes(n.toLowerCase()));
+      const l = names.find((n) => LABEL_KEYS.includes(n.toLowerCase()));
+      if (!t || !l) throw new UserError(`${file}:${i + 1}: expected fields "text" and "label"`);
+      return { text: String(r[t]), label: String(r[l]) };
+    });
+  }
+  const text = readText(file, 'labelled text file');
+  const delim = (lines(text)[0] ?? '').includes('\t') ? '\t' : ',';
+  const rows = parseDelimited(text, delim);
+  const header = (rows[0] ?? []).map((h) => h.trim().toLowerCase());
+  const t = header.findIndex((h) => TEXT_KEYS.includes(h));
+  const l = header.findIndex((h) => LABEL_KEYS.includes(h));
+  if (t < 0 || l < 0)
+    throw new UserError(
+      `${file}: the header must name a text column (${TEXT_KEYS.join('/')}) and a label column (${LABEL_KEYS.join('/')})`,
+    );
+  return rows.slice(1).map((r, i) => {
+    if (r[l] === undefined || r[t] === undefined || r[l].trim() === '')
+      throw new UserError(`${file}:${i + 2}: missing text or label`);
+    return { text: r[t], label: r[l].trim() };
+  });
+}
+
+/** "eng_Latn" → "eng-Latn" when a path component looks like a FLORES language code. */
+const floresLang = (p: string) => {
+  const m = path.resolve(p).match(/([a-z]{3})_([A-Z][a-z]{3})/);
+  return m ? [`${m[1]}-${m[2]}`] : [];
+};
+
+/** Classification: a folder with train.{tsv,jsonl} and test.{tsv,jsonl} (SIB-200), or "TRAIN,TEST". */
+export function loadClassification(
+  spec: string,
+  opts: FileTaskOptions & { samplesPerLabel?: number; nExperiments?: number } = {},
+): ClassificationTask {
+  let trainFile: string;
+  let testFile: string;
+  const split = opts.split ?? 'test';
+  if (spec.includes(',')) [trainFile, testFile] = spec.split(',');
+  else {
+    const find = (s: string) =>
+      ['tsv', 'jsonl', 'csv'].map((e) => path.join(spec, `${s}.${e}`)).find((f) => fs.existsSync(f));
+    const tr = find('train');
+    const te = find(split);
+    if (!tr || !te)
+      throw new UserError(
+        `${spec}: expected train.tsv and ${split}.tsv (or .jsonl) in the folder, or give "TRAIN_FILE,TEST_FILE"`,
+      );
+    trainFile = tr;
+    testFile = te;
+  }
+  const train = loadLabelled(trainFile);
+  let test = loadLabelled(testFile);
+  if (opts.limit !== undefined) test = test.slice(0, opts.limit);
+  if (!train.length || !test.length)
+    throw new UserError(`${spec}: the train and test files need at least one row each`);
+  return {
+    type: 'Classification',
+    name: opts.name ?? nameFromPath(spec.includes(',') ? testFile : spec),
+    split,
+    hfSubset: 'default',
+    languages: opts.languages ?? floresLang(testFile),
+    source: path.resolve(testFile),
+    instruction: opts.instruction,
+    train,
+    test,
+    samplesPerLabel: opts.samplesPerLabel,
+    nExperiments: opts.nExperiments,
+  };
+}
+
+/** Clustering: one labelled file = one set (legacy) or the pool for the bootstrap protocol. */
+export function loadClustering(
+  file: string,
+  opts: FileTaskOptions & { protocol?: 'legacy' | 'bootstrap'; bootstrap?: ClusteringTask['bootstrap'] } = {},
+): ClusteringTask {
+  let rows = loadLabelled(file);
+  if (opts.limit !== undefined) rows = rows.slice(0, opts.limit);
+  if (rows.length < 2) throw new UserError(`${file}: clustering needs at least two labelled texts`);
+  return {
+    type: 'Clustering',
+    name: opts.name ?? nameFromPath(file),
+    split: opts.split ?? 'test',
+    hfSubset: 'default',
+    languages: opts.languages ?? floresLang(file),
+    source: path.resolve(file),
+    instruction: opts.instruction,
+    sets: [rows],
+    protocol: opts.protocol ?? 'legacy',
+    bootstrap: opts.bootstrap,
+  };
+}
+
+/** Bitext: two line-aligned files (Tatoeba: tatoeba.xxx-eng.xxx is sentence1, tatoeba.xxx-eng.eng sentence2). */
+export function loadBitext(srcFile: string, tgtFile: string, opts: FileTaskOptions = {}): BitextTask {
+  const read = (f: string) => {
+    const ls = lines(readText(f, 'parallel text file'));
+    if (ls.length && ls[ls.length - 1] === '') ls.pop();
+    return ls;
+  };
+  let s1 = read(srcFile);
+  let s2 = read(tgtFile);
+  if (s1.length !== s2.length)
+    throw new UserError(
+      `${srcFile} has ${s1.length} lines but ${tgtFile} has ${s2.length}; bitext files must be line-aligned`,
+    );
+  if (s1.length === 0) throw new UserError(`${srcFile}: no sentences`);
+  if (opts.limit !== undefined) {
+    s1 = s1.slice(0, opts.limit);
+    s2 = s2.slice(0, opts.limit);
+  }
+  const ext = (f: string) => path.extname(f).slice(1);
+  return {
+    type: 'BitextMining',
+    name: opts.name ?? safeName(path.basename(srcFile).replace(/\.[^.]+$/, '')),
+    split: opts.split ?? 'test',
+    hfSubset: `${ext(srcFile)}-${ext(tgtFile)}`,
+    languages: opts.languages ?? [ext(srcFile), ext(tgtFile)].filter((x) => /^[a-z]{3}$/.test(x)),
+    source: `${path.resolve(srcFile)},${path.resolve(tgtFile)}`,
+    instruction: opts.instruction,
+    sentence1: s1,
+    sentence2: s2,
+  };
+}
+
+// ---------------------------------------------------------------- workbench datasets
+
+const num = (v: unknown): number | null => {
+  const n = typeof v === 'string' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : null;
+};
+
+/**
+ * A held-out split of a workbench dataset as tasks, one per kind present (rejected examples skipped):
+ * short-long / short-short / long-long → retrieval (positives and hard negatives form the corpus);
+ * sts → STS (S1~S2 = high_score, S1~S3 = low_score); bitext → bitext mining (S1 vs S2);
+ * long-short → classification (train from the train split, scored on this split).
+ */
+export function loadDatasetTasks(store: Store, name: string, split: Split = 'test'): EvalTask[] {
+  const ds = store.datasets.get(name);
+  const all = (s: Split) => [
+    ...store.examples.iterate(ds.id, { split: s, status: ['accepted', 'unreviewed'] }),
+  ];
+  const rows = all(split);
+  if (rows.length === 0)
+    throw new UserError(
+      `dataset "${name}" has no ${split} examples; assign a split first (embedsmith datasets split)`,
+    );
+  const byKind = new Map<string, Example[]>();
+  for (const e of rows) byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), e]);
+  const tasks: EvalTask[] = [];
+  const base = (kind: string) => ({
+    name: safeName(`${name}-${kind}`),
+    split,
+    hfSubset: 'default',
+    languages: [],
+    source: `dataset:${name}:${split}`,
+  });
+  for (const [kind, ex] of byKind) {
+    if (kind === 'short-long' || kind === 'short-short' || kind === 'long-long') {
+      const docId = new Map<string, string>();
+      const corpus: TextItem[] = [];
+      const doc = (text: string) => {
+        let id = docId.get(text);
+        if (!id) {
+          id = `d${corpus.length}`;
+          docId.set(text, id);
+          corpus.push({ id, text });
+        }
+        return id;
+      };
+      const qrels: Qrels = new Map();
+      const queries = ex.map((e) => {
+        const qid = `q${e.id}`;
+        const m = new Map<string, number>([[doc(e.positive), 1]]);
+        if (e.negative) {
+          const n = doc(e.negative);
+          if (!m.has(n)) m.set(n, 0);
+        }
+        qrels.set(qid, m);
+        return { id: qid, text: e.query, instruction: e.instruction ?? undefined };
+      });
+      tasks.push({ type: 'Retrieval', ...base(kind), corpus, queries, qrels });
+    } else if (kind === 'sts') {
+      const pairs: StsTask['pairs'] = [];
+      for (const e of ex) {
+        const hi = num(e.extras.high_score);
+        const lo = num(e.extras.low_score);
+        if (hi !== null) pairs.push({ s1: e.query, s2: e.positive, score: hi });
+        if (lo !== null && e.negative) pairs.push({ s1: e.query, s2: e.negative, score: lo });
+      }
+      if (pairs.length < 2) continue;
+      const scores = pairs.map((p) => p.score);
+      tasks.push({
+        type: 'STS',
+        ...base(kind),
+        instruction: FIXED_INSTRUCTIONS.sts,
+        pairs,
+        minScore: Math.min(...scores),
+        maxScore: Math.max(...scores),
+      });
+    } else if (kind === 'bitext') {
+      tasks.push({
+        type: 'BitextMining',
+        ...base(kind),
+        instruction: FIXED_INSTRUCTIONS.bitext,
+        sentence1: ex.map((e) => e.query),
+        sentence2: ex.map((e) => e.positive),
+      });
+    } else if (kind === 'long-short') {
+      const train = all('train')
+        .filter((e) => e.kind === 'long-short')
+        .map((e) => ({ text: e.query, label: e.positive }));
+      if (!train.length) continue;
+      tasks.push({
+        type: 'Classification',
+        ...base(kind),
+        instruction: ex[0].instruction ?? undefined,
+        train,
+        test: ex.map((e) => ({ text: e.query, label: e.positive })),
+      });
+    }
+  }
+  if (!tasks.length)
+    throw new UserError(
+      `dataset "${name}" (${split}) yields no evaluable task; it needs retrieval, sts, bitext or labelled long-short examples`,
+    );
+  return tasks;
+}
