@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
 import { registerDatasets } from './datasets';
+import { registerGenerate } from './generate';
+import { registerEmbed } from './embed';
 import { registerEval } from './eval';
 import { registerServe } from './serve';
 
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
   registerDatasets(program);
+  registerGenerate(program);
+  registerEmbed(program);
   registerServe(program);
   registerEval(program);
   return program;

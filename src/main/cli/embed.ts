@@ -1,0 +1,173 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { usageError } from '../errors';
+import { exportOnnx } from '../models/export';
+import { listModels, pullModel, removeModel, resolveModelDir } from '../models/hub';
+import { readTexts, writeEmbeddings } from '../models/io';
+import { type Device, EmbeddingModel } from '../models/model';
+import type { Role } from '../models/pooling';
+import { type GlobalOpts, runWithWorkbench, table, withGlobals } from './context';
+
+const DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'];
+
+function intOpt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`--${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+interface EmbedOpts extends GlobalOpts {
+  model: string;
+  adapter?: string;
+  input: string;
+  role: string;
+  instruction?: string;
+  out: string;
+  batchSize?: string;
+  maxLength?: string;
+  device: string;
+}
+
+/** `embedsmith embed …` and `embedsmith models …` */
+export function registerEmbed(program: Command): void {
+  withGlobals(
+    program
+      .command('embed')
+      .description('embed texts with a model folder (optionally with a LoRA adapter)')
+      .requiredOption('--model <dir>', 'model folder or pulled model id')
+      .option('--adapter <dir>', 'PEFT LoRA adapter folder')
+      .requiredOption('--input <file>', 'texts: .txt (one per line) or .jsonl (strings or {"text": …})')
+      .option('--role <role>', 'query | document', 'document')
+      .option('--instruction <text>', 'task instruction for queries')
+      .requiredOption('--out <file>', 'embeddings: .npy, .jsonl or .parquet')
+      .option('--batch-size <n>', 'sequences per forward (default 16)')
+      .option('--max-length <n>', 'truncate to this many tokens')
+      .option('--device <d>', 'auto | cuda | webgpu | cpu', 'auto'),
+  ).action((opts: EmbedOpts) =>
+    runWithWorkbench(opts, async ({ wb, out, bar, log }) => {
+      if (opts.role !== 'query' && opts.role !== 'document')
+        throw usageError(`--role must be query or document, got ${opts.role}`);
+      if (!DEVICES.includes(opts.device)) throw usageError(`--device must be one of ${DEVICES.join(', ')}`);
+      const ext = path.extname(opts.out).toLowerCase();
+      if (!['.npy', '.jsonl', '.parquet'].includes(ext))
+        throw usageError(`--out must end in .npy, .jsonl or .parquet`);
+      const dir = resolveModelDir(wb.paths.models, opts.model);
+      const model = EmbeddingModel.load(dir, {
+        maxLength: intOpt('max-length', opts.maxLength),
+        device: opts.device as Device,
+        inThread: true,
+      });
+      try {
+        const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;
+        const texts = readTexts(opts.input);
+        const b = bar('embed');
+        const t0 = Date.now();
+        const emb = await model.embed(texts, {
+          role: opts.role as Role,
+          instruction: opts.instruction ?? null,
+          batchSize: intOpt('batch-size', opts.batchSize),
+          adapter,
+          onProgress: (p) => b.update(p),
+        });
+        b.done();
+        writeEmbeddings(opts.out, texts, emb, model.dim);
+        const seconds = (Date.now() - t0) / 1000;
+        if (!opts.json) log(`${texts.length} texts in ${seconds.toFixed(1)} s`);
+        out(
+          {
+            out: path.resolve(opts.out),
+            count: texts.length,
+            dim: model.dim,
+            modelType: model.arch.modelType,
+            pooling: model.pooling,
+            normalized: model.normalize,
+            adapter: opts.adapter ? path.resolve(opts.adapter) : null,
+            seconds,
+          },
+          `wrote ${texts.length} × ${model.dim} embeddings to ${opts.out}`,
+        );
+      } finally {
+        await model.dispose();
+      }
+    }),
+  );
+
+  const models = program.command('models').description('pull, list, remove and export models');
+
+  withGlobals(
+    models
+      .command('pull')
+      .argument('<id>', 'Hugging Face model id (owner/name)')
+      .option('--revision <rev>', 'branch, tag or commit', 'main')
+      .option('--endpoint <url>', 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)'),
+  )
+    .description("download a model's safetensors, config and tokenizer files (resumable, verified)")
+    .action((id: string, opts: GlobalOpts & { revision: string; endpoint?: string }) =>
+      runWithWorkbench(opts, async ({ wb, out, bar }) => {
+        const b = bar(`pull ${id}`);
+        const m = await pullModel(wb.paths.models, id, {
+          revision: opts.revision,
+          endpoint: opts.endpoint,
+          onProgress: (p) => b.update(p),
+        });
+        b.done();
+        out({ model: m }, `pulled ${m.id}@${m.sha ?? m.revision} (${m.files.length} files)`);
+      }),
+    );
+
+  withGlobals(models.command('list'))
+    .description('models in the workspace')
+    .action((opts: GlobalOpts) =>
+      runWithWorkbench(opts, ({ wb, out }) => {
+        const list = listModels(wb.paths.models);
+        out({ models: list }, () =>
+          list.length
+            ? table(
+                ['id', 'type', 'revision', 'size'],
+                list.map((m) => [
+                  m.id,
+                  m.modelType,
+                  m.sha?.slice(0, 10) ?? m.revision,
+                  `${(m.sizeBytes / 1e6).toFixed(1)} MB`,
+                ]),
+              )
+            : 'no models yet (pull one with `embedsmith models pull OWNER/NAME`)',
+        );
+      }),
+    );
+
+  withGlobals(models.command('remove').argument('<id>'))
+    .description('delete a pulled model')
+    .action((id: string, opts: GlobalOpts) =>
+      runWithWorkbench(opts, ({ wb, out }) => {
+        const dir = removeModel(wb.paths.models, id);
+        out({ removed: id, dir }, `removed ${id}`);
+      }),
+    );
+
+  withGlobals(
+    models
+      .command('export')
+      .argument('<model>', 'model folder or pulled model id')
+      .requiredOption('--out <dir>', 'output folder (transformers.js layout)')
+      .option('--adapter <dir>', 'PEFT LoRA adapter to merge')
+      .option('--inline', 'keep weights inside model.onnx (< 2 GB)'),
+  )
+    .description('export the forward graph (LoRA merged) as ONNX for transformers.js')
+    .action((arg: string, opts: GlobalOpts & { out: string; adapter?: string; inline?: boolean }) =>
+      runWithWorkbench(opts, async ({ wb, out }) => {
+        const model = EmbeddingModel.load(resolveModelDir(wb.paths.models, arg), { inThread: true });
+        try {
+          const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;
+          const r = exportOnnx(model, opts.out, { adapter, weights: opts.inline ? 'inline' : 'external' });
+          out(
+            { out: path.resolve(opts.out), files: r.files },
+            `exported to ${opts.out}: ${r.files.join(', ')}`,
+          );
+        } finally {
+          await model.dispose();
+        }
+      }),
+    );
+}
