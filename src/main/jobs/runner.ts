@@ -1,0 +1,180 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Progress } from '../../shared/domain';
+import { UserError } from '../errors';
+import type { JobStore } from './store';
+
+/** What a job handler sees inside its worker. */
+export interface JobContext {
+  signal: AbortSignal;
+  emit(event: unknown): void;
+  progress(p: Progress): void;
+  log(message: string): void;
+}
+
+/** A job module exports one handler; it runs in a worker thread. */
+export interface JobModule {
+  handler(input: unknown, ctx: JobContext): Promise<unknown>;
+}
+
+export type WorkerMessage =
+  | { type: 'event'; event: unknown }
+  | { type: 'progress'; progress: Progress }
+  | { type: 'log'; message: string }
+  | { type: 'done'; result: unknown }
+  | { type: 'error'; name: string; message: string; stack?: string; exitCode?: number };
+
+export interface JobHandle<R> {
+  id: string;
+  /** Resolves with the handler's result; rejects with its error (UserError stays a UserError). */
+  done: Promise<R>;
+  /** Asks the handler to stop (its signal aborts); it terminates the worker after `graceMs`. */
+  cancel(graceMs?: number): void;
+}
+
+export interface StartOptions<E> {
+  /** file:// URL of a module exporting `handler` (new URL('./x.ts', import.meta.url).href). */
+  moduleUrl: string;
+  input: unknown;
+  onEvent?(e: E): void;
+  onProgress?(p: Progress): void;
+  onLog?(m: string): void;
+}
+
+/**
+ * A worker that runs TypeScript under tsx / vitest and plain JS in a bundled build. `execArgv: ['--import',
+ * 'tsx']` alone does not take effect in a Node 20 worker (the entry is resolved before the hook), so a
+ * tiny eval'd bootstrap registers tsx's ESM hooks first, then imports the entry (as engine/worker.ts does).
+ */
+function tsWorker(entry: URL, workerData: unknown): Worker {
+  if (!entry.href.endsWith('.ts')) return new Worker(entry, { workerData });
+  const tsxPkg = createRequire(import.meta.url).resolve('tsx/package.json');
+  const api = pathToFileURL(path.join(path.dirname(tsxPkg), 'dist/esm/api/index.mjs')).href;
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** Runs a job module in a worker thread: the main thread (UI, CLI bar, DB writes) never blocks on it. */
+export function startWorker<R, E = unknown>(id: string, o: StartOptions<E>): JobHandle<R> {
+  const isTs = import.meta.url.endsWith('.ts');
+  const worker = tsWorker(new URL(isTs ? './worker-entry.ts' : './worker-entry.js', import.meta.url), {
+    moduleUrl: o.moduleUrl,
+    input: o.input,
+  });
+  let settled = false;
+  const done = new Promise<R>((resolve, reject) => {
+    worker.on('message', (m: WorkerMessage) => {
+      switch (m.type) {
+        case 'event':
+          o.onEvent?.(m.event as E);
+          break;
+        case 'progress':
+          o.onProgress?.(m.progress);
+          break;
+        case 'log':
+          o.onLog?.(m.message);
+          break;
+        case 'done':
+          settled = true;
+          resolve(m.result as R);
+          void worker.terminate();
+          break;
+        case 'error': {
+          settled = true;
+          const e =
+            m.name === 'UserError'
+              ? new UserError(m.message, m.exitCode === 2 ? 2 : 1)
+              : Object.assign(new Error(m.message), { stack: m.stack });
+          reject(e);
+          void worker.terminate();
+          break;
+        }
+      }
+    });
+    worker.on('error', (e) => {
+      if (!settled) {
+        settled = true;
+        reject(e);
+      }
+    });
+    worker.on('exit', (code) => {
+      if (!settled) {
+        settled = true;
+        reject(new Error(`job ${id}: worker exited with code ${code} before finishing`));
+      }
+    });
+  });
+  return {
+    id,
+    done,
+    cancel(graceMs = 30_000) {
+      worker.postMessage({ type: 'cancel' });
+      const t = setTimeout(() => void worker.terminate(), graceMs);
+      t.unref();
+    },
+  };
+}
+
+/**
+ * A persisted job: a `jobs` row that follows the worker (running → done / failed / cancelled) with the
+ * latest progress, plus the caller's event hooks. Cancel is cooperative first, then forced.
+ */
+export class JobRunner {
+  private readonly live = new Map<string, JobHandle<unknown>>();
+  private readonly cancelled = new Set<string>();
+
+  constructor(private readonly jobs: JobStore) {}
+
+  start<R, E = unknown>(
+    type: string,
+    config: Record<string, unknown>,
+    o: StartOptions<E> & { id?: string },
+  ): JobHandle<R> {
+    const job = this.jobs.create(type, config, o.id);
+    this.jobs.setState(job.id, 'running');
+    let lastWrite = 0;
+    const h = startWorker<R, E>(job.id, {
+      ...o,
+      onProgress: (p) => {
+        const now = Date.now();
+        if (now - lastWrite > 500 || (p.total !== null && p.done >= p.total)) {
+          lastWrite = now;
+          this.jobs.setProgress(job.id, { ...p });
+        }
+        o.onProgress?.(p);
+      },
+    });
+    this.live.set(job.id, h as JobHandle<unknown>);
+    const done = h.done.then(
+      (r) => {
+        const state =
+          this.cancelled.has(job.id) || (r as { state?: string })?.state === 'cancelled'
+            ? 'cancelled'
+            : 'done';
+        this.jobs.setState(job.id, state);
+        this.live.delete(job.id);
+        return r;
+      },
+      (e: Error) => {
+        this.jobs.setState(job.id, this.cancelled.has(job.id) ? 'cancelled' : 'failed', e.message);
+        this.live.delete(job.id);
+        throw e;
+      },
+    );
+    return { id: job.id, done, cancel: (g) => this.cancel(job.id, g) };
+  }
+
+  cancel(id: string, graceMs?: number): boolean {
+    const h = this.live.get(id);
+    if (!h) return false;
+    this.cancelled.add(id);
+    h.cancel(graceMs);
+    return true;
+  }
+
+  running(): string[] {
+    return [...this.live.keys()];
+  }
+}
