@@ -161,11 +161,13 @@ export function registerEval(program: Command): void {
     .description(
       'compare results: rows = models/adapters/checkpoints, columns = tasks + task-type averages, delta vs base',
     )
-    .action((results: string[], opts: GlobalOpts & { base?: string; modelName?: string }) =>
-      runWithWorkbench(opts, ({ wb, out }) => {
+    .action((results: string[], _o: unknown, cmd: Command) => {
+      // --json / --home may be parsed by the parent `eval` command: read them with the globals.
+      const opts = cmd.optsWithGlobals() as GlobalOpts & { base?: string; modelName?: string };
+      return runWithWorkbench(opts, ({ wb, out }) => {
         const svc = new EvalService(wb.paths, wb.store);
         const t = svc.compare(results, { baseRevision: opts.base, model: opts.modelName });
         out(t, () => formatComparison(t));
-      }),
-    );
+      });
+    });
 }
