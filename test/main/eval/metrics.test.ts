@@ -53,7 +53,9 @@ describe('retrieval metrics (trec_eval semantics)', () => {
       [q2, table.q2],
     ] as const) {
       for (const k of ['ndcg', 'map', 'recall', 'precision'] as const)
-        want[k].forEach((v, i) => expect(got[k][i]).toBeCloseTo(v, 4));
+        want[k].forEach((v, i) => {
+          expect(got[k][i]).toBeCloseTo(v, 4);
+        });
       expect(got.mrr[1]).toBeCloseTo(want.mrr, 10);
     }
     expect(r.scores.ndcg_at_3).toBeCloseTo(0.5322, 4);

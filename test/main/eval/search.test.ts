@@ -44,7 +44,9 @@ describe('ORT k-NN search', () => {
     for (let q = 0; q < 5; q++) {
       expect(got.indices[q].length).toBe(40);
       expect([...got.indices[q]]).toEqual([...ref.indices[q]]);
-      got.scores[q].forEach((s, j) => expect(s).toBeCloseTo(ref.scores[q][j], 5));
+      got.scores[q].forEach((s, j) => {
+        expect(s).toBeCloseTo(ref.scores[q][j], 5);
+      });
     }
   });
 
