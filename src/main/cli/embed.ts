@@ -1,12 +1,20 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../errors';
-import { exportOnnx } from '../models/export';
-import { listModels, pullModel, removeModel, resolveModelDir } from '../models/hub';
-import { readTexts, writeEmbeddings } from '../models/io';
-import { type Device, EmbeddingModel } from '../models/model';
+import type { Device } from '../models/model';
 import type { Role } from '../models/pooling';
 import { type GlobalOpts, runWithWorkbench, table, withGlobals } from './context';
+
+// Loaded on use: the model stack pulls in onnxruntime-node, which other commands should not pay for.
+const lib = async () => {
+  const [model, hub, io, exp] = await Promise.all([
+    import('../models/model'),
+    import('../models/hub'),
+    import('../models/io'),
+    import('../models/export'),
+  ]);
+  return { ...model, ...hub, ...io, ...exp };
+};
 
 const DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'];
 
@@ -49,6 +57,7 @@ export function registerEmbed(program: Command): void {
       if (opts.role !== 'query' && opts.role !== 'document')
         throw usageError(`--role must be query or document, got ${opts.role}`);
       if (!DEVICES.includes(opts.device)) throw usageError(`--device must be one of ${DEVICES.join(', ')}`);
+      const { EmbeddingModel, readTexts, resolveModelDir, writeEmbeddings } = await lib();
       const ext = path.extname(opts.out).toLowerCase();
       if (!['.npy', '.jsonl', '.parquet'].includes(ext))
         throw usageError(`--out must end in .npy, .jsonl or .parquet`);
@@ -105,6 +114,7 @@ export function registerEmbed(program: Command): void {
     .description("download a model's safetensors, config and tokenizer files (resumable, verified)")
     .action((id: string, opts: GlobalOpts & { revision: string; endpoint?: string }) =>
       runWithWorkbench(opts, async ({ wb, out, bar }) => {
+        const { pullModel } = await lib();
         const b = bar(`pull ${id}`);
         const m = await pullModel(wb.paths.models, id, {
           revision: opts.revision,
@@ -119,8 +129,8 @@ export function registerEmbed(program: Command): void {
   withGlobals(models.command('list'))
     .description('models in the workspace')
     .action((opts: GlobalOpts) =>
-      runWithWorkbench(opts, ({ wb, out }) => {
-        const list = listModels(wb.paths.models);
+      runWithWorkbench(opts, async ({ wb, out }) => {
+        const list = (await lib()).listModels(wb.paths.models);
         out({ models: list }, () =>
           list.length
             ? table(
@@ -140,8 +150,8 @@ export function registerEmbed(program: Command): void {
   withGlobals(models.command('remove').argument('<id>'))
     .description('delete a pulled model')
     .action((id: string, opts: GlobalOpts) =>
-      runWithWorkbench(opts, ({ wb, out }) => {
-        const dir = removeModel(wb.paths.models, id);
+      runWithWorkbench(opts, async ({ wb, out }) => {
+        const dir = (await lib()).removeModel(wb.paths.models, id);
         out({ removed: id, dir }, `removed ${id}`);
       }),
     );
@@ -157,6 +167,7 @@ export function registerEmbed(program: Command): void {
     .description('export the forward graph (LoRA merged) as ONNX for transformers.js')
     .action((arg: string, opts: GlobalOpts & { out: string; adapter?: string; inline?: boolean }) =>
       runWithWorkbench(opts, async ({ wb, out }) => {
+        const { EmbeddingModel, exportOnnx, resolveModelDir } = await lib();
         const model = EmbeddingModel.load(resolveModelDir(wb.paths.models, arg), { inThread: true });
         try {
           const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;
