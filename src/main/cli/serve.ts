@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors';
-import { buildRenderer, ensureRenderer, RENDERER_OUT } from '../serve/renderer-build';
+import { buildRenderer, ensureRenderer, RENDERER_OUT, rendererBuilt } from '../serve/renderer-build';
 import { isLoopback, startServer } from '../serve/server';
 import { openWorkbench } from '../workbench';
 
@@ -36,6 +36,8 @@ export function registerServe(program: Command): void {
       let rendererDir: string | null = null;
       if (opts.rebuild) rendererDir = await buildRenderer(RENDERER_OUT, log);
       else if (opts.build !== false) rendererDir = await ensureRenderer(log);
+      else if (rendererBuilt()) rendererDir = RENDERER_OUT;
+      else log('the renderer is not built; serving the API only (run `npm run build` for the UI)');
       if (!isLoopback(opts.host))
         log(
           `warning: binding ${opts.host} makes the workbench reachable from other machines; anyone with the token can read and change your data. Prefer the loopback default with \`ssh -L ${port || 5179}:127.0.0.1:${port || 5179} gpu-box\`.`,

@@ -32,7 +32,17 @@ export async function buildRenderer(
     base: './',
     logLevel: 'warn',
     plugins: [react()],
-    build: { outDir, emptyOutDir: true, chunkSizeWarningLimit: 2000 },
+    build: {
+      outDir,
+      emptyOutDir: true,
+      chunkSizeWarningLimit: 2000,
+      rollupOptions: {
+        // zod ships comments Rollup cannot place; harmless, and noise in every build log.
+        onwarn(w, warn) {
+          if (w.code !== 'INVALID_ANNOTATION') warn(w);
+        },
+      },
+    },
   });
   return outDir;
 }

@@ -41,7 +41,7 @@ const columns = helper.columns([
   helper.accessor((e) => e.rejectReason ?? '', { id: 'reason', header: 'Reason' }),
   helper.accessor((e) => e.generatorModel ?? e.origin, { id: 'model', header: 'Model / origin' }),
 ]);
-const GRID = '64px 96px 64px 96px minmax(160px,2fr) minmax(160px,2fr) 130px 150px';
+const GRID = '64px 100px 84px 108px minmax(160px,2fr) minmax(160px,2fr) 130px 150px';
 
 type Mode = null | 'reject' | 'edit' | 'help';
 interface UndoEntry {
@@ -178,12 +178,13 @@ function Curator({ dataset }: { dataset: string }) {
 
   const replace = (e: Example) => setRows((rs) => rs.map((r) => (r.id === e.id ? e : r)));
   const act = async (fn: () => Promise<Example>, entry: UndoEntry, advance: boolean) => {
+    // Move on at once so fast key presses each land on the next row; the write follows.
+    if (advance) move(1);
     try {
       const e = await fn();
       replace(e);
       setUndo((u) => [...u.slice(-199), entry]);
       setNotice(null);
-      if (advance) move(1);
     } catch (err) {
       setNotice(errorText(err));
     }

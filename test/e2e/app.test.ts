@@ -1,0 +1,257 @@
+// End to end in real Chromium against `embedsmith serve` on a temp workspace: create a dataset, fill it,
+// review with the keyboard, watch filters and counts change, export. Saves a PNG of every screen under
+// test-output/screens/.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRenderer } from '../../src/main/serve/renderer-build';
+import { REPO_ROOT } from '../helpers/tmp';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = path.join(REPO_ROOT, 'test-output/screens');
+const haveChromium = fs.existsSync(CHROMIUM);
+
+/** Starts `embedsmith serve` and resolves with the printed URL. */
+export async function startServe(home: string): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(
+    process.execPath,
+    [path.join(REPO_ROOT, 'bin/embedsmith.mjs'), 'serve', '--home', home, '--port', '0', '--no-build'],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`serve printed no URL in 30 s; stderr: ${err}`)), 30_000);
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^(http:\/\/\S+\?token=\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return { url, proc };
+}
+
+/** 40 paper-layout lines over four kinds and three languages. */
+function writeFixture(file: string) {
+  const langs = ['English', 'French', 'German'];
+  const lines: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const language = langs[i % 3];
+    if (i % 4 === 0)
+      lines.push(
+        JSON.stringify({
+          kind: 'short-long',
+          language,
+          instruction: 'Given a cooking question, retrieve recipes that answer it.',
+          user_query: `how long to bake bread number ${i}`,
+          positive_document: `Bake loaf ${i} at 220C for 35 minutes until the crust is deep brown and hollow-sounding.`,
+          hard_negative_document: `Bread ${i} keeps for three days wrapped in a cloth at room temperature.`,
+        }),
+      );
+    else if (i % 4 === 1)
+      lines.push(
+        JSON.stringify({
+          kind: 'long-short',
+          language,
+          instruction: 'Classify the sentiment of a product review.',
+          input_text: `Review ${i}: the kettle boils quickly, is quiet and the handle stays cool.`,
+          label: 'positive',
+          misleading_label: 'negative',
+        }),
+      );
+    else if (i % 4 === 2)
+      lines.push(
+        JSON.stringify({
+          kind: 'sts',
+          language,
+          S1: `A man plays guitar ${i}.`,
+          S2: `Someone is playing a guitar ${i}.`,
+          S3: `A man plays football ${i}.`,
+        }),
+      );
+    else
+      lines.push(
+        JSON.stringify({
+          kind: 'short-short',
+          language,
+          instruction: 'Retrieve titles of related news.',
+          input: `Storm hits coast, day ${i}`,
+          positive_document: `Coastal towns clean up after storm ${i}`,
+        }),
+      );
+  }
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
+  let browser: BrowserContext;
+  let page: Page;
+  let serve: { url: string; proc: ChildProcess };
+  let home: string;
+  let work: string;
+  let profile: string;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await buildRenderer();
+    home = fs.mkdtempSync(path.join(REPO_ROOT, 'test-output', 'e2e-home-'));
+    work = fs.mkdtempSync(path.join(REPO_ROOT, 'test-output', 'e2e-work-'));
+    serve = await startServe(home);
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'embedsmith-chromium-'));
+    // A fresh user-data-dir per run.
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      viewport: { width: 1400, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    serve?.proc.kill('SIGTERM');
+    for (const d of [home, work, profile]) if (d) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+  const navTo = (name: string) =>
+    page.getByRole('navigation').getByRole('button', { name, exact: true }).click();
+  const count = async (id: string) =>
+    Number(((await page.getByTestId(id).textContent()) ?? '').replace(/[^0-9]/g, ''));
+
+  it('creates, imports, reviews with the keyboard, filters and exports', async () => {
+    const fixture = path.join(work, 'examples.jsonl');
+    writeFixture(fixture);
+
+    await page.goto(serve.url);
+    await page.locator('h1', { hasText: /^Datasets/ }).waitFor();
+    // The token went into an HttpOnly cookie and out of the address bar.
+    expect(page.url()).not.toContain('token=');
+    await page.getByText('No datasets yet').waitFor();
+    await shot('datasets-empty');
+
+    await page.getByLabel('new dataset name').fill('e2e-set');
+    await page.getByRole('button', { name: 'Create dataset' }).click();
+    await page.getByTestId('datasets-table').getByText('e2e-set').waitFor();
+
+    // Import through the form (a path on the serving machine).
+    await page.getByPlaceholder('/data/train.jsonl').fill(fixture);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 20_000 });
+    await page.getByText('e2e-set: distribution').waitFor();
+    await page.locator('.chart-row').first().waitFor();
+    await expect.poll(() => page.locator('.chart-seg').count()).toBeGreaterThan(4);
+    await shot('datasets');
+
+    // Generate and Train / Evaluate: whatever their services have landed as.
+    for (const s of ['Generate', 'Train', 'Evaluate'] as const) {
+      await navTo(s);
+      await page.locator('h1', { hasText: new RegExp(`^${s}`) }).waitFor();
+      await shot(s.toLowerCase());
+    }
+
+    // Curate: 40 rows, keyboard review.
+    await navTo('Curate');
+    await page.getByTestId('curate-rows').locator('.vrow').first().waitFor();
+    await expect.poll(() => count('count-total')).toBe(40);
+    expect(await count('count-unreviewed')).toBe(40);
+    await page.keyboard.press('a'); // accept #1, move to #2
+    await page.keyboard.press('a'); // accept #2
+    await page.keyboard.press('j'); // skip #3
+    await page.keyboard.press('r'); // reject #4 …
+    await page.getByTestId('reasons').waitFor();
+    await page.keyboard.press('2'); // … as off-task
+    await expect.poll(() => count('count-accepted')).toBe(2);
+    await expect.poll(() => count('count-rejected')).toBe(1);
+    // Undo the rejection, then reject again with another reason.
+    await page.keyboard.press('u');
+    await expect.poll(() => count('count-rejected')).toBe(0);
+    await page.keyboard.press('r');
+    await page.keyboard.press('1');
+    await expect.poll(() => count('count-rejected')).toBe(1);
+    // Back to the first (accepted) example and edit its query with the keyboard.
+    for (let i = 0; i < 4; i++) await page.keyboard.press('k');
+    await page.getByTestId('detail').getByText('#1', { exact: true }).waitFor();
+    await page.keyboard.press('e');
+    const q = page.getByLabel('edit query');
+    await q.waitFor();
+    await q.fill('edited query from the e2e test');
+    await q.press('Control+Enter');
+    await page.getByTestId('detail').getByText('edited query from the e2e test').waitFor();
+    await shot('curate');
+
+    // Filters change the list and the counts.
+    await page.getByLabel('status').selectOption('accepted');
+    await expect.poll(() => count('count-total')).toBe(2);
+    await expect.poll(() => page.getByTestId('curate-rows').locator('.vrow').count()).toBe(2);
+    await page.getByLabel('status').selectOption('');
+    await page.getByLabel('kind').selectOption('sts');
+    await expect.poll(() => count('count-total')).toBe(10);
+    await page.getByLabel('kind').selectOption('');
+    await page.getByLabel('language').selectOption('French');
+    await expect.poll(() => count('count-total')).toBe(13);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('search').fill('guitar');
+    await expect.poll(() => count('count-total')).toBe(10);
+    await page.getByLabel('search').fill('');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => count('count-total')).toBe(40);
+
+    // Bulk: accept every sts example.
+    await page.getByLabel('kind').selectOption('sts');
+    await expect.poll(() => count('count-total')).toBe(10);
+    await page.getByRole('button', { name: 'Accept all' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => count('count-accepted')).toBe(10);
+    await page.getByLabel('kind').selectOption('');
+    await expect.poll(() => count('count-accepted')).toBe(12);
+    await page.getByRole('button', { name: 'Hard negatives' }).click();
+    await page.getByTestId('coming-with').waitFor();
+    await page.getByRole('button', { name: 'Examples' }).click();
+
+    // Dark theme.
+    await page.getByRole('button', { name: 'Dark theme' }).click();
+    await page.getByTestId('curate-rows').locator('.vrow').first().waitFor();
+    await shot('curate-dark');
+    await page.getByRole('button', { name: 'Light theme' }).click();
+
+    // Export the accepted rows.
+    await navTo('Export');
+    const out = path.join(work, 'accepted.jsonl');
+    await page.getByPlaceholder('/path/out.jsonl').fill(out);
+    await page.locator('form').getByRole('button', { name: 'Export' }).click();
+    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 20_000 });
+    await shot('export');
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(12);
+    expect(lines.some((l) => l.includes('edited query from the e2e test'))).toBe(true);
+
+    expect(consoleErrors).toEqual([]);
+  }, 90_000);
+});
