@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { resolveHome, workspacePaths, type WorkspacePaths } from './paths';
+import { GenerationService } from './generation';
 import { Store } from './store';
 
 export interface WorkbenchOptions {
@@ -14,10 +15,12 @@ export interface WorkbenchOptions {
 export class Workbench {
   readonly paths: WorkspacePaths;
   readonly store: Store;
+  readonly generation: GenerationService;
 
   private constructor(paths: WorkspacePaths, store: Store) {
     this.paths = paths;
     this.store = store;
+    this.generation = new GenerationService(store);
   }
 
   static open(opts: WorkbenchOptions = {}): Workbench {

@@ -1,4 +1,5 @@
 import { sql as core } from './001_core';
+import { sql as generation } from './010_generation';
 
 /**
  * Migrations keyed on PRAGMA user_version, applied in ascending order, each in its own transaction.
@@ -11,4 +12,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: Migration[] = [{ version: 1, name: 'core', sql: core }];
+export const MIGRATIONS: Migration[] = [
+  { version: 1, name: 'core', sql: core },
+  { version: 10, name: 'generation', sql: generation },
+];

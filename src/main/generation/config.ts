@@ -1,0 +1,97 @@
+import type { Kind } from '../../shared/domain';
+import type { WeightedLanguage } from './languages';
+import type { ModelWeight } from './plan';
+import type { PriceTable } from './prices';
+import type { Template } from './prompts';
+import type { ValidationOptions } from './validate';
+
+/** Everything a run needs, stored in generation_runs.config_json (never the API key itself). */
+export interface RunConfig {
+  dataset: string;
+  kinds: Kind[];
+  count: number;
+  mix: Record<Kind, number>;
+  models: ModelWeight[];
+  baseUrl?: string;
+  /** Name of the environment variable holding the key; the key itself is never stored. */
+  apiKeyEnv: string;
+  azureApiVersion?: string;
+  /** Extra HTTP headers; a value `env:VAR` is read from the environment at run time. */
+  headers: Record<string, string>;
+  concurrency: number;
+  rpm?: number;
+  tpm?: number;
+  budgetUsd?: number;
+  budgetTokens?: number;
+  languages: WeightedLanguage[];
+  seed: number;
+  batchApi: boolean;
+  temperature: number;
+  topP: number;
+  timeoutMs: number;
+  maxRetries: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  leaseTtlMs: number;
+  batchPollMs: number;
+  prices: PriceTable;
+  /** Snapshot of the templates in force when the run was created, so a resume asks the same questions. */
+  templates: Record<string, Template>;
+  validation: ValidationOptions;
+  /** The run fails after this many requests in a row failed after retries. */
+  maxConsecutiveFailures: number;
+  /** The run fails once answers processed exceed factor × count + 50 (a model that never complies). */
+  maxAnswersFactor: number;
+}
+
+export const RUN_DEFAULTS = {
+  concurrency: 8,
+  temperature: 1.0,
+  topP: 1.0,
+  timeoutMs: 120_000,
+  maxRetries: 6,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 60_000,
+  leaseTtlMs: 30_000,
+  batchPollMs: 30_000,
+  maxConsecutiveFailures: 25,
+  maxAnswersFactor: 5,
+  apiKeyEnv: 'OPENAI_API_KEY',
+} as const;
+
+export type RunState = 'pending' | 'running' | 'paused' | 'done' | 'budget' | 'cancelled' | 'failed';
+
+/** The `--json` summary of a run (and what the app shows when a run ends). */
+export interface RunSummary {
+  run: string;
+  state: RunState;
+  accepted: number;
+  surplus: number;
+  rejected: Record<string, number>;
+  requests: number;
+  retries: number;
+  failed_requests: Record<string, number>;
+  tokens: { prompt: number; completion: number };
+  cost_usd: number;
+  by_kind: Record<string, number>;
+  by_language: Record<string, number>;
+  error?: string;
+}
+
+/** Live progress of a run, emitted as 'progress' events. */
+export interface GenerationProgress {
+  run: string;
+  state: RunState;
+  planned: number;
+  accepted: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  failedByClass: Record<string, number>;
+  inFlight: number;
+  requests: number;
+  retries: number;
+  tokens: { prompt: number; completion: number };
+  costUsd: number;
+  ratePerS: number | null;
+  etaS: number | null;
+}

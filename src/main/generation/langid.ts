@@ -1,0 +1,71 @@
+import { eld as eldLarge } from 'eld/large';
+import { eld as eldSmall } from 'eld/small';
+
+/**
+ * Language identification for the wrong_language check, on eld (maintained, pure JS, 60 languages).
+ * The size was chosen by the accuracy test in test/main/generation/langid.test.ts (numbers in README).
+ */
+type Eld = typeof eldLarge;
+const DETECTORS: Record<'small' | 'large', Eld> = { small: eldSmall, large: eldLarge };
+export type DetectorSize = keyof typeof DETECTORS;
+export const DEFAULT_DETECTOR: DetectorSize = 'large';
+
+/** Languages eld can name (ISO 639-1). */
+export const ELD_LANGUAGES: ReadonlySet<string> = new Set(Object.values(eldLarge.info().Languages));
+
+/**
+ * Languages eld confuses or does not separate: a detection inside the same group counts as a match
+ * (Indonesian is reported as Malay; Bosnian/Croatian/Serbian and Danish/Norwegian are near-identical in
+ * short texts; Traditional Chinese is reported as zh).
+ */
+const GROUPS: string[][] = [
+  ['id', 'ms', 'jv', 'su'],
+  ['bs', 'hr', 'sr'],
+  ['da', 'no'],
+  ['zh', 'zh-Hant'],
+  ['fa', 'ps'],
+  ['hi', 'mr', 'ne', 'sa'],
+  ['ur', 'sd'],
+  ['af', 'nl', 'fy'],
+];
+const GROUP_OF = new Map<string, number>();
+GROUPS.forEach((g, i) => {
+  for (const c of g) GROUP_OF.set(c, i);
+});
+const same = (a: string, b: string) => a === b || (GROUP_OF.has(a) && GROUP_OF.get(a) === GROUP_OF.get(b));
+
+const KNOWN = new Map<string, boolean>();
+/** Whether eld can judge this language (itself or a group member it knows). */
+export function knows(code: string): boolean {
+  let k = KNOWN.get(code);
+  if (k === undefined) {
+    k = ELD_LANGUAGES.has(code) || [...ELD_LANGUAGES].some((c) => same(c, code));
+    KNOWN.set(code, k);
+  }
+  return k;
+}
+
+export function detectLanguage(text: string, size: DetectorSize = DEFAULT_DETECTOR): string {
+  return DETECTORS[size].detect(text).language;
+}
+
+/** Minimum characters before we trust a detection; shorter texts are not judged. */
+export const MIN_LANGID_CHARS = 20;
+
+/**
+ * Whether `text` is in `expected`: true/false when we can tell, null when we cannot (too short, or a
+ * language eld does not know — for those we only catch drift into English, the common failure).
+ */
+export function isInLanguage(
+  text: string,
+  expected: string,
+  size: DetectorSize = DEFAULT_DETECTOR,
+): boolean | null {
+  if (text.length < MIN_LANGID_CHARS) return null;
+  const r = DETECTORS[size].detect(text);
+  const got = r.language;
+  if (!got) return null;
+  if (knows(expected)) return same(got, expected);
+  if (expected !== 'en' && got === 'en' && r.isReliable() && text.length >= 40) return false;
+  return null;
+}
