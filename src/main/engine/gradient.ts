@@ -262,6 +262,8 @@ export interface GradOptions {
    * seed get 1.
    */
   seeds?: (Tensor | undefined)[];
+  /** Compute each requested gradient as soon as it is complete (default true; see the schedule note). */
+  eager?: boolean;
 }
 
 /**
@@ -331,13 +333,14 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
   // run them early nor merge them with the forward (common-subexpression elimination).
   const recomputed = new Map<number, Tensor>();
   const barrier = new Map<number, Tensor>();
+  const guarded = new Map<string, Tensor>();
   const remap = (t: Tensor, region: number): Tensor => {
     if (t.region < 0 || isLeaf(t)) return t;
     const hit = recomputed.get(t.id);
     if (hit) return hit;
-    const ins = t.inputs.map((i) =>
-      i.region === t.region || i.region >= 0 ? remap(i, region) : guard(i, region),
-    );
+    // Values of the same region are rebuilt; anything else (earlier regions' outputs, values outside any
+    // region) is a kept boundary.
+    const ins = t.inputs.map((i) => (i.region === region ? remap(i, region) : guard(i, region)));
     const copy = G.node(t.op, ins, t.attrs, t.dtype, t.shape, `recompute.${t.scope}`);
     recomputed.set(t.id, copy);
     return copy;
@@ -345,18 +348,46 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
   const guard = (t: Tensor, region: number): Tensor => {
     const b = barrier.get(region);
     if (!b || isLeaf(t) || !isFloat(t.dtype)) return t;
-    const key = -1 - t.id; // memo slot for guarded boundary tensors
-    const hit = recomputed.get(key);
+    const key = `${region}:${t.id}`;
+    const hit = guarded.get(key);
     if (hit) return hit;
-    const guarded = G.add(t, G.cast(b, t.dtype));
-    recomputed.set(key, guarded);
-    return guarded;
+    const out = G.add(t, G.cast(b, t.dtype));
+    guarded.set(key, out);
+    return out;
+  };
+
+  // Schedule: ORT orders nodes by a DFS from the graph's leaves, which can postpone a weight gradient (and
+  // keep alive every activation it reads) until the very end. Once a requested gradient is complete, the
+  // rest of the backward is made to depend on it (+0·its first element), so each layer's weight gradients
+  // are computed, and its activations freed, before the backward moves on to the layer below.
+  const remaining = new Map<number, number>();
+  for (const t of order)
+    for (const i of t.inputs) if (wrtIds.has(i.id)) remaining.set(i.id, (remaining.get(i.id) ?? 0) + 1);
+  let pending: Tensor[] = [];
+  const first = (t: Tensor) => G.reshape(G.slice(G.reshape(t, [-1]), 0, 0, 1), []);
+  const settle = (t: Tensor) => {
+    if (opts.eager === false) return;
+    for (const i of t.inputs) {
+      if (!remaining.has(i.id)) continue;
+      const left = remaining.get(i.id)! - 1;
+      remaining.set(i.id, left);
+      const gi = grads.get(i.id);
+      if (left === 0 && gi) pending.push(gi);
+    }
   };
 
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
-    const gt = grads.get(t.id);
-    if (!gt || !needs.has(t.id) || isLeaf(t)) continue;
+    let gt = grads.get(t.id);
+    if (!gt || !needs.has(t.id) || isLeaf(t)) {
+      settle(t);
+      continue;
+    }
+    if (pending.length) {
+      const tie = pending.map((p) => G.cast(first(p), gt!.dtype)).reduce((a, b) => G.add(a, b));
+      gt = G.add(gt, G.mul(tie, 0));
+      pending = [];
+    }
     const rule = VJP[t.op];
     if (!rule)
       throw new GraphError(`${t.scope ? `${t.scope}: ` : ''}no gradient rule for op '${t.op}' (${t})`);
@@ -368,13 +399,14 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
         const flat = G.reshape(gt, [-1]);
         barrier.set(t.region, G.mul(G.reshape(G.slice(flat, 0, 0, 1), []), 0));
       }
-      x = t.inputs.map((i) => (i.region >= 0 ? remap(i, t.region) : guard(i, t.region)));
+      x = t.inputs.map((i) => (i.region === t.region ? remap(i, t.region) : guard(i, t.region)));
       y = remap(t, t.region);
     }
     const res = G.scope(`grad.${t.scope}`, () => rule({ g: G, x, y, attrs: t.attrs, gy: gt, needs: need }));
     res.forEach((r, i) => {
       if (r && need[i]) accumulate(t.inputs[i], r);
     });
+    settle(t);
   }
   return wrt.map((w) => grads.get(w.id) ?? G.zeros(w.shape, w.dtype));
 }

@@ -61,7 +61,7 @@ const concrete: Record<string, number[]> = {
   mask: [B, S],
   pos: [B, S],
 };
-const positions = (b: number, s: number) => s; // plain 0..S-1 positions
+const positions = (_b: number, s: number) => s; // plain 0..S-1 positions
 
 function reference(p: Record<string, Float64Array>): Float64Array {
   const lin = (x: Float64Array, w: Float64Array, rows: number, inF: number, outF: number) => {
