@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../errors';
-import { formatComparison } from '../eval/results';
-import { EvalService, TASK_SPEC_HELP } from '../eval/service';
+import { formatComparison, NO_REVISION } from '../eval/results';
+import { EvalService, type EvaluateResult, type OpenEmbedderOptions, TASK_SPEC_HELP } from '../eval/service';
 import { runWithWorkbench, table, withGlobals, type GlobalOpts } from './context';
 
 interface EvalOpts extends GlobalOpts {
@@ -21,6 +21,9 @@ interface EvalOpts extends GlobalOpts {
   ignoreIdenticalIds?: boolean;
   files: boolean;
   out?: string;
+  base?: boolean;
+  device?: string;
+  batchSize?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -47,7 +50,15 @@ export function registerEval(program: Command): void {
         '--model <dir>',
         'model folder, or builtin:hashbow-256 (a weightless hashed bag-of-words model)',
       )
-      .option('--adapter <dir>', 'PEFT adapter folder (repeatable)', collect, [])
+      .option(
+        '--adapter <dir>',
+        'PEFT adapter folder (repeatable: each is evaluated as a revision)',
+        collect,
+        [],
+      )
+      .option('--base', 'with --adapter: also evaluate the model without adapter (the comparison base)')
+      .option('--device <d>', 'model device: auto, cpu, cuda, webgpu', 'auto')
+      .option('--batch-size <n>', 'texts per model batch (default 16)')
       .option('--task <spec>', `task source (repeatable): ${TASK_SPEC_HELP}`, collect, [])
       .option('--instruction <text>', 'query instruction (overrides the task default)')
       .option('--name <name>', 'task name in results (single task)')
@@ -78,72 +89,92 @@ export function registerEval(program: Command): void {
         clusterProtocol: opts.clusterProtocol,
         ignoreIdenticalIds: opts.ignoreIdenticalIds,
       });
-      const embedder = await svc.openEmbedder(opts.model, opts.adapter, { provider: opts.provider });
-      const builtin = opts.model.startsWith('builtin:');
-      const modelName = opts.modelName ?? (builtin ? undefined : path.basename(path.resolve(opts.model)));
-      const revision =
-        opts.revision ??
-        (opts.adapter.length ? opts.adapter.map((a) => path.basename(path.resolve(a))).join('+') : undefined);
+      const device = opts.device as OpenEmbedderOptions['device'];
+      if (device && !['auto', 'cpu', 'cuda', 'webgpu'].includes(device))
+        throw usageError(`--device ${opts.device}: use auto, cpu, cuda or webgpu`);
+      const batchSize = opts.batchSize === undefined ? undefined : Number(opts.batchSize);
+      if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1))
+        throw usageError(`--batch-size ${opts.batchSize}: expected a positive integer`);
+      const { targets, close } = svc.openTargets(opts.model, opts.adapter, {
+        device,
+        batchSize,
+        base: opts.base,
+      });
       const bars = new Map<string, ReturnType<typeof bar>>();
       try {
-        const res = await svc.evaluate({
-          embedder,
-          tasks,
-          modelName,
-          revision,
-          modelPath: builtin ? undefined : path.resolve(opts.model),
-          adapterPaths: opts.adapter.map((a) => path.resolve(a)),
-          instruction: opts.instruction,
-          provider: opts.provider,
-          writeFiles: opts.files,
-          onProgress: (task, p) => {
-            let b = bars.get(task);
-            if (!b) {
-              b = bar(`eval ${task}`);
-              bars.set(task, b);
-            }
-            b.update(p);
-          },
-        });
-        for (const b of bars.values()) b.done();
+        const runs: EvaluateResult[] = [];
+        for (const t of targets) {
+          const res = await svc.evaluate({
+            embedder: t.embedder,
+            tasks,
+            modelName: opts.modelName ?? t.modelName,
+            revision: opts.revision ?? t.revision,
+            modelPath: t.modelPath,
+            adapterPaths: t.adapterPaths,
+            instruction: opts.instruction,
+            provider: opts.provider,
+            writeFiles: opts.files,
+            onProgress: (task, p) => {
+              const key = `${t.revision ?? 'base'}:${task}`;
+              let b = bars.get(key);
+              if (!b) {
+                b = bar(`eval ${t.revision ? `${t.revision} ` : ''}${task}`);
+                bars.set(key, b);
+              }
+              b.update(p);
+            },
+          });
+          for (const b of bars.values()) b.done();
+          bars.clear();
+          runs.push(res);
+        }
         const summary = {
-          model: res.model,
-          revision: res.revision,
-          cache: res.cache,
-          results: res.results.map((r) => ({
-            task: r.taskName,
-            type: r.taskType,
-            split: r.split,
-            hf_subset: r.hfSubset,
-            main_score: r.mainScore,
-            scores: r.scores,
-            evaluation_time: r.evaluationTime,
-            result_path: r.resultPath,
+          runs: runs.map((res) => ({
+            model: res.model,
+            revision: res.revision,
+            cache: res.cache,
+            results: res.results.map((r) => ({
+              task: r.taskName,
+              type: r.taskType,
+              split: r.split,
+              hf_subset: r.hfSubset,
+              main_score: r.mainScore,
+              scores: r.scores,
+              evaluation_time: r.evaluationTime,
+              result_path: r.resultPath,
+            })),
           })),
         };
         if (opts.out) {
           fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
           fs.writeFileSync(opts.out, `${JSON.stringify(summary, null, 2)}\n`);
         }
-        if (!json) log(`embeddings: ${res.cache.misses} computed, ${res.cache.hits} from cache`);
+        if (!json)
+          for (const res of runs)
+            log(
+              `${res.model}@${res.revision}: ${res.cache.misses} texts embedded, ${res.cache.hits} from cache`,
+            );
         out(summary, () =>
           table(
-            ['task', 'type', 'split', 'main score', 'metrics', 'time'],
-            res.results.map((r) => [
-              r.taskName + (r.hfSubset !== 'default' ? `/${r.hfSubset}` : ''),
-              r.taskType,
-              r.split,
-              r.mainScore.toFixed(4),
-              (KEY_METRICS[r.taskType] ?? [])
-                .filter((k) => typeof r.scores[k] === 'number')
-                .map((k) => `${k}=${(r.scores[k] as number).toFixed(4)}`)
-                .join(' '),
-              `${r.evaluationTime.toFixed(1)}s`,
-            ]),
+            ['model', 'task', 'type', 'split', 'main score', 'metrics', 'time'],
+            runs.flatMap((res) =>
+              res.results.map((r) => [
+                res.revision === NO_REVISION ? res.model : `${res.model}@${res.revision}`,
+                r.taskName + (r.hfSubset !== 'default' ? `/${r.hfSubset}` : ''),
+                r.taskType,
+                r.split,
+                r.mainScore.toFixed(4),
+                (KEY_METRICS[r.taskType] ?? [])
+                  .filter((k) => typeof r.scores[k] === 'number')
+                  .map((k) => `${k}=${(r.scores[k] as number).toFixed(4)}`)
+                  .join(' '),
+                `${r.evaluationTime.toFixed(1)}s`,
+              ]),
+            ),
           ),
         );
       } finally {
-        await embedder.close?.();
+        await close();
       }
     }),
   );

@@ -1,6 +1,5 @@
 // The evaluation service the CLI, the app and the trainer call: task specs → tasks, an embedder (cached
 // on disk), runs, results in SQLite + MTEB-style JSON, and comparison tables.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Progress, Split } from '../../shared/domain';
@@ -10,6 +9,8 @@ import type { WorkspacePaths } from '../paths';
 import type { Store } from '../store';
 import { CachedEmbedder, type CacheStats } from './cache';
 import { type Embedder, HashBowEmbedder } from './embedder';
+import { adapterLabel, loadModel, ModelEmbedder } from './model-embedder';
+import type { Device } from '../models/model';
 import {
   compareEntries,
   type ComparisonTable,
@@ -90,44 +91,40 @@ export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOpti
   }
 }
 
-/** A stable fingerprint of files (path, size, mtime) so retrained weights in the same folder re-embed. */
-function fingerprint(paths: string[]): string {
-  const h = createHash('sha256');
-  for (const p of paths) {
-    const abs = path.resolve(p);
-    h.update(abs);
-    const files = fs.statSync(abs).isDirectory()
-      ? fs
-          .readdirSync(abs)
-          .filter((f) => /\.(safetensors|json|bin|onnx)$/.test(f))
-          .sort()
-          .map((f) => path.join(abs, f))
-      : [abs];
-    for (const f of files) {
-      const s = fs.statSync(f);
-      h.update(`${path.basename(f)}:${s.size}:${s.mtimeMs}`);
-    }
-  }
-  return h.digest('hex').slice(0, 16);
+export interface OpenEmbedderOptions {
+  /** Model device: auto (cuda → webgpu → cpu), cuda, webgpu, cpu. */
+  device?: Device;
+  threads?: number;
+  inThread?: boolean;
+  batchSize?: number;
+  maxLength?: number;
+  /** With adapters: also evaluate the model without adapter (the comparison's base row). */
+  base?: boolean;
 }
 
-export interface OpenEmbedderOptions {
-  provider?: string;
+/** One thing to evaluate: an embedder plus how it is named in results. */
+export interface EvalTarget {
+  embedder: Embedder;
+  modelName?: string;
+  revision?: string;
+  modelPath?: string;
+  adapterPaths?: string[];
 }
 
 /**
- * Opens the embedder for `--model` (+ `--adapter`s): `builtin:hashbow-DIM` is the weightless hashed
- * bag-of-words model; a folder is a Hugging Face embedding model run by src/main/models.
+ * Opens what `--model` (+ `--adapter`s) name: `builtin:hashbow-DIM` is the weightless hashed bag-of-words
+ * model; a folder is a Hugging Face embedding model run by src/main/models, evaluated once per adapter
+ * (and without adapter when there is none, or with `base`). Call close() when done.
  */
-export async function openEmbedder(
+export function openTargets(
   model: string,
   adapters: string[] = [],
-  _o: OpenEmbedderOptions = {},
-): Promise<Embedder> {
+  o: OpenEmbedderOptions = {},
+): { targets: EvalTarget[]; close(): Promise<void> } {
   const b = model.match(/^builtin:hashbow(?:-(\d+))?$/);
   if (b) {
     if (adapters.length) throw usageError('the builtin hashed bag-of-words model takes no adapter');
-    return new HashBowEmbedder(b[1] ? Number(b[1]) : 256);
+    return { targets: [{ embedder: new HashBowEmbedder(b[1] ? Number(b[1]) : 256) }], close: async () => {} };
   }
   if (!fs.existsSync(model) || !fs.statSync(model).isDirectory())
     throw new UserError(
@@ -136,10 +133,22 @@ export async function openEmbedder(
   for (const a of adapters)
     if (!fs.existsSync(path.join(a, 'adapter_config.json')))
       throw new UserError(`--adapter ${a}: no adapter_config.json there; give a PEFT adapter folder`);
-  void fingerprint;
-  throw new UserError(
-    `--model ${model}: loading model folders for evaluation is not available yet (src/main/models has not exposed its embedding API); use builtin:hashbow-256 meanwhile`,
-  );
+  const m = loadModel(model, o);
+  const name = path.basename(path.resolve(model));
+  const dirs: (string | null)[] = adapters.length ? [...(o.base ? [null] : []), ...adapters] : [null];
+  try {
+    const targets = dirs.map((a) => ({
+      embedder: ModelEmbedder.withAdapter(m, a, o.batchSize),
+      modelName: name,
+      revision: a ? adapterLabel(a) : undefined,
+      modelPath: path.resolve(model),
+      adapterPaths: a ? [path.resolve(a)] : [],
+    }));
+    return { targets, close: () => m.dispose() };
+  } catch (e) {
+    void m.dispose();
+    throw e;
+  }
 }
 
 export interface EvaluateRequest {
@@ -186,8 +195,8 @@ export class EvalService {
     return tasks;
   }
 
-  openEmbedder(model: string, adapters: string[] = [], o: OpenEmbedderOptions = {}): Promise<Embedder> {
-    return openEmbedder(model, adapters, o);
+  openTargets(model: string, adapters: string[] = [], o: OpenEmbedderOptions = {}) {
+    return openTargets(model, adapters, o);
   }
 
   /** Runs every task with the (disk-cached) embedder, stores rows and writes result files. */

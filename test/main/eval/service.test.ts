@@ -182,12 +182,12 @@ describe.skipIf(!hasSharedDatasets)('embedsmith eval (CLI)', () => {
     expect(r.stderr).not.toMatch(/error/);
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.results[0].type).toBe('STS');
+    expect(doc.runs[0].results[0].type).toBe('STS');
     expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toEqual(doc);
     const c = await run('eval', 'compare', '--home', home, '--json', path.join(home, 'results'));
     expect(c.status).toBe(0);
     const t = JSON.parse(c.stdout);
-    expect(t.rows[0].values['stsbenchmark-sts-dev']).toBeCloseTo(doc.results[0].main_score, 6);
+    expect(t.rows[0].values['stsbenchmark-sts-dev']).toBeCloseTo(doc.runs[0].results[0].main_score, 6);
     const human = await run('eval', 'compare', '--home', home);
     expect(human.stdout).toMatch(/stsbenchmark-sts-dev/);
   });
