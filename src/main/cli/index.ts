@@ -5,6 +5,7 @@ import { registerGenerate } from './generate';
 import { registerEmbed } from './embed';
 import { registerEval } from './eval';
 import { registerServe } from './serve';
+import { registerTrain } from './train';
 
 /** Builds the `embedsmith` program. Each area registers its commands from its own file. */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerEmbed(program);
   registerServe(program);
   registerEval(program);
+  registerTrain(program);
   return program;
 }
 

@@ -1,7 +1,9 @@
-import { onnx } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import type { ContrastiveLoss, LossInput, LossOutput } from './loss';
 
+// onnx-proto is CommonJS: its namespace comes through the default export under plain Node ESM.
+const { onnx } = onnxProto;
 /**
  * InfoNCE and its embedding gradient as one ONNX graph, for batches where the float64 JS reference is
  * too slow (B=2048, M=4096, d=4096 is ~34 GFLOP per matmul). The gradient is written analytically
@@ -26,7 +28,7 @@ export function buildInfoNceModel(elem: 'float32' | 'float16' = 'float32'): Uint
     onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
   const attrInts = (name: string, ints: number[]) =>
     onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
-  const node = (op: string, inputs: string[], outputs: string[], attribute: onnx.IAttributeProto[] = []) =>
+  const node = (op: string, inputs: string[], outputs: string[], attribute: onnxProto.onnx.IAttributeProto[] = []) =>
     onnx.NodeProto.create({ opType: op, input: inputs, output: outputs, attribute });
   const constF = (name: string, v: number) =>
     onnx.TensorProto.create({ name, dataType: F, dims: [], floatData: [v] });

@@ -71,10 +71,16 @@ export class ReferenceEncoder implements TrainableEncoder {
     );
   }
 
+  private readonly idCache = new Map<string, number[]>();
+
   private ids(text: string): number[] {
-    const ids = this.tok.encode(text).ids as number[];
-    if (this.eosId === null) return ids.slice(0, this.maxLength);
-    return [...ids.slice(0, this.maxLength - 1), this.eosId];
+    const hit = this.idCache.get(text);
+    if (hit) return hit;
+    const raw = this.tok.encode(text).ids as number[];
+    const ids =
+      this.eosId === null ? raw.slice(0, this.maxLength) : [...raw.slice(0, this.maxLength - 1), this.eosId];
+    if (this.idCache.size < 200_000) this.idCache.set(text, ids);
+    return ids;
   }
 
   countTokens(texts: string[]): number[] {

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NewExample } from '../../../src/shared/domain';
 import { mulberry32, shuffled } from '../../../src/main/training/rng';
-import { FIXTURES } from '../../helpers/tmp';
+
+// No vitest import here (helpers/tmp registers hooks): the bench uses this generator too.
+const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures');
 
 /**
  * A small synthetic retrieval task in the fixture vocabulary: queries are words of set A, documents the

@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { usageError } from '../errors';
+import type { JobHandle, JobRunner } from '../jobs/runner';
+import type { WorkspacePaths } from '../paths';
+import type { Store } from '../store';
+import {
+  checkMaxLength,
+  checkTargetModules,
+  parseTrainConfig,
+  queryFormatter,
+  type TrainConfig,
+} from './config';
+import { loadTrainRows, stepsPerEpoch } from './data';
+import type { TrainJobEvent, TrainJobInput } from './job';
+import { latestCheckpoint } from './checkpoint';
+import { readRunJson, type StepEvent, totalStepsOf, type TrainResult, writeRunJson } from './trainer';
+
+export interface PreparedRun {
+  config: TrainConfig;
+  runId: string;
+  runDir: string;
+  rows: number;
+  totalSteps: number;
+  resume: boolean;
+}
+
+export interface TrainHooks {
+  onStep?(e: StepEvent): void;
+  onCheckpoint?(e: { step: number; path: string; loss: number | null }): void;
+  onLog?(m: string): void;
+}
+
+const isTs = import.meta.url.endsWith('.ts');
+const JOB_MODULE = new URL(isTs ? './job.ts' : './job.js', import.meta.url).href;
+
+export const newRunId = () =>
+  `run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
+
+/**
+ * Training runs: validation before any work, a `training_runs` row and a `jobs` row per start, the loop in
+ * a worker thread, events persisted (step, loss, checkpoints) as they arrive.
+ */
+export class TrainingService {
+  constructor(
+    private readonly store: Store,
+    private readonly paths: WorkspacePaths,
+    private readonly runner: JobRunner,
+  ) {}
+
+  /** Everything that can fail on bad input fails here, before a model is loaded or a file written. */
+  prepare(input: Record<string, unknown>, opts: { resume?: string } = {}): PreparedRun {
+    let config: TrainConfig;
+    let runDir: string;
+    if (opts.resume) {
+      runDir = path.resolve(opts.resume);
+      if (!fs.existsSync(path.join(runDir, 'run.json')))
+        throw usageError(
+          `--resume ${opts.resume}: no run.json there; pass the run folder a previous \`train\` wrote`,
+        );
+      config = parseTrainConfig(readRunJson(runDir).config);
+    } else {
+      config = parseTrainConfig(input);
+      runDir = path.resolve(config.out);
+      if (fs.existsSync(path.join(runDir, 'run.json')))
+        throw usageError(
+          `--out ${config.out} already holds a run; continue it with --resume ${config.out} or pick another --out`,
+        );
+    }
+    if (!fs.existsSync(path.join(config.model, 'config.json')))
+      throw usageError(
+        `--model ${config.model}: not a model folder (no config.json); pass a folder with --model`,
+      );
+    checkTargetModules(config);
+    const rows = loadTrainRows(this.store, config.datasets, queryFormatter(config.model));
+    if (stepsPerEpoch(rows, config.batchSize, config.groupBy) === 0)
+      throw usageError(
+        `the train split has ${rows.length} rows${config.groupBy !== 'none' ? ` (no ${config.groupBy} group with enough)` : ''}, fewer than --batch-size ${config.batchSize}; lower --batch-size`,
+      );
+    checkMaxLength(
+      config,
+      rows.map((r) => r.instruction),
+    );
+    const runId = opts.resume ? this.runIdFor(runDir) : path.basename(runDir);
+    return {
+      config,
+      runId,
+      runDir,
+      rows: rows.length,
+      totalSteps: totalStepsOf(config, rows),
+      resume: Boolean(opts.resume),
+    };
+  }
+
+  private runIdFor(runDir: string): string {
+    const r = this.store.db.prepare('SELECT id FROM training_runs WHERE out_dir = ?').get(runDir) as
+      | { id: string }
+      | undefined;
+    return r?.id ?? path.basename(runDir);
+  }
+
+  /** Starts the prepared run in a worker; resolves when it ends (done or cancelled). */
+  start(p: PreparedRun, hooks: TrainHooks = {}): JobHandle<TrainResult> & { runId: string } {
+    const c = p.config;
+    if (!p.resume)
+      writeRunJson(p.runDir, c, {
+        runId: p.runId,
+        rows: p.rows,
+        totalSteps: p.totalSteps,
+        createdAt: new Date().toISOString(),
+      });
+    const db = this.store.db;
+    const ds = this.store.datasets.find(c.datasets[0]);
+    const input: TrainJobInput = { config: c, dbFile: this.paths.db, runDir: p.runDir, resume: p.resume };
+    const h = this.runner.start<TrainResult, TrainJobEvent>(
+      'training',
+      { runId: p.runId, runDir: p.runDir, resume: p.resume, datasets: c.datasets, model: c.model },
+      {
+        moduleUrl: JOB_MODULE,
+        input,
+        onLog: hooks.onLog,
+        onEvent: (e) => {
+          if (e.type === 'step') {
+            db.prepare(
+              `UPDATE training_runs SET step = ?, total_steps = ?, last_loss = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
+            ).run(e.step, e.totalSteps, e.loss, p.runId);
+            hooks.onStep?.(e);
+          } else {
+            db.prepare(
+              'INSERT OR REPLACE INTO checkpoints (run_id, step, path, loss) VALUES (?, ?, ?, ?)',
+            ).run(p.runId, e.step, e.path, e.loss);
+            hooks.onCheckpoint?.(e);
+          }
+        },
+      },
+    );
+    db.prepare(
+      `INSERT INTO training_runs (id, dataset_id, job_id, model_path, out_dir, config_json, state, total_steps)
+       VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
+       ON CONFLICT(id) DO UPDATE SET job_id = excluded.job_id, state = 'running', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
+    ).run(p.runId, ds?.id ?? null, h.id, path.resolve(c.model), p.runDir, JSON.stringify(c), p.totalSteps);
+    const setState = (s: string) =>
+      db
+        .prepare(
+          `UPDATE training_runs SET state = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
+        )
+        .run(s, p.runId);
+    const done = h.done.then(
+      (r) => {
+        setState(r.state);
+        return r;
+      },
+      (e) => {
+        setState('failed');
+        throw e;
+      },
+    );
+    return { ...h, done, runId: p.runId };
+  }
+
+  /** Runs listed newest first. */
+  list() {
+    return this.store.db.prepare('SELECT * FROM training_runs ORDER BY created_at DESC').all();
+  }
+
+  latestCheckpoint(runDir: string) {
+    return latestCheckpoint(runDir);
+  }
+}
