@@ -79,6 +79,10 @@ export class EmbedTokenizer {
     return this.tok.encode(text).ids;
   }
 
+  idToToken(id: number): string | undefined {
+    return this.tok.id_to_token(id);
+  }
+
   tokenToId(token: string): number | undefined {
     return this.tok.token_to_id(token);
   }
