@@ -68,7 +68,7 @@ function writeHalf(file: string, tensors: Map<string, StTensorOut>, dtype: 'F16'
   const bufs: Buffer[] = [];
   for (const [k, t] of tensors) {
     const b = Buffer.alloc(t.data.length * 2);
-    t.data.forEach((v, i) => b.writeUInt16LE(half(v) & 0xffff, i * 2));
+    for (let i = 0; i < t.data.length; i++) b.writeUInt16LE(half(t.data[i]) & 0xffff, i * 2);
     header[k] = { dtype, shape: t.shape, data_offsets: [off, off + b.length] };
     off += b.length;
     bufs.push(b);
