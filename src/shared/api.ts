@@ -54,6 +54,16 @@ export const appRouter = t.router({
   jobs: t.router({
     list: p.query(({ ctx }) => ctx.svc.jobs.list()),
   }),
+  generation: t.router({
+    plan: p.input(inputs.generationOptions).query(({ ctx, input }) => ctx.svc.generation.plan(input)),
+    start: p.input(inputs.generationOptions).mutation(({ ctx, input }) => ctx.svc.generation.start(input)),
+    resume: p.input(inputs.runResume).mutation(({ ctx, input }) => ctx.svc.generation.resume(input)),
+    pause: p.input(inputs.runRef).mutation(({ ctx, input }) => ctx.svc.generation.pause(input)),
+    cancel: p.input(inputs.runRef).mutation(({ ctx, input }) => ctx.svc.generation.cancel(input)),
+    list: p.input(inputs.datasetRef).query(({ ctx, input }) => ctx.svc.generation.list(input)),
+    summary: p.input(inputs.runRef).query(({ ctx, input }) => ctx.svc.generation.summary(input)),
+    failures: p.input(inputs.runFailures).query(({ ctx, input }) => ctx.svc.generation.failures(input)),
+  }),
   secrets: t.router({
     status: p.query(({ ctx }) => ctx.svc.secrets.status()),
     set: p.input(inputs.secretSet).mutation(({ ctx, input }) => ctx.svc.secrets.set(input)),

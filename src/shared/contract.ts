@@ -124,6 +124,43 @@ export const inputs = {
       reassign: z.boolean().optional(),
     })
     .strict(),
+  generationOptions: z
+    .object({
+      dataset: datasetName,
+      count: z.number().int().min(1, 'ask for at least 1 example').max(10_000_000),
+      /** `gpt-4o-mini` or `gpt-4o=0.75,gpt-4o-mini=0.25`. */
+      models: z.string().min(1, 'name at least one model').max(1000),
+      kinds: z.array(z.enum(KINDS)).min(1).optional(),
+      /** `default`, `en,de`, `en=0.6,de=0.4`. */
+      languages: z.string().max(4000).optional(),
+      baseUrl: z.url('the base URL must be a URL such as https://api.openai.com/v1').max(1000).optional(),
+      concurrency: z.number().int().min(1).max(512).optional(),
+      rpm: z.number().positive().optional(),
+      tpm: z.number().positive().optional(),
+      budgetUsd: z.number().positive().optional(),
+      seed: z.number().int().min(0).optional(),
+      temperature: z.number().min(0).max(2).optional(),
+      batchApi: z.boolean().optional(),
+      /** Name of the stored API key (see secrets) to use; else the run's environment variable. */
+      apiKeyName: z
+        .string()
+        .regex(/^[a-z0-9_-]{1,40}$/)
+        .optional(),
+    })
+    .strict(),
+  runRef: z.object({ runId: z.string().min(1).max(200) }).strict(),
+  runResume: z
+    .object({
+      runId: z.string().min(1).max(200),
+      apiKeyName: z
+        .string()
+        .regex(/^[a-z0-9_-]{1,40}$/)
+        .optional(),
+    })
+    .strict(),
+  runFailures: z
+    .object({ runId: z.string().min(1).max(200), limit: z.number().int().min(1).max(500).optional() })
+    .strict(),
   secretSet: z
     .object({
       name: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'use a short lowercase name such as openai'),
@@ -192,6 +229,81 @@ export interface JobInfo {
   finishedAt?: string;
 }
 
+/** Live progress of a generation run (mirrors the generation service's events). */
+export interface GenerationProgressInfo {
+  run: string;
+  state: string;
+  planned: number;
+  accepted: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  failedByClass: Record<string, number>;
+  inFlight: number;
+  requests: number;
+  retries: number;
+  tokens: { prompt: number; completion: number };
+  costUsd: number;
+  ratePerS: number | null;
+  etaS: number | null;
+}
+
+export interface GenerationPlanInfo {
+  count: number;
+  kinds: string[];
+  cells: { kind: string; language: string; quota: number }[];
+  byKind: Record<string, number>;
+  byLanguage: Record<string, number>;
+  calls: { min: number; expected: number; assumedRejectRate: number };
+  tokens: { prompt: number; completion: number };
+  costUsd: number;
+  unpricedModels: string[];
+  batch: boolean;
+  seed: number;
+}
+
+export interface GenerationRunInfo {
+  id: string;
+  dataset: string;
+  state: string;
+  created_at: string;
+  updated_at: string;
+  accepted: number;
+  count: number;
+  models: string;
+  batch: boolean;
+  /** Present while this process works the run. */
+  live: GenerationProgressInfo | null;
+}
+
+export interface RunSummaryInfo {
+  run: string;
+  state: string;
+  accepted: number;
+  surplus: number;
+  rejected: Record<string, number>;
+  requests: number;
+  retries: number;
+  failed_requests: Record<string, number>;
+  tokens: { prompt: number; completion: number };
+  cost_usd: number;
+  by_kind: Record<string, number>;
+  by_language: Record<string, number>;
+  error?: string;
+}
+
+/** A request that failed or whose answer was rejected, with the model's raw answer. */
+export interface FailedRequest {
+  id: number;
+  model: string;
+  kind: string | null;
+  status: string;
+  error: string | null;
+  errorClass: string | null;
+  rejectReason: string | null;
+  rawAnswer: string | null;
+  createdAt: string;
+}
+
 export interface SecretsStatus {
   storage: 'os-keychain' | 'memory';
   names: string[];
@@ -201,7 +313,8 @@ export interface SecretsStatus {
 export type AppEvent =
   | { topic: 'datasets' }
   | { topic: 'examples'; dataset: string; ids?: number[] }
-  | { topic: 'job'; job: JobInfo };
+  | { topic: 'job'; job: JobInfo }
+  | { topic: 'generation'; progress: GenerationProgressInfo };
 
 /**
  * What the router calls. main/api implements it over the workbench; tests can implement it over anything.
@@ -220,6 +333,17 @@ export interface Services {
   };
   jobs: {
     list(): JobInfo[];
+  };
+  /** Generation runs; absent until the generation service is on the workbench. */
+  generation: {
+    plan(i: Inputs['generationOptions']): GenerationPlanInfo;
+    start(i: Inputs['generationOptions']): { runId: string };
+    resume(i: Inputs['runResume']): { runId: string };
+    pause(i: Inputs['runRef']): RunSummaryInfo;
+    cancel(i: Inputs['runRef']): RunSummaryInfo;
+    list(i: Inputs['datasetRef']): GenerationRunInfo[];
+    summary(i: Inputs['runRef']): RunSummaryInfo & { live: GenerationProgressInfo | null };
+    failures(i: Inputs['runFailures']): FailedRequest[];
   };
   /** API keys: names and where they are kept; values go in, never out. */
   secrets: {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRenderer } from '../../src/main/serve/renderer-build';
+import { type LlmServer, startLlmServer } from '../helpers/llm-server';
 import { REPO_ROOT } from '../helpers/tmp';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -103,6 +104,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
   let home: string;
   let work: string;
   let profile: string;
+  let llm: LlmServer;
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
@@ -111,6 +113,10 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     home = fs.mkdtempSync(path.join(REPO_ROOT, 'test-output', 'e2e-home-'));
     work = fs.mkdtempSync(path.join(REPO_ROOT, 'test-output', 'e2e-work-'));
     serve = await startServe(home);
+    // Every 6th answer is not JSON, so rejections and raw answers show up.
+    llm = await startLlmServer({
+      script: (c) => (c.n % 6 === 5 ? { content: 'Sorry, I cannot help with that.' } : undefined),
+    });
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'embedsmith-chromium-'));
     // A fresh user-data-dir per run.
     browser = await chromium.launchPersistentContext(profile, {
@@ -136,6 +142,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
   afterAll(async () => {
     await browser?.close();
     serve?.proc.kill('SIGTERM');
+    await llm?.close();
     for (const d of [home, work, profile]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
@@ -145,7 +152,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
   const count = async (id: string) =>
     Number(((await page.getByTestId(id).textContent()) ?? '').replace(/[^0-9]/g, ''));
 
-  it('creates, imports, reviews with the keyboard, filters and exports', async () => {
+  it('creates, generates, imports, reviews with the keyboard, filters and exports', async () => {
     const fixture = path.join(work, 'examples.jsonl');
     writeFixture(fixture);
 
@@ -156,35 +163,60 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByText('No datasets yet').waitFor();
     await shot('datasets-empty');
 
-    await page.getByLabel('new dataset name').fill('e2e-set');
-    await page.getByRole('button', { name: 'Create dataset' }).click();
-    await page.getByTestId('datasets-table').getByText('e2e-set').waitFor();
+    for (const name of ['e2e-import', 'e2e-gen']) {
+      await page.getByLabel('new dataset name').fill(name);
+      await page.getByRole('button', { name: 'Create dataset' }).click();
+      await page.getByTestId('datasets-table').getByText(name).waitFor();
+    }
 
-    // Import through the form (a path on the serving machine).
+    // Import through the form (a path on the serving machine) into e2e-import.
+    await page.getByTestId('datasets-table').getByText('e2e-import').click();
     await page.getByPlaceholder('/data/train.jsonl').fill(fixture);
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 20_000 });
-    await page.getByText('e2e-set: distribution').waitFor();
-    await page.locator('.chart-row').first().waitFor();
+    await page.getByText('e2e-import: distribution').waitFor();
     await expect.poll(() => page.locator('.chart-seg').count()).toBeGreaterThan(4);
+    await page.getByTestId('jobs').getByText('inserted').waitFor();
+    expect(
+      await page.getByTestId('datasets-table').locator('tr', { hasText: 'e2e-import' }).textContent(),
+    ).toContain('40');
     await shot('datasets');
 
-    // Generate and Train / Evaluate: whatever their services have landed as.
-    for (const s of ['Generate', 'Train', 'Evaluate'] as const) {
+    // Generate 20 examples into e2e-gen from the local OpenAI-compatible server; some answers are broken.
+    await page.getByTestId('datasets-table').getByText('e2e-gen').click();
+    await navTo('Generate');
+    await page.locator('h1', { hasText: /^Generate/ }).waitFor();
+    await page.getByLabel('base URL').fill(llm.url);
+    await page.getByLabel('models').fill('test-model');
+    await page.getByLabel('count').fill('20');
+    await page.getByLabel('languages').fill('en,fr');
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByTestId('plan').waitFor();
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.getByTestId('run-state').getByText('done').waitFor({ timeout: 30_000 });
+    await expect
+      .poll(async () => (await page.getByTestId('runs-table').textContent()) ?? '')
+      .toContain('20 / 20');
+    await page.getByTestId('failures').waitFor();
+    await shot('generate');
+
+    for (const s of ['Train', 'Evaluate'] as const) {
       await navTo(s);
       await page.locator('h1', { hasText: new RegExp(`^${s}`) }).waitFor();
       await shot(s.toLowerCase());
     }
 
-    // Curate: 40 rows, keyboard review.
+    // Curate the generated examples with the keyboard.
     await navTo('Curate');
     await page.getByTestId('curate-rows').locator('.vrow').first().waitFor();
-    await expect.poll(() => count('count-total')).toBe(40);
-    expect(await count('count-unreviewed')).toBe(40);
-    await page.keyboard.press('a'); // accept #1, move to #2
-    await page.keyboard.press('a'); // accept #2
-    await page.keyboard.press('j'); // skip #3
-    await page.keyboard.press('r'); // reject #4 …
+    await expect.poll(() => count('count-total')).toBeGreaterThanOrEqual(20);
+    const total = await count('count-total');
+    const firstId = await page.getByTestId('curate-rows').locator('.vrow').first().getAttribute('data-id');
+    expect(await count('count-unreviewed')).toBe(total);
+    await page.keyboard.press('a'); // accept the 1st, move to the 2nd
+    await page.keyboard.press('a'); // accept the 2nd
+    await page.keyboard.press('j'); // skip the 3rd
+    await page.keyboard.press('r'); // reject the 4th …
     await page.getByTestId('reasons').waitFor();
     await page.keyboard.press('2'); // … as off-task
     await expect.poll(() => count('count-accepted')).toBe(2);
@@ -197,7 +229,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await expect.poll(() => count('count-rejected')).toBe(1);
     // Back to the first (accepted) example and edit its query with the keyboard.
     for (let i = 0; i < 4; i++) await page.keyboard.press('k');
-    await page.getByTestId('detail').getByText('#1', { exact: true }).waitFor();
+    await page.getByTestId('detail').getByText(`#${firstId}`, { exact: true }).waitFor();
     await page.keyboard.press('e');
     const q = page.getByLabel('edit query');
     await q.waitFor();
@@ -210,27 +242,29 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByLabel('status').selectOption('accepted');
     await expect.poll(() => count('count-total')).toBe(2);
     await expect.poll(() => page.getByTestId('curate-rows').locator('.vrow').count()).toBe(2);
-    await page.getByLabel('status').selectOption('');
-    await page.getByLabel('kind').selectOption('sts');
-    await expect.poll(() => count('count-total')).toBe(10);
-    await page.getByLabel('kind').selectOption('');
-    await page.getByLabel('language').selectOption('French');
-    await expect.poll(() => count('count-total')).toBe(13);
+    await page.getByLabel('status').selectOption('rejected');
+    await expect.poll(() => count('count-total')).toBe(1);
+    await page.getByLabel('reject reason').selectOption('wrong-language');
+    await expect.poll(() => count('count-total')).toBe(1);
     await page.getByRole('button', { name: 'Clear' }).click();
-    await page.getByLabel('search').fill('guitar');
-    await expect.poll(() => count('count-total')).toBe(10);
+    await expect.poll(() => count('count-total')).toBe(total);
+    await page.getByLabel('language').selectOption({ index: 1 });
+    await expect.poll(() => count('count-total')).toBeLessThan(total);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('search').fill('edited');
+    await expect.poll(() => count('count-total')).toBe(1);
     await page.getByLabel('search').fill('');
     await page.keyboard.press('Escape');
-    await expect.poll(() => count('count-total')).toBe(40);
+    await expect.poll(() => count('count-total')).toBe(total);
 
-    // Bulk: accept every sts example.
-    await page.getByLabel('kind').selectOption('sts');
-    await expect.poll(() => count('count-total')).toBe(10);
-    await page.getByRole('button', { name: 'Accept all' }).click();
+    // Bulk: reject everything still unreviewed.
+    await page.getByLabel('status').selectOption('unreviewed');
+    await expect.poll(() => count('count-total')).toBe(total - 3);
+    await page.getByRole('button', { name: 'Reject all…' }).click();
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => count('count-accepted')).toBe(10);
-    await page.getByLabel('kind').selectOption('');
-    await expect.poll(() => count('count-accepted')).toBe(12);
+    await expect.poll(() => count('count-total')).toBe(0);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await expect.poll(() => count('count-rejected')).toBe(total - 2);
     await page.getByRole('button', { name: 'Hard negatives' }).click();
     await page.getByTestId('coming-with').waitFor();
     await page.getByRole('button', { name: 'Examples' }).click();
@@ -249,7 +283,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 20_000 });
     await shot('export');
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(12);
+    expect(lines).toHaveLength(2);
     expect(lines.some((l) => l.includes('edited query from the e2e test'))).toBe(true);
 
     expect(consoleErrors).toEqual([]);

@@ -10,6 +10,7 @@ import { importDataset } from '../import';
 import { Store } from '../store';
 import { assignSplits } from '../store/splits';
 import { EventHub } from './events';
+import { createGenerationApi } from './generation';
 import { JobRegistry } from './jobs';
 import { createSecretStore, type SecretStore } from './secrets';
 
@@ -154,6 +155,7 @@ export function createServices(
     jobs: {
       list: () => jobs.list(),
     },
+    generation: createGenerationApi(wb, hub, secrets),
     secrets: {
       status: () => ({ storage: secrets.storage, names: secrets.names() }),
       set: (i) => {

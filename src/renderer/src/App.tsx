@@ -3,7 +3,8 @@ import { useApi, useQuery } from './api/context';
 import { CurateScreen } from './screens/Curate';
 import { DatasetsScreen } from './screens/Datasets';
 import { ExportScreen } from './screens/Export';
-import { EvaluateScreen, GenerateScreen, TrainScreen } from './screens/Placeholders';
+import { GenerateScreen } from './screens/Generate';
+import { EvaluateScreen, TrainScreen } from './screens/Placeholders';
 import { SCREENS, type Screen, useNav } from './nav';
 
 const TITLES: Record<Screen, string> = {

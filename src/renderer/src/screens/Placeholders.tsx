@@ -1,23 +1,6 @@
-import { useApi } from '../api/context';
 import { ComingWith } from '../components/common';
 
 // Screens whose service has not landed: they say what they wait for instead of showing a fake.
-
-export function GenerateScreen() {
-  const { info } = useApi();
-  return (
-    <div className="screen">
-      <ComingWith
-        what="Generation (provider settings, dry-run plan with cost, live progress)"
-        service="generation queue service"
-      >
-        {info?.capabilities.generation
-          ? 'The service is present; this screen is being wired.'
-          : 'src/main/generation has no queue yet.'}
-      </ComingWith>
-    </div>
-  );
-}
 
 export function TrainScreen() {
   return (

@@ -1,0 +1,161 @@
+// The contract's `generation` procedures over the generation service. Runs started from the app are worked
+// in this process (LLM calls are I/O; the event loop stays free); their progress goes out on the event hub.
+import type { FailedRequest, GenerationProgressInfo, Inputs, Services } from '../../shared/contract';
+import { UserError } from '../errors';
+import type { GenerateOptions, GenerationService, RunHandle } from '../generation';
+import type { Workbench } from '../workbench';
+import type { EventHub } from './events';
+import type { SecretStore } from './secrets';
+
+interface Live {
+  handle: RunHandle;
+  dataset: string;
+  last: GenerationProgressInfo | null;
+}
+
+export function createGenerationApi(
+  wb: Workbench,
+  hub: EventHub,
+  secrets: SecretStore,
+): Services['generation'] {
+  const gen = (wb as unknown as { generation?: GenerationService }).generation;
+  const need = (): GenerationService => {
+    if (!gen) throw new UserError('this workbench has no generation service yet; update Embedsmith');
+    return gen;
+  };
+  const live = new Map<string, Live>();
+  const db = wb.store.db;
+
+  const toOptions = (i: Inputs['generationOptions']): GenerateOptions => {
+    const { apiKeyName: _k, ...rest } = i;
+    return rest;
+  };
+  const apiKey = (name: string | undefined) => (name ? secrets.get(name) : secrets.get('openai'));
+
+  const work = (runId: string, dataset: string, keyName: string | undefined) => {
+    const key = apiKey(keyName);
+    if (keyName && !key)
+      throw new UserError(`no API key named "${keyName}" is stored; add it under Provider settings`);
+    let lastEmit = 0;
+    const entry: Live = { handle: undefined as unknown as RunHandle, dataset, last: null };
+    const handle = need().start(runId, {
+      apiKey: key,
+      onProgress: (p) => {
+        entry.last = p;
+        const now = Date.now();
+        // At most ~5 events a second per run: the screen redraws the bar, nothing more is needed.
+        if (now - lastEmit >= 200) {
+          lastEmit = now;
+          hub.emit({ topic: 'generation', progress: p });
+          hub.emit({ topic: 'examples', dataset });
+        }
+      },
+    });
+    entry.handle = handle;
+    live.set(runId, entry);
+    handle.done
+      .catch(() => undefined)
+      .finally(() => {
+        live.delete(runId);
+        const s = need().summary(runId);
+        const last = entry.last;
+        hub.emit({
+          topic: 'generation',
+          progress: {
+            ...(last ?? {
+              run: runId,
+              planned: 0,
+              rejected: 0,
+              rejectedByReason: {},
+              failedByClass: {},
+              inFlight: 0,
+              requests: 0,
+              retries: 0,
+              tokens: { prompt: 0, completion: 0 },
+              costUsd: 0,
+              ratePerS: null,
+              etaS: null,
+            }),
+            run: runId,
+            state: s.state,
+            accepted: s.accepted,
+            inFlight: 0,
+          },
+        });
+        hub.emit({ topic: 'examples', dataset });
+        hub.emit({ topic: 'datasets' });
+      });
+    return { runId };
+  };
+
+  return {
+    plan(i) {
+      const { config, plan } = need().plan(toOptions(i));
+      return { ...plan, byKind: plan.byKind as Record<string, number>, seed: config.seed };
+    },
+    start(i) {
+      const { runId } = need().create(toOptions(i));
+      return work(runId, i.dataset, i.apiKeyName);
+    },
+    resume(i) {
+      if (live.has(i.runId)) return { runId: i.runId };
+      const s = need().show(i.runId);
+      return work(i.runId, s.config.dataset, i.apiKeyName);
+    },
+    pause(i) {
+      const l = live.get(i.runId);
+      if (l) {
+        l.handle.pause();
+        return need().summary(i.runId);
+      }
+      return need().request(i.runId, 'paused');
+    },
+    cancel(i) {
+      const l = live.get(i.runId);
+      if (l) {
+        l.handle.cancel();
+        return need().summary(i.runId);
+      }
+      return need().request(i.runId, 'cancelled');
+    },
+    list(i) {
+      return need()
+        .list(i.name)
+        .map((r) => ({ ...r, live: live.get(r.id)?.last ?? null }));
+    },
+    summary(i) {
+      return { ...need().summary(i.runId), live: live.get(i.runId)?.last ?? null };
+    },
+    failures(i): FailedRequest[] {
+      need();
+      const rows = db
+        .prepare(
+          `SELECT id, model, kind, status, error, error_class, reject_reason, raw_answer, created_at
+           FROM generation_requests WHERE run_id = ? AND (reject_reason IS NOT NULL OR error IS NOT NULL)
+           ORDER BY id DESC LIMIT ?`,
+        )
+        .all(i.runId, i.limit ?? 100) as {
+        id: number;
+        model: string;
+        kind: string | null;
+        status: string;
+        error: string | null;
+        error_class: string | null;
+        reject_reason: string | null;
+        raw_answer: string | null;
+        created_at: string;
+      }[];
+      return rows.map((r) => ({
+        id: r.id,
+        model: r.model,
+        kind: r.kind,
+        status: r.status,
+        error: r.error,
+        errorClass: r.error_class,
+        rejectReason: r.reject_reason,
+        rawAnswer: r.raw_answer,
+        createdAt: r.created_at,
+      }));
+    },
+  };
+}
