@@ -8,6 +8,7 @@ import { contentHash } from '../store/hash';
 import { type Attributes, pickModel, sampleAttributes } from './attributes';
 import type { GenerationProgress, RunConfig, RunState, RunSummary } from './config';
 import { DedupIndex } from './dedup';
+import { loadDetector } from './langid';
 import { parseExampleAnswer, parseTaskList } from './parse';
 import { EXPECTED_COMPLETION_TOKENS, type Plan } from './plan';
 import { costUsd } from './prices';
@@ -622,6 +623,7 @@ export class RunEngine extends EventEmitter {
   async run(): Promise<RunSummary> {
     this.acquireLease();
     try {
+      if (this.config.validation.languageCheck) await loadDetector();
       this.load();
       this.emitProgress(true);
       if (this.config.batchApi) await this.runBatch();

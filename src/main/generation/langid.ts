@@ -1,17 +1,41 @@
-import { eld as eldLarge } from 'eld/large';
-import { eld as eldSmall } from 'eld/small';
-
 /**
  * Language identification for the wrong_language check, on eld (maintained, pure JS, 60 languages).
- * The size was chosen by the accuracy test in test/main/generation/langid.test.ts (numbers in README).
+ * The database size was chosen by the accuracy test in test/main/generation/langid.test.ts (numbers in
+ * README). It is loaded on first use (loadDetector), not at import: the large table costs ~1–2 s.
  */
-type Eld = typeof eldLarge;
-const DETECTORS: Record<'small' | 'large', Eld> = { small: eldSmall, large: eldLarge };
-export type DetectorSize = keyof typeof DETECTORS;
+interface Eld {
+  detect(text: string): { language: string; isReliable(): boolean };
+}
+export type DetectorSize = 'extrasmall' | 'small' | 'medium' | 'large';
 export const DEFAULT_DETECTOR: DetectorSize = 'large';
+const DETECTORS: Partial<Record<DetectorSize, Eld>> = {};
 
-/** Languages eld can name (ISO 639-1). */
-export const ELD_LANGUAGES: ReadonlySet<string> = new Set(Object.values(eldLarge.info().Languages));
+/** Loads an eld database once; call (and await) before validating examples. */
+export async function loadDetector(size: DetectorSize = DEFAULT_DETECTOR): Promise<void> {
+  if (DETECTORS[size]) return;
+  const m =
+    size === 'large'
+      ? await import('eld/large')
+      : size === 'medium'
+        ? await import('eld/medium')
+        : size === 'small'
+          ? await import('eld/small')
+          : await import('eld/extrasmall');
+  DETECTORS[size] = m.eld;
+}
+
+function detector(size: DetectorSize): Eld {
+  const d = DETECTORS[size];
+  if (!d) throw new Error(`language detector "${size}" is not loaded; await loadDetector() first`);
+  return d;
+}
+
+/** Languages eld can name (ISO 639-1); the same 60 in every database size. */
+export const ELD_LANGUAGES: ReadonlySet<string> = new Set(
+  'am ar az be bg bn ca cs da de el en es et eu fa fi fr gu he hi hr hu hy is it ja ka kn ko ku lo lt lv ml mr ms nl no or pa pl pt ro ru sk sl sq sr sv ta te th tl tr uk ur vi yo zh'.split(
+    ' ',
+  ),
+);
 
 /**
  * Languages eld confuses or does not separate: a detection inside the same group counts as a match
@@ -46,7 +70,7 @@ export function knows(code: string): boolean {
 }
 
 export function detectLanguage(text: string, size: DetectorSize = DEFAULT_DETECTOR): string {
-  return DETECTORS[size].detect(text).language;
+  return detector(size).detect(text).language;
 }
 
 /** Minimum characters before we trust a detection; shorter texts are not judged. */
@@ -62,7 +86,7 @@ export function isInLanguage(
   size: DetectorSize = DEFAULT_DETECTOR,
 ): boolean | null {
   if (text.length < MIN_LANGID_CHARS) return null;
-  const r = DETECTORS[size].detect(text);
+  const r = detector(size).detect(text);
   const got = r.language;
   if (!got) return null;
   if (knows(expected)) return same(got, expected);

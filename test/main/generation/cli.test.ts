@@ -1,0 +1,263 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { registerDatasets } from '../../../src/main/cli/datasets';
+import { registerGenerate } from '../../../src/main/cli/generate';
+import { type LlmServer, startLlmServer } from '../../helpers/llm-server';
+import { REPO_ROOT, tmpDir } from '../../helpers/tmp';
+
+const BIN = path.join(REPO_ROOT, 'bin/embedsmith.mjs');
+const servers: LlmServer[] = [];
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const s of servers.splice(0)) await s.close();
+});
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+/** Our commands in this process (fast, and independent of other areas' commands), capturing stdout. */
+async function main(args: string[]): Promise<number> {
+  const program = new Command('embedsmith').exitOverride();
+  registerDatasets(program);
+  registerGenerate(program);
+  await program.parseAsync(args, { from: 'user' });
+  return 0;
+}
+
+async function inProcess(args: string[]) {
+  let stdout = '';
+  const orig = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const code = await main(args);
+    return { code, stdout };
+  } finally {
+    process.stdout.write = orig;
+  }
+}
+
+describe('embedsmith generate / runs (real CLI)', () => {
+  it('--dry-run prints the coverage matrix, calls, tokens and cost without sending anything', async () => {
+    const home = tmpDir();
+    expect((await inProcess(['datasets', 'create', 'd', '--home', home])).code).toBe(0);
+    const r = await inProcess([
+      'generate',
+      '--home',
+      home,
+      '--dataset',
+      'd',
+      '--count',
+      '1000',
+      '--models',
+      'gpt-4o=0.75,gpt-4o-mini=0.25',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const plan = out.plan;
+    expect(plan.count).toBe(1000);
+    expect(plan.cells.reduce((s: number, c: { quota: number }) => s + c.quota, 0)).toBe(1000);
+    // Largest remainder over the paper mix 167:122:13:17:99:89.
+    expect(plan.byKind).toEqual({
+      'short-long': 329,
+      'long-short': 241,
+      'short-short': 26,
+      'long-long': 33,
+      sts: 195,
+      bitext: 176,
+    });
+    expect(plan.byLanguage.en).toBe(433);
+    expect(plan.brainstormCalls).toEqual({
+      'short-long': 5,
+      'long-short': 4,
+      'short-short': 1,
+      'long-long': 1,
+    });
+    expect(plan.calls.min).toBe(1011);
+    expect(plan.costUsd).toBeGreaterThan(0);
+    expect(plan.unpricedModels).toEqual([]);
+    expect(out.config.apiKeyEnv).toBe('OPENAI_API_KEY');
+    const human = await inProcess([
+      'generate',
+      '--home',
+      home,
+      '--dataset',
+      'd',
+      '--count',
+      '50',
+      '--models',
+      'gpt-4o',
+      '--dry-run',
+    ]);
+    expect(human.stdout).toMatch(/cost \(expected\): \$\d/);
+    expect(human.stdout).toMatch(/brainstorm calls: short-long 1/);
+    const db = new Database(path.join(home, 'embedsmith.db'), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM generation_runs').get() as { n: number }).n).toBe(0);
+    db.close();
+  });
+
+  it('survives kill -9 mid-run: --resume reaches the exact count with no duplicates', async () => {
+    const srv = await startLlmServer({ latencyMs: 40 });
+    servers.push(srv);
+    const home = tmpDir();
+    expect((await inProcess(['datasets', 'create', 'd', '--home', home])).code).toBe(0);
+    const count = 60;
+    const first = cli(
+      [
+        'generate',
+        '--home',
+        home,
+        '--dataset',
+        'd',
+        '--kinds',
+        'sts,short-short,bitext',
+        '--languages',
+        'en,de,fr',
+        '--count',
+        String(count),
+        '--models',
+        'm1=0.5,m2=0.5',
+        '--base-url',
+        srv.url,
+        '--api-key-env',
+        'TEST_LLM_KEY',
+        '--concurrency',
+        '4',
+        '--seed',
+        '7',
+        '--json',
+      ],
+      { TEST_LLM_KEY: 'sk-test-secret-123' },
+    );
+    const dbFile = path.join(home, 'embedsmith.db');
+    // Wait until some but not all examples are stored, then SIGKILL the process.
+    let runId = '';
+    for (let i = 0; i < 400; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      try {
+        const db = new Database(dbFile, { readonly: true });
+        const r = db
+          .prepare(`SELECT run_id, count(*) AS n FROM examples WHERE status != 'rejected' GROUP BY run_id`)
+          .get() as { run_id: string; n: number } | undefined;
+        db.close();
+        if (r && r.n >= 15) {
+          runId = r.run_id;
+          break;
+        }
+      } catch {
+        // the database may not exist yet
+      }
+    }
+    expect(runId).not.toBe('');
+    first.child.kill('SIGKILL');
+    const killed = await first.done;
+    expect(killed.signal).toBe('SIGKILL');
+    const before = new Database(dbFile, { readonly: true });
+    const mid = (
+      before
+        .prepare(`SELECT count(*) AS n FROM examples WHERE run_id = ? AND status != 'rejected'`)
+        .get(runId) as { n: number }
+    ).n;
+    before.close();
+    expect(mid).toBeLessThan(count);
+
+    const resumed = await cli(['generate', '--home', home, '--resume', runId, '--json'], {
+      TEST_LLM_KEY: 'sk-test-secret-123',
+    }).done;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const s = JSON.parse(resumed.stdout);
+    expect(s).toMatchObject({ run: runId, state: 'done', accepted: count });
+    expect(Object.keys(s)).toEqual(
+      expect.arrayContaining([
+        'run',
+        'state',
+        'accepted',
+        'rejected',
+        'requests',
+        'retries',
+        'failed_requests',
+        'tokens',
+        'cost_usd',
+        'by_kind',
+        'by_language',
+      ]),
+    );
+    const db = new Database(dbFile, { readonly: true });
+    const rows = db
+      .prepare(
+        `SELECT kind, query, positive, coalesce(language, src_lang) AS lang, src_lang, tgt_lang, surplus FROM examples WHERE run_id = ? AND status != 'rejected'`,
+      )
+      .all(runId) as {
+      kind: string;
+      query: string;
+      positive: string;
+      lang: string;
+      src_lang: string | null;
+      tgt_lang: string | null;
+      surplus: number;
+    }[];
+    expect(rows.filter((r) => !r.surplus)).toHaveLength(count);
+    expect(new Set(rows.map((r) => `${r.query}\u0000${r.positive}`)).size).toBe(rows.length);
+    for (const r of rows.filter((x) => x.kind === 'bitext')) expect(r.src_lang).not.toBe(r.tgt_lang);
+    // Every cell met its quota exactly.
+    const plan = JSON.parse(
+      (db.prepare('SELECT plan_json FROM generation_runs WHERE id = ?').get(runId) as { plan_json: string })
+        .plan_json,
+    );
+    for (const c of plan.cells as { kind: string; language: string; quota: number }[])
+      expect(rows.filter((r) => !r.surplus && r.kind === c.kind && r.lang === c.language)).toHaveLength(
+        c.quota,
+      );
+    // The key is never stored; the variable name is.
+    const run = db.prepare('SELECT * FROM generation_runs WHERE id = ?').get(runId) as {
+      config_json: string;
+      lease_owner: string | null;
+    };
+    expect(run.config_json).not.toContain('sk-test-secret-123');
+    expect(JSON.parse(run.config_json).apiKeyEnv).toBe('TEST_LLM_KEY');
+    expect(run.lease_owner).toBeNull();
+    const dump = db
+      .prepare(
+        "SELECT group_concat(coalesce(raw_answer, '') || coalesce(error, '')) AS t FROM generation_requests",
+      )
+      .get() as { t: string | null };
+    expect(dump.t ?? '').not.toContain('sk-test-secret-123');
+    db.close();
+
+    const list = await inProcess(['runs', 'list', '--home', home, '--json']);
+    expect(JSON.parse(list.stdout).runs[0]).toMatchObject({ id: runId, state: 'done', accepted: count });
+    const show = await inProcess(['runs', 'show', runId, '--home', home]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(new RegExp(`run ${runId}: done`));
+    expect(show.stdout).toMatch(/key from \$TEST_LLM_KEY/);
+  });
+});
