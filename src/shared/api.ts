@@ -15,24 +15,30 @@ const t = initTRPC.context<ApiContext>().create({
   // No stack traces to clients: errors carry their one-line message and, for schema failures, the issues.
   isDev: false,
   errorFormatter({ shape, error }) {
-    // A schema failure becomes one readable line ("limit: Too big: expected number to be <=1000").
-    if (error.cause instanceof z.ZodError) {
-      const issues = error.cause.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
-      return {
-        ...shape,
-        message: `invalid request: ${issues.join('; ')}`,
-        data: { ...shape.data, issues, userError: true },
-      };
-    }
-    return { ...shape, data: { ...shape.data, userError: error.code === 'BAD_REQUEST' } };
+    const issues =
+      error.cause instanceof z.ZodError
+        ? error.cause.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`)
+        : undefined;
+    return { ...shape, data: { ...shape.data, issues, userError: error.code === 'BAD_REQUEST' } };
   },
 });
 
-/** Errors the services throw for bad input (UserError) reach the client as BAD_REQUEST with their text. */
+/** One readable line for a schema failure: `limit: Too big: expected number to be <=1000; name: …`. */
+export const zodMessage = (e: z.ZodError) =>
+  `invalid request: ${e.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`;
+
+/**
+ * Errors reach every caller (IPC, HTTP, WS, direct) as BAD_REQUEST with one readable line: schema failures
+ * name the field, and the services' UserErrors keep their text.
+ */
 const userErrors = t.middleware(async ({ next }) => {
   const r = await next();
-  if (!r.ok && (r.error.cause as Error | undefined)?.name === 'UserError')
-    throw new TRPCError({ code: 'BAD_REQUEST', message: r.error.cause!.message, cause: r.error.cause });
+  if (r.ok) return r;
+  const cause = r.error.cause as Error | undefined;
+  if (cause instanceof z.ZodError)
+    throw new TRPCError({ code: 'BAD_REQUEST', message: zodMessage(cause), cause });
+  if (cause?.name === 'UserError')
+    throw new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
   return r;
 });
 
