@@ -65,7 +65,6 @@ export function registerEmbed(program: Command): void {
       const model = EmbeddingModel.load(dir, {
         maxLength: intOpt('max-length', opts.maxLength),
         device: opts.device as Device,
-        inThread: true,
       });
       try {
         const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;

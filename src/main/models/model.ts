@@ -30,6 +30,11 @@ export interface LoadOptions {
   threads?: number;
   /** Run sessions in this thread (tests) instead of the engine's worker. */
   inThread?: boolean;
+  /**
+   * ORT graph optimisation for inference sessions (default 'all': forward graphs have no Transpose of a
+   * frozen weight to duplicate). Training sessions always use the engine's default ('disabled').
+   */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 export interface EmbedOptions {
@@ -149,14 +154,19 @@ export class EmbeddingModel {
   }
 
   /** Builds (once) and returns a session for a graph kind. */
-  session(key: string, build: () => BuiltGraph): Promise<EngineSession> {
+  session(key: string, build: () => BuiltGraph, o: { inference?: boolean } = {}): Promise<EngineSession> {
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
         const b = build();
         const onnx = toOnnx(b.outputs, { name: `${this.arch.modelType}-${key}` });
         const providers: Provider[] | 'auto' = this.device === 'auto' ? 'auto' : [this.device];
-        return createSession(onnx, { providers, threads: this.opts.threads, inThread: this.opts.inThread });
+        return createSession(onnx, {
+          providers,
+          threads: this.opts.threads,
+          inThread: this.opts.inThread,
+          optimization: o.inference ? (this.opts.optimization ?? 'all') : undefined,
+        });
       })();
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
@@ -171,7 +181,7 @@ export class EmbeddingModel {
     const lora = adapter ? this.loraWiring(adapter) : undefined;
     const key = `fwd:${hidden ? 'h' : 'e'}:${adapter ? `${adapter.config.r}:${adapter.modules.map((m) => m.path).join(',')}` : 'base'}`;
     const o: ForwardOptions = { causal: this.causal, lora, hidden, pooled: true, normalize: this.normalize };
-    return this.session(key, () => buildForward(this.ck, this.arch, o));
+    return this.session(key, () => buildForward(this.ck, this.arch, o), { inference: true });
   }
 
   /** Runs a padded batch: pooled (normalised) embeddings [B, dim], and last_hidden_state when asked. */
