@@ -6,6 +6,7 @@ import { registerEmbed } from './embed';
 import { registerEval } from './eval';
 import { registerServe } from './serve';
 import { registerTrain } from './train';
+import { registerExport } from './export';
 
 /** Builds the `embedsmith` program. Each area registers its commands from its own file. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerEval(program);
   registerTrain(program);
+  registerExport(program);
   return program;
 }
 

@@ -28,8 +28,12 @@ export function buildInfoNceModel(elem: 'float32' | 'float16' = 'float32'): Uint
     onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
   const attrInts = (name: string, ints: number[]) =>
     onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
-  const node = (op: string, inputs: string[], outputs: string[], attribute: onnxProto.onnx.IAttributeProto[] = []) =>
-    onnx.NodeProto.create({ opType: op, input: inputs, output: outputs, attribute });
+  const node = (
+    op: string,
+    inputs: string[],
+    outputs: string[],
+    attribute: onnxProto.onnx.IAttributeProto[] = [],
+  ) => onnx.NodeProto.create({ opType: op, input: inputs, output: outputs, attribute });
   const constF = (name: string, v: number) =>
     onnx.TensorProto.create({ name, dataType: F, dims: [], floatData: [v] });
   const constI = (name: string, v: number[]) =>

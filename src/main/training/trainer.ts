@@ -131,6 +131,8 @@ export async function runTraining(o: {
   let state: TrainerState;
   let plan: EpochPlan | null = null;
   fs.mkdirSync(runDir, { recursive: true });
+  if (!fs.existsSync(path.join(runDir, 'run.json')))
+    writeRunJson(runDir, c, { rows: rows.length, totalSteps, createdAt: new Date().toISOString() });
   const ckpt = o.resume ? latestCheckpoint(runDir) : null;
   if (ckpt) {
     const data = loadCheckpoint(ckpt, specs);

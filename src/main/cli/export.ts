@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { SPLITS } from '../../shared/domain';
+import { usageError } from '../errors';
+import { EXPORT_FORMATS, type ExportFormat, exportDataset } from '../export';
+import { exportMerged, exportRunOnnx, resolveRun } from '../training/export';
+import { type GlobalOpts, runWithWorkbench, withGlobals } from './context';
+
+const DATASET_LAYOUTS = ['sentence-transformers', 'flagembedding', 'paper'] as const;
+
+/** `embedsmith export merged|onnx|dataset …` */
+export function registerExport(program: Command): void {
+  const ex = program
+    .command('export')
+    .description('export a trained model (merged / ONNX) or a dataset for other trainers');
+
+  withGlobals(
+    ex
+      .command('merged')
+      .argument('<run>', 'run folder or run id')
+      .requiredOption('--out <dir>', 'output folder'),
+  )
+    .description(
+      'base weights with the run adapter merged (safetensors + config + tokenizer), loadable by transformers',
+    )
+    .action((run: string, o: GlobalOpts & { out: string }) =>
+      runWithWorkbench(o, ({ wb, out, log }) => {
+        const r = resolveRun(run, wb.paths.runs);
+        log(`merging ${r.adapterDir} into ${r.modelDir}`);
+        const res = exportMerged(r, path.resolve(o.out));
+        out(res, `wrote ${res.out} (${res.merged} merged weights in ${res.files.join(', ')})`);
+      }),
+    );
+
+  withGlobals(
+    ex
+      .command('onnx')
+      .argument('<run>', 'run folder or run id')
+      .requiredOption('--out <dir>', 'output folder'),
+  )
+    .description('ONNX export (transformers.js layout) of the base model with the run adapter merged')
+    .action((run: string, o: GlobalOpts & { out: string }) =>
+      runWithWorkbench(o, ({ wb, out }) => {
+        const res = exportRunOnnx(resolveRun(run, wb.paths.runs), path.resolve(o.out));
+        out(res, `wrote ${res.out}: ${res.files.join(', ')}`);
+      }),
+    );
+
+  withGlobals(
+    ex
+      .command('dataset')
+      .argument('<name>', 'dataset')
+      .requiredOption('--layout <layout>', DATASET_LAYOUTS.join('|'))
+      .requiredOption('--out <dir>', 'output folder: one file per split (train, dev, test)')
+      .option('--format <format>', 'jsonl or parquet', 'jsonl'),
+  )
+    .description('accepted rows per split in the layout sentence-transformers or FlagEmbedding trainers read')
+    .action((name: string, o: GlobalOpts & { layout: string; out: string; format: string }) => {
+      if (!(DATASET_LAYOUTS as readonly string[]).includes(o.layout))
+        throw usageError(`--layout ${o.layout}: use one of ${DATASET_LAYOUTS.join(', ')}`);
+      if (!(EXPORT_FORMATS as readonly string[]).includes(o.format))
+        throw usageError(`--format ${o.format}: use one of ${EXPORT_FORMATS.join(', ')}`);
+      return runWithWorkbench(o, ({ wb, out }) => {
+        const ds = wb.store.datasets.get(name);
+        const files = [];
+        fs.mkdirSync(path.resolve(o.out), { recursive: true });
+        for (const split of SPLITS) {
+          if (wb.store.examples.count(ds.id, { status: 'accepted', split }) === 0) continue;
+          files.push(
+            exportDataset(wb.store, name, {
+              out: path.join(path.resolve(o.out), `${split}.${o.format}`),
+              format: o.format as ExportFormat,
+              layout: o.layout as (typeof DATASET_LAYOUTS)[number],
+              status: 'accepted',
+              split,
+            }),
+          );
+        }
+        if (!files.length)
+          throw usageError(
+            `dataset "${name}" has no accepted rows in any split; run \`embedsmith datasets split ${name}\` first`,
+          );
+        out(
+          { dataset: name, files },
+          files.map((f) => `${f.out}: ${f.rows} rows (${f.records} records)`).join('\n'),
+        );
+      });
+    });
+}

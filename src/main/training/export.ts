@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors';
+import { exportOnnx, mergedWeights } from '../models/export';
+import { EmbeddingModel } from '../models/model';
+import { latestCheckpoint } from './checkpoint';
+import { readRunJson } from './trainer';
+import { readTensors, writeTensors } from './tensors';
+
+export interface ResolvedRun {
+  runDir: string;
+  modelDir: string;
+  adapterDir: string;
+}
+
+/** RUN is a run folder, or a run id under the workspace's runs/ folder. */
+export function resolveRun(run: string, runsDir: string): ResolvedRun {
+  const candidates = [path.resolve(run), path.join(runsDir, run)];
+  const runDir = candidates.find((d) => fs.existsSync(path.join(d, 'run.json')));
+  if (!runDir)
+    throw new UserError(
+      `${run}: not a training run (no run.json there or in ${runsDir}); pass the folder \`train\` wrote`,
+    );
+  const modelDir = readRunJson(runDir).config.model;
+  let adapterDir = path.join(runDir, 'adapter');
+  if (!fs.existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
+    const ck = latestCheckpoint(runDir);
+    if (!ck) throw new UserError(`${run}: the run has no adapter and no checkpoint yet; train it first`);
+    adapterDir = path.join(ck, 'adapter');
+  }
+  if (!fs.existsSync(path.join(modelDir, 'config.json')))
+    throw new UserError(`${run}: its base model ${modelDir} is gone; restore that folder to export`);
+  return { runDir, modelDir, adapterDir };
+}
+
+const COPY = [
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'modules.json',
+  'config_sentence_transformers.json',
+  'sentence_bert_config.json',
+  'model.safetensors.index.json',
+  'generation_config.json',
+];
+const PREFIXES = ['model.', 'bert.', 'roberta.', 'transformer.'];
+
+/** Writes into a temp folder beside `out`, then renames it into place. */
+function intoFreshDir(out: string, fn: (tmp: string) => void): void {
+  if (fs.existsSync(out) && fs.readdirSync(out).length)
+    throw new UserError(`--out ${out} exists and is not empty; pick another --out or remove it`);
+  const tmp = `${out.replace(/\/$/, '')}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    fn(tmp);
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.renameSync(tmp, out);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function copyFolderFiles(src: string, dst: string) {
+  for (const f of COPY)
+    if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(dst, f));
+  // sentence-transformers module folders (1_Pooling, 2_Normalize, …).
+  for (const d of fs.readdirSync(src))
+    if (/^\d+_/.test(d) && fs.statSync(path.join(src, d)).isDirectory())
+      fs.cpSync(path.join(src, d), path.join(dst, d), { recursive: true });
+}
+
+/**
+ * The adapter merged into the base weights (PEFT merge_and_unload: W += α/r · B·A), written as the base
+ * folder's safetensors files (same names, shards and dtypes) plus its config, tokenizer and
+ * sentence-transformers files: a folder transformers / sentence-transformers load like the base.
+ */
+export function exportMerged(r: ResolvedRun, out: string): { out: string; files: string[]; merged: number } {
+  const model = EmbeddingModel.load(r.modelDir);
+  const adapter = model.loadAdapter(r.adapterDir);
+  const merged = mergedWeights(model, adapter);
+  const files: string[] = [];
+  let hits = 0;
+  intoFreshDir(out, (tmp) => {
+    for (const f of model.ck.files) {
+      const tensors = readTensors(path.join(model.ck.dir, f));
+      for (const [stored, t] of tensors) {
+        const base = merged.has(stored)
+          ? stored
+          : (PREFIXES.map((p) => (stored.startsWith(p) ? stored.slice(p.length) : null)).find(
+              (n) => n && merged.has(n),
+            ) ?? null);
+        if (base) {
+          t.data = merged.get(base) as Float32Array;
+          hits++;
+        }
+      }
+      writeTensors(path.join(tmp, f), tensors);
+      files.push(f);
+    }
+    copyFolderFiles(model.ck.dir, tmp);
+  });
+  if (hits !== merged.size) throw new Error(`merge: wrote ${hits} of ${merged.size} adapted weights`);
+  return { out, files, merged: hits };
+}
+
+/** The models area's ONNX export of the base with this run's adapter merged. */
+export function exportRunOnnx(r: ResolvedRun, out: string): { out: string; files: string[] } {
+  const model = EmbeddingModel.load(r.modelDir);
+  const adapter = model.loadAdapter(r.adapterDir);
+  let files: string[] = [];
+  intoFreshDir(out, (tmp) => {
+    files = exportOnnx(model, tmp, { adapter }).files;
+  });
+  return { out, files };
+}

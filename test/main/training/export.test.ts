@@ -1,0 +1,196 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../../src/main/cli/index';
+import { EmbeddingModel } from '../../../src/main/models/model';
+import { Store } from '../../../src/main/store';
+import { latestCheckpoint, loadCheckpoint } from '../../../src/main/training/checkpoint';
+import { parseTrainConfig, queryFormatter } from '../../../src/main/training/config';
+import { loadTrainRows } from '../../../src/main/training/data';
+import { loadEncoder } from '../../../src/main/training/job';
+import { referenceLoss } from '../../../src/main/training/loss';
+import { readTensors } from '../../../src/main/training/tensors';
+import { runTraining, writeRunJson } from '../../../src/main/training/trainer';
+import { FIXTURES, tmpDir } from '../../helpers/tmp';
+import { syntheticTask } from './synthetic';
+
+const MODEL = path.join(FIXTURES, 'parity/mistral');
+
+/** A run folder whose adapter is the fixture's (written by peft itself). */
+function fixtureRun(): string {
+  const run = path.join(tmpDir(), 'run');
+  writeRunJson(run, { model: MODEL } as never, {});
+  fs.cpSync(path.join(MODEL, 'adapter'), path.join(run, 'adapter'), { recursive: true });
+  return run;
+}
+
+let stdout = '';
+beforeEach(() => {
+  stdout = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    stdout += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('embedsmith export', () => {
+  it('merged: equals peft merge_and_unload (fixture merged.safetensors) and is a complete model folder', async () => {
+    const run = fixtureRun();
+    const out = path.join(tmpDir(), 'merged');
+    expect(await main(['export', 'merged', run, '--out', out, '--json', '--home', tmpDir()])).toBe(0);
+    expect(JSON.parse(stdout).merged).toBe(14);
+    const got = readTensors(path.join(out, 'model.safetensors'));
+    const want = readTensors(path.join(MODEL, 'merged.safetensors'));
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    let worst = 0;
+    for (const [k, t] of want) {
+      const g = got.get(k)?.data as Float32Array;
+      for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(g[i] - t.data[i]));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    for (const f of [
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'modules.json',
+      '1_Pooling/config.json',
+    ])
+      expect(fs.existsSync(path.join(out, f))).toBe(true);
+    // An existing non-empty --out is refused.
+    expect(await main(['export', 'merged', run, '--out', out, '--home', tmpDir()])).toBe(1);
+  });
+
+  it('onnx: the exported graph reproduces the merged model hidden states', async () => {
+    const run = fixtureRun();
+    const out = path.join(tmpDir(), 'onnx');
+    expect(await main(['export', 'onnx', run, '--out', out, '--home', tmpDir()])).toBe(0);
+    const cases = readTensors(path.join(MODEL, 'cases.safetensors'));
+    const ids = cases.get('lora_batch.input_ids')?.data as Float32Array;
+    const mask = cases.get('lora_batch.attention_mask')?.data as Float32Array;
+    const want = cases.get('merged.last_hidden_state')?.data as Float32Array;
+    const s = await ort.InferenceSession.create(path.join(out, 'onnx/model.onnx'));
+    const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (x) => BigInt(x)));
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', i64(ids), [6, 16]),
+      attention_mask: new ort.Tensor('int64', i64(mask), [6, 16]),
+    };
+    if (s.inputNames.includes('position_ids'))
+      feeds.position_ids = new ort.Tensor(
+        'int64',
+        i64(Array.from({ length: 96 }, (_, i) => i % 16)),
+        [6, 16],
+      );
+    const r = await s.run(feeds);
+    const h = r.last_hidden_state.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++)
+      if (mask[Math.floor(i / 64)]) worst = Math.max(worst, Math.abs(h[i] - want[i]));
+    expect(worst).toBeLessThan(1e-4);
+    await s.release();
+  });
+
+  it('dataset: one file per split in the sentence-transformers and FlagEmbedding layouts', async () => {
+    const home = tmpDir();
+    const store = Store.open(path.join(home, 'embedsmith.db'));
+    const ds = store.datasets.create('syn');
+    const rows = syntheticTask(30, 3);
+    store.examples.insertMany(
+      ds.id,
+      rows.map((e, i) => ({ ...e, split: i < 20 ? ('train' as const) : ('test' as const) })),
+    );
+    store.close();
+    const st = path.join(home, 'st');
+    expect(
+      await main([
+        'export',
+        'dataset',
+        'syn',
+        '--layout',
+        'sentence-transformers',
+        '--out',
+        st,
+        '--home',
+        home,
+      ]),
+    ).toBe(0);
+    const train = fs
+      .readFileSync(path.join(st, 'train.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(train.length).toBe(20);
+    expect(Object.keys(train[0]).sort()).toEqual(['anchor', 'negative', 'positive']);
+    expect(fs.readFileSync(path.join(st, 'test.jsonl'), 'utf8').trim().split('\n').length).toBe(10);
+    const fe = path.join(home, 'fe');
+    expect(
+      await main(['export', 'dataset', 'syn', '--layout', 'flagembedding', '--out', fe, '--home', home]),
+    ).toBe(0);
+    const first = JSON.parse(fs.readFileSync(path.join(fe, 'train.jsonl'), 'utf8').split('\n')[0]);
+    expect(first.prompt).toBe('Retrieve the mapped words');
+    expect(Array.isArray(first.pos) && Array.isArray(first.neg)).toBe(true);
+    expect(await main(['export', 'dataset', 'syn', '--layout', 'bogus', '--out', fe, '--home', home])).toBe(
+      2,
+    );
+  });
+
+  it('a trained adapter reloads (models API) to the same embeddings, and the merged export agrees', async () => {
+    const dir = tmpDir();
+    const store = Store.open(path.join(dir, 'db.sqlite'));
+    const ds = store.datasets.create('syn');
+    store.examples.insertMany(ds.id, syntheticTask(24, 9));
+    const rows = loadTrainRows(store, ['syn'], queryFormatter(MODEL));
+    store.close();
+    const config = parseTrainConfig({
+      datasets: ['syn'],
+      model: MODEL,
+      loraRank: 4,
+      loraAlpha: 8,
+      loraDropout: 0.1,
+      targetModules: ['all-linear'],
+      batchSize: 8,
+      chunkSize: 4,
+      lr: 1e-2,
+      warmup: 0,
+      weightDecay: 0.1,
+      temperature: 0.05,
+      epochs: 1,
+      maxLength: 32,
+      out: path.join(dir, 'run'),
+    });
+    const enc = await loadEncoder(config);
+    const res = await runTraining({
+      config,
+      rows,
+      encoder: enc,
+      loss: referenceLoss,
+      runDir: config.out,
+      resume: false,
+    });
+    expect(res.step).toBe(3);
+    const final = loadCheckpoint(latestCheckpoint(config.out) as string, enc.params).lora;
+    await enc.dispose?.();
+    // Eval-mode embeddings from the training encoder (dropout off).
+    const evalEnc = await loadEncoder({ ...config, loraDropout: 0 });
+    const texts = rows.slice(0, 5).map((r) => r.query);
+    const inTraining = await evalEnc.embed(texts, final, null);
+    await evalEnc.dispose?.();
+    const model = EmbeddingModel.load(MODEL, { maxLength: 32, inThread: true });
+    const adapter = model.loadAdapter(path.join(config.out, 'adapter'));
+    const reloaded = await model.embed(texts, { adapter });
+    const base = await model.embed(texts);
+    await model.dispose();
+    const maxDiff = (a: Float32Array, b: Float32Array) =>
+      Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+    expect(maxDiff(reloaded, inTraining)).toBeLessThan(1e-5);
+    expect(maxDiff(base, inTraining)).toBeGreaterThan(1e-3);
+    const out = path.join(dir, 'merged');
+    expect(await main(['export', 'merged', config.out, '--out', out, '--home', dir])).toBe(0);
+    const merged = EmbeddingModel.load(out, { maxLength: 32, inThread: true });
+    const viaMerged = await merged.embed(texts);
+    await merged.dispose();
+    expect(maxDiff(viaMerged, inTraining)).toBeLessThan(1e-4);
+  });
+});
