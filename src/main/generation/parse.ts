@@ -6,6 +6,14 @@ const REFUSAL_RE =
 
 export const looksLikeRefusal = (text: string) => REFUSAL_RE.test(text.slice(0, 400));
 
+/**
+ * A JSON value that is a refusal rather than content: it opens with an apology or "As an AI" and says it
+ * cannot comply. Stricter than looksLikeRefusal, because example texts may quote apologies legitimately.
+ */
+export const valueIsRefusal = (text: string) =>
+  /^\W{0,3}(?:I(?:'|’)?m sorry|I am sorry|I apologi[sz]e|As an AI|Sorry)/i.test(text) &&
+  /can(?:not|(?:'|’)t)|unable|not able|as an AI|decline/i.test(text.slice(0, 300));
+
 const FENCE_RE = /```[a-zA-Z]*\s*\n?([\s\S]*?)```/;
 
 /** The JSON-ish part of an answer: inside a code fence when there is one, else the text itself. */

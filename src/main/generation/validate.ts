@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KIND_KEYS, type Kind } from '../../shared/domain';
 import type { Attributes } from './attributes';
 import { isInLanguage } from './langid';
-import { looksLikeRefusal } from './parse';
+import { valueIsRefusal } from './parse';
 import { PLACEHOLDERS } from './prompts';
 import type { RejectReason } from './reasons';
 
@@ -95,7 +95,7 @@ export function validateExample(
 
   for (const k of keys) {
     if (!fields[k]) return reject('too_short', `${k} is empty`);
-    if (looksLikeRefusal(fields[k]) && fields[k].length < 400) return reject('refusal', k);
+    if (valueIsRefusal(fields[k])) return reject('refusal', k);
     if (PLACEHOLDER_RE.test(fields[k])) return reject('unfilled_placeholder', k);
   }
   const lang = attrs.language;
@@ -146,17 +146,24 @@ export function validateExample(
   }
 
   if (opts.languageCheck) {
-    const checks: [string, string][] =
+    // The fields of one language together (robust on short texts), and each field of 40+ characters on
+    // its own, so one drifted field among several cannot hide behind the others.
+    const groups: [string[], string][] =
       kind === 'bitext'
         ? [
-            [fields.S1, attrs.src_lang],
-            [`${fields.S2}\n${fields.S3}`, attrs.tgt_lang],
+            [[fields.S1], attrs.src_lang],
+            [[fields.S2, fields.S3], attrs.tgt_lang],
           ]
         : kind === 'long-short'
-          ? [[fields.input_text, lang]]
-          : [[keys.map((k) => fields[k]).join('\n'), lang]];
-    for (const [text, l] of checks)
-      if (l && isInLanguage(text, l) === false) return reject('wrong_language', l);
+          ? [[[fields.input_text], lang]]
+          : [[keys.map((k) => fields[k]), lang]];
+    for (const [texts, l] of groups) {
+      if (!l) continue;
+      if (isInLanguage(texts.join('\n'), l) === false) return reject('wrong_language', l);
+      if (texts.length > 1)
+        for (const t of texts)
+          if (t.length >= 40 && isInLanguage(t, l) === false) return reject('wrong_language', l);
+    }
   }
   return { ok: true, fields, extraKeys };
 }
