@@ -101,10 +101,9 @@ function Curator({ dataset }: { dataset: string }) {
 
   // Debounce typing into the full-text filter.
   useEffect(() => {
-    const t = setTimeout(
-      () => setFilter((f) => ({ ...f, search: searchText.trim() ? searchText.trim() : undefined })),
-      250,
-    );
+    const next = searchText.trim() || undefined;
+    // Same search: keep the same filter object, or the list would reload and lose the selection.
+    const t = setTimeout(() => setFilter((f) => (f.search === next ? f : { ...f, search: next })), 250);
     return () => clearTimeout(t);
   }, [searchText]);
 
@@ -157,6 +156,8 @@ function Curator({ dataset }: { dataset: string }) {
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_H,
     overscan: 12,
+    // A first guess until the list is measured (and the size used where nothing is laid out, e.g. tests).
+    initialRect: { width: 1200, height: 480 },
   });
   const items = virtualizer.getVirtualItems();
   const lastItem = items[items.length - 1];
