@@ -30,12 +30,7 @@ function selfAttention(
   // [b, heads, s, hd] → [b, s, H] → dense → residual → LayerNorm
   const ctx = g.reshape(g.transpose(o, [0, 2, 1, 3]), [b, s, H]);
   const d = m.linear(ctx, `${p}.output.dense`, H, H, true);
-  return g.layerNorm(
-    g.add(d, x),
-    m.weight(`${p}.output.LayerNorm.weight`, [H]),
-    m.weight(`${p}.output.LayerNorm.bias`, [H]),
-    c.layerNormEps,
-  );
+  return m.layerNorm(g.add(d, x), `${p}.output.LayerNorm`, H, c.layerNormEps);
 }
 
 function feedForward(m: ModelContext, c: BertConfig, i: number, x: Tensor): Tensor {
@@ -45,12 +40,7 @@ function feedForward(m: ModelContext, c: BertConfig, i: number, x: Tensor): Tens
   // [b, s, H] → GELU(erf) [b, s, I] → [b, s, H] → residual → LayerNorm
   const inter = g.gelu(m.linear(x, `${p}.intermediate.dense`, H, c.intermediateSize, true));
   const out = m.linear(inter, `${p}.output.dense`, c.intermediateSize, H, true);
-  return g.layerNorm(
-    g.add(out, x),
-    m.weight(`${p}.output.LayerNorm.weight`, [H]),
-    m.weight(`${p}.output.LayerNorm.bias`, [H]),
-    c.layerNormEps,
-  );
+  return m.layerNorm(g.add(out, x), `${p}.output.LayerNorm`, H, c.layerNormEps);
 }
 
 /** Returns last_hidden_state [b, s, H]. Positions come in as fed ids (BERT arange, XLM-R pad-offset cumsum). */
@@ -71,12 +61,7 @@ export function bertForward(
       h,
       g.gather(m.weight(`${e}.token_type_embeddings.weight`, [c.typeVocabSize, H]), inp.tokenTypeIds),
     );
-  h = g.layerNorm(
-    h,
-    m.weight(`${e}.LayerNorm.weight`, [H]),
-    m.weight(`${e}.LayerNorm.bias`, [H]),
-    c.layerNormEps,
-  );
+  h = m.layerNorm(h, `${e}.LayerNorm`, H, c.layerNormEps);
   for (let i = 0; i < c.numLayers; i++)
     h = g.scope(`encoder.layer.${i}`, () =>
       feedForward(m, c, i, selfAttention(m, c, i, h, inp, opts.causal)),

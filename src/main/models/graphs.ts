@@ -1,4 +1,4 @@
-import { Graph, grad, type Tensor } from '../engine';
+import { type DType, Graph, grad, type Tensor } from '../engine';
 import type { Checkpoint } from './checkpoint';
 import { ModelContext, type LoraWiring, type ModelInputs } from './modeling';
 import type { Architecture } from './registry';
@@ -29,6 +29,8 @@ export interface ForwardOptions {
   hidden?: boolean;
   pooled?: boolean;
   normalize?: boolean;
+  /** Compute dtype of the frozen model (weights are cast to it; norms run in float32; outputs are float32). */
+  dtype?: DType;
   /** Positions computed in-graph instead of fed (encoder exports: transformers.js feeds no position_ids). */
   computedPositions?: boolean;
 }
@@ -67,7 +69,7 @@ function pool(g: Graph, h: Tensor, weights: Tensor): Tensor {
 
 function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
   const g = new Graph();
-  const m = new ModelContext(g, ck, { lora: o.lora, overrides: o.overrides });
+  const m = new ModelContext(g, ck, { lora: o.lora, overrides: o.overrides, dtype: o.dtype });
   const inp = modelInputs(g, arch, o.computedPositions);
   const poolW = o.pooled ? g.input('pool_weights', 'float32', ['batch', 'seq']) : undefined;
   const hidden = g.cast(arch.forward(m, inp, { causal: o.causal }), 'float32');

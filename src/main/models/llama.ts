@@ -26,8 +26,8 @@ function attention(
   const v = g.reshape(m.linear(x, `${p}.v_proj`, H, c.numKvHeads * hd, c.qkvBias), [b, s, c.numKvHeads, hd]);
   if (c.qkNorm) {
     // qwen3: RMSNorm over head_dim of each head, before RoPE.
-    q = g.rmsNorm(q, m.weight(`${p}.q_norm.weight`, [hd]), c.rmsNormEps);
-    k = g.rmsNorm(k, m.weight(`${p}.k_norm.weight`, [hd]), c.rmsNormEps);
+    q = m.rmsNorm(q, `${p}.q_norm.weight`, hd, c.rmsNormEps);
+    k = m.rmsNorm(k, `${p}.k_norm.weight`, hd, c.rmsNormEps);
   }
   // [b, s, heads, hd] → [b, heads, s, hd]
   const qh = g.rope(g.transpose(q, [0, 2, 1, 3]), cos, sin);
@@ -70,21 +70,16 @@ export function llamaForward(
         m,
         c,
         i,
-        g.rmsNorm(h, m.weight(`layers.${i}.input_layernorm.weight`, [H]), c.rmsNormEps),
+        m.rmsNorm(h, `layers.${i}.input_layernorm.weight`, H, c.rmsNormEps),
         cos,
         sin,
         inp,
         opts.causal,
       );
       const r = g.add(h, a);
-      const f = mlp(
-        m,
-        c,
-        i,
-        g.rmsNorm(r, m.weight(`layers.${i}.post_attention_layernorm.weight`, [H]), c.rmsNormEps),
-      );
+      const f = mlp(m, c, i, m.rmsNorm(r, `layers.${i}.post_attention_layernorm.weight`, H, c.rmsNormEps));
       return g.add(r, f);
     });
   }
-  return g.rmsNorm(h, m.weight('norm.weight', [H]), c.rmsNormEps);
+  return m.rmsNorm(h, 'norm.weight', H, c.rmsNormEps);
 }

@@ -28,6 +28,8 @@ export interface LoadOptions {
   maxLength?: number;
   device?: Device;
   threads?: number;
+  /** Compute dtype: float32 (default; CPU), float16 or bfloat16 (GPU; norms stay float32). */
+  dtype?: 'float32' | 'float16' | 'bfloat16';
   /** Run sessions in this thread (tests) instead of the engine's worker. */
   inThread?: boolean;
   /**
@@ -86,6 +88,10 @@ export class EmbeddingModel {
 
   static load(dir: string, opts: LoadOptions = {}): EmbeddingModel {
     return new EmbeddingModel(path.resolve(dir), opts);
+  }
+
+  get dtype(): 'float32' | 'float16' | 'bfloat16' {
+    return this.opts.dtype ?? 'float32';
   }
 
   get dim(): number {
@@ -180,7 +186,14 @@ export class EmbeddingModel {
   ) {
     const lora = adapter ? this.loraWiring(adapter) : undefined;
     const key = `fwd:${hidden ? 'h' : 'e'}:${adapter ? `${adapter.config.r}:${adapter.modules.map((m) => m.path).join(',')}` : 'base'}`;
-    const o: ForwardOptions = { causal: this.causal, lora, hidden, pooled: true, normalize: this.normalize };
+    const o: ForwardOptions = {
+      causal: this.causal,
+      lora,
+      hidden,
+      pooled: true,
+      normalize: this.normalize,
+      dtype: this.dtype,
+    };
     return this.session(key, () => buildForward(this.ck, this.arch, o), { inference: true });
   }
 

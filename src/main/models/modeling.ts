@@ -66,6 +66,25 @@ export class ModelContext {
     return this.g.cast(w, this.dtype);
   }
 
+  /**
+   * transformers' RMSNorm: normalise in float32, cast back, multiply by the weight in the model dtype
+   * (no-op casts in float32).
+   */
+  rmsNorm(x: Tensor, name: string, dim: number, eps: number): Tensor {
+    const g = this.g;
+    const ms = g.reduceMean(g.square(g.cast(x, 'float32')), [-1], true);
+    const n = g.cast(g.mul(g.cast(x, 'float32'), g.rsqrt(g.add(ms, eps))), x.dtype);
+    return g.mul(n, g.cast(this.weight(name, [dim]), x.dtype));
+  }
+
+  /** LayerNorm computed in float32 (as autocast does), result in the input dtype. */
+  layerNorm(x: Tensor, prefix: string, dim: number, eps: number): Tensor {
+    const g = this.g;
+    const w = g.cast(this.weight(`${prefix}.weight`, [dim]), 'float32');
+    const b = g.cast(this.weight(`${prefix}.bias`, [dim]), 'float32');
+    return g.cast(g.layerNorm(g.cast(x, 'float32'), w, b, eps), x.dtype);
+  }
+
   has(name: string): boolean {
     return this.ck.has(name);
   }

@@ -114,7 +114,9 @@ export function readF32(header: StHeader, name: string): Float32Array {
   const out = new Float32Array(count);
   switch (e.dtype) {
     case 'F32':
-      for (let i = 0; i < count; i++) out[i] = buf.readFloatLE(i * 4);
+      // Buffer.alloc of a large size owns its ArrayBuffer at offset 0; the host is little-endian (x64/arm64).
+      if (buf.byteOffset % 4 === 0) out.set(new Float32Array(buf.buffer, buf.byteOffset, count));
+      else for (let i = 0; i < count; i++) out[i] = buf.readFloatLE(i * 4);
       break;
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = buf.readDoubleLE(i * 8);

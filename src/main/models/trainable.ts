@@ -145,7 +145,12 @@ export async function createTrainableEncoder(
   load: LoadOptions = {},
 ): Promise<LoraEncoder> {
   const device = o.device === 'cuda' || o.device === 'webgpu' || o.device === 'cpu' ? o.device : 'auto';
-  const model = EmbeddingModel.load(o.modelDir, { maxLength: o.maxLength, device, ...load });
+  const dtype = /^(fp16|float16)$/.test(o.dtype)
+    ? 'float16'
+    : /^(bf16|bfloat16)$/.test(o.dtype)
+      ? 'bfloat16'
+      : 'float32';
+  const model = EmbeddingModel.load(o.modelDir, { maxLength: o.maxLength, device, dtype, ...load });
   return new LoraEncoder(model, {
     r: o.rank,
     alpha: o.alpha,

@@ -133,6 +133,18 @@ describe('checkpoint folders', () => {
     expect(d).toBeLessThan(5e-2);
   });
 
+  it('computes in float16 with norms in float32 (dtype option), close to float32', async () => {
+    for (const name of ['mistral', 'bert']) {
+      const ref = await embedOnce(path.join(PARITY, name));
+      const m = EmbeddingModel.load(path.join(PARITY, name), { inThread: true, dtype: 'float16' });
+      const e = await m.embed(['the cat sat', 'hello world of dogs and cats'], { role: 'document' });
+      await m.dispose();
+      const d = maxDiff(e, ref);
+      expect(d).toBeGreaterThan(0);
+      expect(d).toBeLessThan(5e-3);
+    }
+  });
+
   it('names the file and the key when a weight is missing or mis-shaped', async () => {
     const dir = variant('mistral', (t, d) => {
       t.delete('layers.1.mlp.up_proj.weight');
