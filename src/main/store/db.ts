@@ -42,14 +42,30 @@ export function openDatabase(file: string, opts: { readonly?: boolean; migration
   return db;
 }
 
-/** Applies every migration newer than PRAGMA user_version, each in one transaction. */
+/**
+ * Applies every migration not yet recorded in schema_migrations, in ascending order, each in one
+ * transaction; PRAGMA user_version follows the highest applied. A ledger rather than "newer than
+ * user_version" because areas number migrations in separate ranges: a database that already has version 10
+ * must still get a version 2 that landed later. Databases from before the ledger count every listed version
+ * up to their user_version as applied.
+ */
 export function migrate(db: Db, migrations: Migration[]): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))`);
   const current = db.pragma('user_version', { simple: true }) as number;
-  const pending = migrations.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+  const ledger = db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[];
+  const record = db.prepare('INSERT OR IGNORE INTO schema_migrations (version, name) VALUES (?, ?)');
+  if (!ledger.length && current > 0)
+    for (const m of migrations) if (m.version <= current) record.run(m.version, m.name);
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const pending = migrations.filter((m) => !applied.has(m.version)).sort((a, b) => a.version - b.version);
   for (const m of pending) {
     db.transaction(() => {
       db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
+      record.run(m.version, m.name);
+      const top = db.pragma('user_version', { simple: true }) as number;
+      db.pragma(`user_version = ${Math.max(top, m.version)}`);
     })();
   }
   return db.pragma('user_version', { simple: true }) as number;

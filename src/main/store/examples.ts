@@ -213,6 +213,54 @@ export class ExampleStore {
     return this.db.inTransaction ? run() : this.db.transaction(run)();
   }
 
+  /** Rows inserted but not yet in the full-text index (above the watermark of migration 002). */
+  pendingIndex(): number {
+    return (
+      this.db.prepare('SELECT count(*) AS n FROM examples WHERE id > (SELECT upto FROM fts_state)').get() as {
+        n: number;
+      }
+    ).n;
+  }
+
+  /**
+   * Indexes the rows above the watermark, `chunk` rows per transaction (or inside the caller's
+   * transaction), so an interrupted run keeps what it indexed. Returns the number of rows indexed.
+   */
+  indexPending(opts: { chunk?: number; onProgress?: (done: number, total: number) => void } = {}): number {
+    const chunk = opts.chunk ?? 5000;
+    const total = this.pendingIndex();
+    if (!total) return 0;
+    const upper = this.db.prepare(
+      `SELECT max(id) AS hi, count(*) AS n FROM
+         (SELECT id FROM examples WHERE id > (SELECT upto FROM fts_state) ORDER BY id LIMIT ?)`,
+    );
+    const ins = this.db.prepare(
+      `INSERT INTO examples_fts (rowid, query, positive, negative)
+       SELECT id, query, positive, negative FROM examples WHERE id > (SELECT upto FROM fts_state) AND id <= ?`,
+    );
+    const mark = this.db.prepare('UPDATE fts_state SET upto = ?');
+    const step = () => {
+      const { hi, n } = upper.get(chunk) as { hi: number | null; n: number };
+      if (hi === null) return 0;
+      ins.run(hi);
+      mark.run(hi);
+      return n;
+    };
+    let done = 0;
+    for (;;) {
+      const n = this.db.inTransaction ? step() : this.db.transaction(step)();
+      if (!n) break;
+      done += n;
+      opts.onProgress?.(done, total);
+    }
+    return done;
+  }
+
+  /** Searches must see every row: drain the index queue first (a no-op when it is empty). */
+  private ready(filter?: ExampleFilter): void {
+    if (filter?.search?.trim()) this.indexPending();
+  }
+
   get(id: number): Example {
     const r = this.db.prepare('SELECT * FROM examples WHERE id = ?').get(id) as ExampleRow | undefined;
     if (!r) throw new UserError(`unknown example id ${id}`);
@@ -220,6 +268,7 @@ export class ExampleStore {
   }
 
   count(datasetId: number, filter?: ExampleFilter): number {
+    this.ready(filter);
     const { where, params } = filterSql(datasetId, filter);
     return (
       this.db.prepare(`SELECT count(*) AS n FROM examples e WHERE ${where}`).get(...params) as { n: number }
@@ -228,6 +277,7 @@ export class ExampleStore {
 
   /** One page of a curation view. Keyset paging when `after` is given, else offset. */
   page(datasetId: number, req: PageRequest = {}): Example[] {
+    this.ready(req.filter);
     const sort = req.sort ?? 'id';
     if (!SORT_COLUMNS.includes(sort))
       throw new UserError(`cannot sort by "${sort}"; use one of ${SORT_COLUMNS.join(', ')}`, 2);
@@ -251,6 +301,7 @@ export class ExampleStore {
 
   /** Streams every matching row in id order, without holding them all in memory. */
   *iterate(datasetId: number, filter?: ExampleFilter): Generator<Example> {
+    this.ready(filter);
     const { where, params } = filterSql(datasetId, filter);
     for (const r of this.db
       .prepare(`SELECT * FROM examples e WHERE ${where} ORDER BY e.id`)
@@ -260,6 +311,7 @@ export class ExampleStore {
 
   /** Counts by kind × language × status (the paper's distribution figures), plus marginals. */
   stats(datasetId: number, datasetName: string, filter?: ExampleFilter): DatasetStats {
+    this.ready(filter);
     const { where, params } = filterSql(datasetId, filter);
     const cells = this.db
       .prepare(
@@ -346,6 +398,7 @@ export class ExampleStore {
   ): number {
     const status: ReviewStatus =
       action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'unreviewed';
+    this.ready(filter);
     const { where, params } = filterSql(datasetId, filter);
     return this.db.transaction(() => {
       this.db

@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { NewExample } from '../../shared/domain';
 
+// Whitespace other than a plain space (JS \s), or two spaces in a row: the text needs normalising. Most
+// texts are clean, so the hash skips the replace (and its copy) for them.
+const NEEDS_NORM = /[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]| {2}/;
+const norm = (s: string | null | undefined) => {
+  if (!s) return '';
+  if (s.charCodeAt(0) === 32 || s.charCodeAt(s.length - 1) === 32 || NEEDS_NORM.test(s))
+    return s.replace(/\s+/g, ' ').trim();
+  return s;
+};
+
 /**
  * Content hash of an example: kind, languages and the three texts, whitespace-normalised. Two rows with the
  * same hash in one dataset are duplicates (the UNIQUE index refuses the second).
@@ -8,13 +18,19 @@ import type { NewExample } from '../../shared/domain';
 export function contentHash(
   e: Pick<NewExample, 'kind' | 'query' | 'positive' | 'negative' | 'srcLang' | 'tgtLang'>,
 ) {
-  const norm = (s: string | null | undefined) => (s ?? '').replace(/\s+/g, ' ').trim();
+  // Same bytes as hashing [kind, q, p, n, src, tgt].join('\0'), fed piecewise to avoid building the string.
   return createHash('sha256')
-    .update(
-      [e.kind, norm(e.query), norm(e.positive), norm(e.negative), e.srcLang ?? '', e.tgtLang ?? ''].join(
-        '\u0000',
-      ),
-    )
+    .update(e.kind)
+    .update('\u0000')
+    .update(norm(e.query))
+    .update('\u0000')
+    .update(norm(e.positive))
+    .update('\u0000')
+    .update(norm(e.negative))
+    .update('\u0000')
+    .update(e.srcLang ?? '')
+    .update('\u0000')
+    .update(e.tgtLang ?? '')
     .digest('hex')
     .slice(0, 32);
 }

@@ -1,4 +1,5 @@
 import { sql as core } from './001_core';
+import { sql as ftsDeferred } from './002_fts_deferred';
 import { sql as generation } from './010_generation';
 
 /**
@@ -14,5 +15,6 @@ export interface Migration {
 
 export const MIGRATIONS: Migration[] = [
   { version: 1, name: 'core', sql: core },
+  { version: 2, name: 'fts-deferred', sql: ftsDeferred },
   { version: 10, name: 'generation', sql: generation },
 ];
