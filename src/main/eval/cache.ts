@@ -52,14 +52,18 @@ export class CachedEmbedder implements Embedder {
       const rec = KEY_BYTES + 4 * this.inner.dim;
       // A torn trailing record (crash mid-append) is ignored.
       const n = Math.floor(buf.length / rec);
-      const floats = new Float32Array(n * this.inner.dim);
+      // Records are 4-byte aligned when the file buffer is: then vectors are views into it (no copy).
+      const aligned = buf.byteOffset % 4 === 0;
       for (let i = 0; i < n; i++) {
         const off = i * rec;
-        const key = buf.subarray(off, off + KEY_BYTES).toString('hex');
-        const v = floats.subarray(i * this.inner.dim, (i + 1) * this.inner.dim);
-        const src = buf.subarray(off + KEY_BYTES, off + rec);
-        v.set(new Float32Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.length)));
-        m.set(key, v);
+        const key = buf.toString('hex', off, off + KEY_BYTES);
+        const start = buf.byteOffset + off + KEY_BYTES;
+        m.set(
+          key,
+          aligned
+            ? new Float32Array(buf.buffer, start, this.inner.dim)
+            : new Float32Array(buf.buffer.slice(start, start + 4 * this.inner.dim)),
+        );
       }
       if (n * rec !== buf.length) fs.truncateSync(file, n * rec);
     }

@@ -77,7 +77,9 @@ export function knnGraph(): Uint8Array {
         attribute: [
           { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
           { name: 'largest', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
-          { name: 'sorted', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+          // Unsorted: ORT selects the same set (its comparator orders ties by index) about twice as fast;
+          // the few candidates that can enter the running top-k are sorted in JS (mergeChunk).
+          { name: 'sorted', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
         ],
       }),
     ],
@@ -148,6 +150,53 @@ export async function openSearchSession(
   });
 }
 
+const ROW_BITS = 2 ** 21;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Folds one chunk's unsorted top-k of one query into the running list: keep candidates strictly above the
+ * running k-th score (a later chunk loses ties), sort them by (score desc, row asc), merge. The sort is a
+ * native Float64Array sort of exact 53-bit keys: an order-preserving map of the float32 score's bits
+ * (32 bits, inverted for descending) times 2^21, plus the row within the chunk (< 2^21).
+ */
+export function mergeChunk(
+  bestV: Float32Array,
+  bestI: Int32Array,
+  V: Float32Array,
+  I: BigInt64Array,
+  off: number,
+  kc: number,
+  c0: number,
+  k: number,
+): [Float32Array, Int32Array] {
+  const floor = bestV.length >= k ? bestV[k - 1] : Number.NEGATIVE_INFINITY;
+  let n = 0;
+  for (let j = 0; j < kc; j++) if (V[off + j] > floor) n++;
+  if (n === 0) return [bestV, bestI];
+  const keys = new Float64Array(n);
+  n = 0;
+  for (let j = 0; j < kc; j++) {
+    const v = V[off + j];
+    if (!(v > floor)) continue;
+    f32[0] = v === 0 ? 0 : v; // -0 and +0 are the same score
+    const u = u32[0];
+    const asc = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+    keys[n++] = (0xffffffff - asc) * ROW_BITS + Number(I[off + j]);
+  }
+  keys.sort();
+  const cv = new Float32Array(n);
+  const ci = new Int32Array(n);
+  for (let t = 0; t < n; t++) {
+    const desc = Math.floor(keys[t] / ROW_BITS);
+    const asc = 0xffffffff - desc;
+    u32[0] = asc & 0x80000000 ? asc & 0x7fffffff : ~asc >>> 0;
+    cv[t] = f32[0];
+    ci[t] = keys[t] - desc * ROW_BITS + c0;
+  }
+  return mergeTopK(bestV, bestI, cv, ci, k);
+}
+
 /** A copy in its own buffer: worker feeds are transferred, and a view would drag its whole buffer along. */
 const own = (a: Float32Array, from: number, to: number) => a.slice(from, to);
 
@@ -171,7 +220,11 @@ export async function searchTopK(
   const kk = Math.min(k, corpus.rows);
   const qb = Math.max(1, opts.queryBatch ?? 1024);
   // Keep the score block (queryBatch × chunkRows floats) around 64 MB by default.
-  const chunk = Math.max(kk, opts.chunkRows ?? Math.max(1024, Math.floor((16 * 1024 * 1024) / qb)));
+  // Rows within a chunk must stay below 2^21 (mergeChunk's sort keys).
+  const chunk = Math.min(
+    2 ** 21,
+    Math.max(kk, opts.chunkRows ?? Math.max(1024, Math.floor((16 * 1024 * 1024) / qb))),
+  );
   const session = opts.session ?? (await openSearchSession(opts));
   const indices: Int32Array[] = [];
   const scores: Float32Array[] = [];
@@ -187,6 +240,8 @@ export async function searchTopK(
         const nc = Math.min(chunk, corpus.rows - c0);
         return session.run({
           Q: hostTensor('float32', [nq, d], opts.inThread ? Qdata : Qdata.slice()),
+          // Worker feeds are transferred, so the chunk is copied out of the corpus (ORT refuses
+          // SharedArrayBuffer-backed tensors, which would have avoided it).
           C: hostTensor(
             'float32',
             [nc, d],
@@ -208,9 +263,7 @@ export async function searchTopK(
         const V = out.V.data as Float32Array;
         const I = out.I.data as BigInt64Array;
         for (let i = 0; i < nq; i++) {
-          const ci = new Int32Array(kc);
-          for (let j = 0; j < kc; j++) ci[j] = Number(I[i * kc + j]) + c0;
-          [bestV[i], bestI[i]] = mergeTopK(bestV[i], bestI[i], V.subarray(i * kc, (i + 1) * kc), ci, kk);
+          [bestV[i], bestI[i]] = mergeChunk(bestV[i], bestI[i], V, I, i * kc, kc, c0, kk);
         }
         done += nq;
         opts.onProgress?.(done, total);
