@@ -112,14 +112,14 @@ function weightFiles(dir: string): string[] {
     return files;
   }
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return ['model.safetensors'];
-  const any = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.safetensors') && !/^(merged|cases|adapter)/.test(f));
-  if (any.length === 0)
-    throw new UserError(
-      `${dir}: no model.safetensors (PyTorch .bin checkpoints are not supported: convert them)`,
-    );
-  return any.sort();
+  const bin =
+    fs.existsSync(path.join(dir, 'pytorch_model.bin')) ||
+    fs.existsSync(path.join(dir, 'pytorch_model.bin.index.json'));
+  throw new UserError(
+    bin
+      ? `${dir}: only pytorch_model.bin here; convert it to safetensors (e.g. transformers save_pretrained(safe_serialization=True))`
+      : `${dir}: no model.safetensors or model.safetensors.index.json`,
+  );
 }
 
 /** Reads an optional JSON file of a model folder. */

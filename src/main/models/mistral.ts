@@ -1,11 +1,11 @@
-// MistralModel = llama with GQA and no biases (sliding window is not used for embedding lengths).
-import { UserError } from '../errors';
+// MistralModel = llama with GQA and no biases. Its sliding window only matters for sequences longer than
+// the window, so embedding lengths are capped at the window instead of masking it.
 import type { HfConfig } from './checkpoint';
 import { llamaConfig } from './configs';
 
 export const mistralConfig = (c: HfConfig) => {
   const cfg = llamaConfig(c, { qkvBias: false, oBias: false, mlpBias: false });
-  if (typeof c.sliding_window === 'number' && c.sliding_window < cfg.maxPositions && c.sliding_window < 32768)
-    throw new UserError(`config.json: sliding_window ${c.sliding_window} is not supported (set it to null)`);
+  const w = c.sliding_window;
+  if (typeof w === 'number' && w > 0) cfg.maxPositions = Math.min(cfg.maxPositions, w);
   return cfg;
 };

@@ -142,6 +142,6 @@ describe('embedsmith embed', () => {
       path.join(home, 'o.npy'),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: .*no model\.safetensors/);
+    expect(r.stderr).toMatch(/error: .*no model\.safetensors or model\.safetensors\.index\.json/);
   });
 });

@@ -168,6 +168,10 @@ describe('checkpoint folders', () => {
       /"gpt2" is not supported \(supported: llama, mistral, qwen2, qwen3, bert, xlm-roberta\)/,
     );
     expect(SUPPORTED_MODEL_TYPES).toEqual(['llama', 'mistral', 'qwen2', 'qwen3', 'bert', 'xlm-roberta']);
+    // Mistral's sliding window (e5-mistral: 4096 of 32768) caps the embedding length instead of masking.
+    const mc = JSON.parse(fs.readFileSync(path.join(PARITY, 'mistral', 'config.json'), 'utf8'));
+    expect(architectureFor(mc).maxPositions).toBe(256);
+    expect(architectureFor({ ...mc, sliding_window: 64 }).maxPositions).toBe(64);
   });
 
   it('builds qwen3 (q/k norms), llama and xlm-roberta folders from the same weights', async () => {

@@ -40,6 +40,30 @@ describe('ONNX export for transformers.js', () => {
     await model.dispose();
   });
 
+  it('xlm-roberta: positions computed in-graph (padding_idx offset) match our fed positions', async () => {
+    const root = tmpDir();
+    const src = path.join(PARITY, 'bert');
+    const dir = path.join(root, 'xlmr-src');
+    fs.cpSync(src, dir, { recursive: true });
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ ...cfg, model_type: 'xlm-roberta', architectures: ['XLMRobertaModel'] }),
+    );
+    const model = EmbeddingModel.load(dir, { inThread: true });
+    exportOnnx(model, path.join(root, 'xlmr'), { weights: 'inline' });
+    env.allowRemoteModels = false;
+    env.localModelPath = root;
+    const pipe = await pipeline('feature-extraction', 'xlmr', { local_files_only: true, dtype: 'fp32' });
+    const theirs = await pipe(TEXTS, { pooling: 'mean', normalize: true });
+    const ours = await model.embed(TEXTS);
+    const d = maxDiff(theirs.data as Float32Array, ours);
+    console.log(`xlm-roberta export vs embed max|diff| ${d.toExponential(2)}`);
+    expect(d).toBeLessThan(1e-5);
+    await pipe.dispose();
+    await model.dispose();
+  });
+
   it.each(['mistral', 'qwen2'])(
     '%s: AutoModel + AutoTokenizer last-token embeddings match (external data)',
     async (name) => {
