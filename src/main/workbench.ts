@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { resolveHome, workspacePaths, type WorkspacePaths } from './paths';
+import { EvalService } from './eval/service';
 import { GenerationService } from './generation';
 import { Store } from './store';
 
@@ -16,11 +17,14 @@ export class Workbench {
   readonly paths: WorkspacePaths;
   readonly store: Store;
   readonly generation: GenerationService;
+  /** Evaluation: tasks, runs, stored results, comparison tables (src/main/eval). */
+  readonly evaluation: EvalService;
 
   private constructor(paths: WorkspacePaths, store: Store) {
     this.paths = paths;
     this.store = store;
     this.generation = new GenerationService(store);
+    this.evaluation = new EvalService(paths, store);
   }
 
   static open(opts: WorkbenchOptions = {}): Workbench {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../errors';
 import { formatComparison, NO_REVISION } from '../eval/results';
-import { EvalService, type EvaluateResult, type OpenEmbedderOptions, TASK_SPEC_HELP } from '../eval/service';
+import { type EvaluateResult, type OpenEmbedderOptions, TASK_SPEC_HELP } from '../eval/service';
 import { runWithWorkbench, table, withGlobals, type GlobalOpts } from './context';
 
 interface EvalOpts extends GlobalOpts {
@@ -81,7 +81,7 @@ export function registerEval(program: Command): void {
         throw usageError(`--limit ${opts.limit}: expected a positive integer`);
       if (opts.clusterProtocol !== 'legacy' && opts.clusterProtocol !== 'bootstrap')
         throw usageError(`--cluster-protocol ${opts.clusterProtocol}: use legacy or bootstrap`);
-      const svc = new EvalService(wb.paths, wb.store);
+      const svc = wb.evaluation;
       const tasks = svc.tasks(opts.task, {
         name: opts.name,
         split: opts.split,
@@ -196,7 +196,7 @@ export function registerEval(program: Command): void {
       // --json / --home may be parsed by the parent `eval` command: read them with the globals.
       const opts = cmd.optsWithGlobals() as GlobalOpts & { base?: string; modelName?: string };
       return runWithWorkbench(opts, ({ wb, out }) => {
-        const svc = new EvalService(wb.paths, wb.store);
+        const svc = wb.evaluation;
         const t = svc.compare(results, { baseRevision: opts.base, model: opts.modelName });
         out(t, () => formatComparison(t));
       });
