@@ -1,25 +1,12 @@
 import { createHash } from 'node:crypto';
 
-const PERMS = 64;
+const BINS = 64;
 const BANDS = 16;
-const ROWS = PERMS / BANDS;
+const ROWS = BINS / BANDS;
+const EMPTY = 0xffffffff;
+const MAX_CANDIDATES_PER_BAND = 32;
 /** Estimated Jaccard at or above which two examples are near duplicates. */
 export const NEAR_DUP_THRESHOLD = 0.8;
-
-// Fixed odd multipliers / offsets: the same text always gets the same signature, across processes.
-const A = new Uint32Array(PERMS);
-const B = new Uint32Array(PERMS);
-{
-  let s = 0x12345678;
-  const next = () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s;
-  };
-  for (let i = 0; i < PERMS; i++) {
-    A[i] = next() | 1;
-    B[i] = next();
-  }
-}
 
 /** Lower-case, punctuation and whitespace folded: what "the same text" means for duplicates. */
 export function normalizeText(s: string): string {
@@ -45,48 +32,74 @@ function fnv(s: string, from: number, to: number): number {
   return h >>> 0;
 }
 
-/** MinHash signature over word 3-shingles (character 4-grams for scripts written without spaces). */
+/** A 32-bit mix (murmur3 finaliser) so shingle hashes spread over the bins. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * One-permutation MinHash (64 bins: the top 6 bits of a shingle's hash pick the bin, the bin keeps its
+ * smallest value) over word 3-shingles, or character 4-grams for scripts written without spaces. One hash
+ * per shingle instead of 64 keeps this well under a millisecond for a 1,000-word example.
+ */
 export function minhash(normalized: string): Uint32Array {
-  const sig = new Uint32Array(PERMS).fill(0xffffffff);
-  const words = normalized.split(' ');
-  const hashes: number[] = [];
-  if (words.length * 8 < normalized.length || words.length < 3) {
-    // Few spaces: CJK/Thai-like text, or very short; use character 4-grams.
-    for (let i = 0; i + 4 <= Math.max(4, normalized.length); i++)
-      hashes.push(fnv(normalized, i, Math.min(i + 4, normalized.length)));
-  } else {
-    let pos = 0;
-    const starts: number[] = [];
-    for (const w of words) {
-      starts.push(pos);
-      pos += w.length + 1;
-    }
-    starts.push(pos);
-    for (let i = 0; i + 3 <= words.length; i++) hashes.push(fnv(normalized, starts[i], starts[i + 3] - 1));
+  const sig = new Uint32Array(BINS).fill(EMPTY);
+  const put = (h: number) => {
+    const m = mix(h);
+    const bin = m >>> 26;
+    const v = m & 0x3ffffff;
+    if (v < sig[bin]) sig[bin] = v;
+  };
+  const n = normalized.length;
+  let spaces = 0;
+  for (let i = 0; i < n; i++) if (normalized.charCodeAt(i) === 32) spaces++;
+  if (spaces < 2 || spaces * 8 < n) {
+    for (let i = 0; i + 4 <= Math.max(4, n); i++) put(fnv(normalized, i, Math.min(i + 4, n)));
+    return sig;
   }
-  for (const h of hashes)
-    for (let p = 0; p < PERMS; p++) {
-      const v = (Math.imul(A[p], h) + B[p]) >>> 0;
-      if (v < sig[p]) sig[p] = v;
+  // Word hashes once, then each shingle combines three of them.
+  let a = 0;
+  let b = 0;
+  let seen = 0;
+  let start = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i === n || normalized.charCodeAt(i) === 32) {
+      const w = fnv(normalized, start, i);
+      start = i + 1;
+      if (++seen >= 3) put(Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ w);
+      a = b;
+      b = w;
     }
+  }
   return sig;
 }
 
+/** Estimated Jaccard: matching bins among the bins either text filled. */
 function similarity(a: Uint32Array, b: Uint32Array): number {
   let eq = 0;
-  for (let i = 0; i < PERMS; i++) if (a[i] === b[i]) eq++;
-  return eq / PERMS;
+  let used = 0;
+  for (let i = 0; i < BINS; i++) {
+    if (a[i] === EMPTY && b[i] === EMPTY) continue;
+    used++;
+    if (a[i] === b[i]) eq++;
+  }
+  return used ? eq / used : 1;
 }
 
 /**
  * Exact and near-duplicate detection within one dataset: a set of normalised content keys, and MinHash
- * signatures in an LSH index (16 bands × 4 rows: pairs above ~0.5 Jaccard become candidates, then the
+ * signatures in an LSH index (16 bands × 4 bins: pairs above ~0.5 Jaccard become candidates, then the
  * signature estimate decides against NEAR_DUP_THRESHOLD).
  */
 export class DedupIndex {
   private readonly exact = new Set<string>();
   private readonly sigs: Uint32Array[] = [];
-  private readonly bands = new Map<string, number[]>();
+  private readonly bands = new Map<number, number[]>();
 
   get size(): number {
     return this.sigs.length;
@@ -98,14 +111,18 @@ export class DedupIndex {
     key: string;
     sig: Uint32Array;
   } {
-    const key = exactKey(parts);
-    const sig = minhash(normalizeText(parts.filter(Boolean).join(' ')));
+    const norm = parts.map((p) => (p ? normalizeText(p) : ''));
+    const key = createHash('sha1').update(norm.join('\u0001')).digest('base64');
+    const sig = minhash(norm.filter(Boolean).join(' '));
     if (this.exact.has(key)) return { reason: 'duplicate', key, sig };
     const seen = new Set<number>();
     for (let b = 0; b < BANDS; b++) {
       const list = this.bands.get(bandKey(sig, b));
       if (!list) continue;
-      for (const i of list) {
+      // Newest first, and a bounded number per band: near duplicates are usually recent (a model repeating
+      // itself), and the bound keeps a crowded bucket from costing O(dataset) per answer.
+      for (let j = list.length - 1, k = 0; j >= 0 && k < MAX_CANDIDATES_PER_BAND; j--, k++) {
+        const i = list[j];
         if (seen.has(i)) continue;
         seen.add(i);
         if (similarity(sig, this.sigs[i]) >= NEAR_DUP_THRESHOLD)
@@ -128,8 +145,9 @@ export class DedupIndex {
   }
 }
 
-function bandKey(sig: Uint32Array, b: number): string {
-  let s = `${b}`;
-  for (let r = 0; r < ROWS; r++) s += `:${sig[b * ROWS + r].toString(36)}`;
-  return s;
+/** A band's bins hashed to one number (band index in the high bits): a Map key without a string. */
+function bandKey(sig: Uint32Array, b: number): number {
+  let h = 0x811c9dc5;
+  for (let r = 0; r < ROWS; r++) h = Math.imul(h ^ sig[b * ROWS + r], 0x01000193);
+  return b * 0x100000000 + (h >>> 0);
 }

@@ -1,0 +1,84 @@
+// `npm run bench -- generation [count]`: throughput of the generation queue against a local
+// OpenAI-compatible server (separate process) answering after 50 ms, with 64 requests in flight.
+// Reports sustained accepted examples/s as a fraction of the ideal (concurrency ÷ latency) and the CPU
+// time per example of parse + validate + store.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const LATENCY_MS = 50;
+const CONCURRENCY = 64;
+
+if (process.argv[2] === '--server') {
+  const { startLlmServer } = await import('../test/helpers/llm-server');
+  const srv = await startLlmServer({ latencyMs: LATENCY_MS });
+  process.stdout.write(`${srv.url}\n`);
+} else {
+  const count = Number(process.argv[2] ?? 6000);
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--server'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(buf.trim());
+    });
+  });
+  const { Store } = await import('../src/main/store');
+  const { GenerationService } = await import('../src/main/generation');
+  const { ingestTiming } = await import('../src/main/generation/engine');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gen-'));
+  const store = Store.open(path.join(dir, 'embedsmith.db'));
+  store.datasets.create('bench');
+  const gen = new GenerationService(store);
+  const { runId, plan } = gen.create({
+    dataset: 'bench',
+    count,
+    models: 'bench-model',
+    baseUrl: url,
+    concurrency: CONCURRENCY,
+    seed: 1,
+    timeoutMs: 10_000,
+  });
+  // Load the language detector before timing: a one-off cost of process start, not of examples.
+  const { loadDetector } = await import('../src/main/generation/langid');
+  await loadDetector();
+  const marks: [number, number][] = [];
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const s = await gen.start(runId, { onProgress: (p) => marks.push([performance.now(), p.accepted]) }).done;
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const processMs = (cpu.user + cpu.system) / 1000 / Math.max(1, s.requests);
+  child.kill();
+  // Sustained rate: between 10% and 90% of the accepted count (excludes start-up and the tail).
+  const at = (frac: number) => marks.find(([, n]) => n >= frac * count) ?? marks[marks.length - 1];
+  const [ta, na] = at(0.1);
+  const [tb, nb] = at(0.9);
+  const rate = (nb - na) / ((tb - ta) / 1000);
+  const ideal = CONCURRENCY / (LATENCY_MS / 1000);
+  const cpuMs = ingestTiming.ms / Math.max(1, ingestTiming.answers);
+  console.error(
+    `generation: ${s.accepted}/${count} accepted (${plan.cells.length} cells, ${s.requests} requests) in ${wall.toFixed(1)} s; ` +
+      `sustained ${rate.toFixed(0)}/s of ideal ${ideal}/s; parse+validate+store ${cpuMs.toFixed(3)} CPU ms per answer; whole process ${processMs.toFixed(3)} CPU ms per request (HTTP client included); ` +
+      `${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+  );
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(
+    JSON.stringify({
+      bench: 'generation',
+      count,
+      accepted: s.accepted,
+      fraction_of_ideal: Number((rate / ideal).toFixed(3)),
+      examples_per_s: Number(rate.toFixed(1)),
+      cpu_ms_per_example: Number(cpuMs.toFixed(4)),
+      process_cpu_ms_per_request: Number(processMs.toFixed(4)),
+      load: Number(os.loadavg()[0].toFixed(1)),
+    }),
+  );
+}
