@@ -70,6 +70,10 @@ export const appRouter = t.router({
     summary: p.input(inputs.runRef).query(({ ctx, input }) => ctx.svc.generation.summary(input)),
     failures: p.input(inputs.runFailures).query(({ ctx, input }) => ctx.svc.generation.failures(input)),
   }),
+  evaluation: t.router({
+    run: p.input(inputs.evalRun).mutation(({ ctx, input }) => ctx.svc.evaluation.run(input)),
+    compare: p.input(inputs.evalCompare).query(({ ctx, input }) => ctx.svc.evaluation.compare(input)),
+  }),
   secrets: t.router({
     status: p.query(({ ctx }) => ctx.svc.secrets.status()),
     set: p.input(inputs.secretSet).mutation(({ ctx, input }) => ctx.svc.secrets.set(input)),

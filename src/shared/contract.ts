@@ -161,6 +161,20 @@ export const inputs = {
   runFailures: z
     .object({ runId: z.string().min(1).max(200), limit: z.number().int().min(1).max(500).optional() })
     .strict(),
+  evalRun: z
+    .object({
+      /** A model folder on the serving machine, or `builtin:hashbow-256`. */
+      model: z.string().min(1, 'give a model folder or builtin:hashbow-256').max(4096),
+      adapters: z.array(z.string().min(1).max(4096)).max(20).optional(),
+      /** Task specs: `dataset:NAME[:split]`, `beir:DIR`, `sts:FILE`, … */
+      tasks: z.array(z.string().min(1).max(4096)).min(1, 'add at least one task').max(50),
+      limit: z.number().int().positive().optional(),
+      base: z.boolean().optional(),
+    })
+    .strict(),
+  evalCompare: z
+    .object({ model: z.string().max(4096).optional(), baseRevision: z.string().max(200).optional() })
+    .strict(),
   secretSet: z
     .object({
       name: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'use a short lowercase name such as openai'),
@@ -304,6 +318,18 @@ export interface FailedRequest {
   createdAt: string;
 }
 
+export interface ComparisonInfo {
+  columns: { key: string; kind: 'task' | 'type-average' | 'average'; taskType: string | null }[];
+  rows: {
+    label: string;
+    model: string;
+    revision: string;
+    isBase: boolean;
+    values: Record<string, number | null>;
+    delta: Record<string, number | null> | null;
+  }[];
+}
+
 export interface SecretsStatus {
   storage: 'os-keychain' | 'memory';
   names: string[];
@@ -314,7 +340,8 @@ export type AppEvent =
   | { topic: 'datasets' }
   | { topic: 'examples'; dataset: string; ids?: number[] }
   | { topic: 'job'; job: JobInfo }
-  | { topic: 'generation'; progress: GenerationProgressInfo };
+  | { topic: 'generation'; progress: GenerationProgressInfo }
+  | { topic: 'evaluation' };
 
 /**
  * What the router calls. main/api implements it over the workbench; tests can implement it over anything.
@@ -344,6 +371,11 @@ export interface Services {
     list(i: Inputs['datasetRef']): GenerationRunInfo[];
     summary(i: Inputs['runRef']): RunSummaryInfo & { live: GenerationProgressInfo | null };
     failures(i: Inputs['runFailures']): FailedRequest[];
+  };
+  evaluation: {
+    run(i: Inputs['evalRun']): JobInfo;
+    /** The comparison table of stored results; null when there are none yet. */
+    compare(i: Inputs['evalCompare']): ComparisonInfo | null;
   };
   /** API keys: names and where they are kept; values go in, never out. */
   secrets: {

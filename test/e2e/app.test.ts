@@ -180,6 +180,10 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     expect(
       await page.getByTestId('datasets-table').locator('tr', { hasText: 'e2e-import' }).textContent(),
     ).toContain('40');
+    // Put every imported row in the test split (for the evaluation below).
+    await page.getByLabel('split ratios').fill('0,0,1');
+    await page.getByRole('button', { name: 'Assign splits' }).click();
+    await page.getByText('split e2e-import: 40 rows assigned').waitFor();
     await shot('datasets');
 
     // Generate 20 examples into e2e-gen from the local OpenAI-compatible server; some answers are broken.
@@ -200,11 +204,20 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByTestId('failures').waitFor();
     await shot('generate');
 
-    for (const s of ['Train', 'Evaluate'] as const) {
-      await navTo(s);
-      await page.locator('h1', { hasText: new RegExp(`^${s}`) }).waitFor();
-      await shot(s.toLowerCase());
-    }
+    await navTo('Train');
+    await page.locator('h1', { hasText: /^Train/ }).waitFor();
+    await shot('train');
+
+    // Evaluate the weightless built-in model on the imported dataset's test split.
+    await navTo('Evaluate');
+    await page.locator('h1', { hasText: /^Evaluate/ }).waitFor();
+    await page.getByLabel('tasks').fill('dataset:e2e-import');
+    await page.getByRole('main').getByRole('button', { name: 'Evaluate', exact: true }).click();
+    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 30_000 });
+    await page.getByTestId('comparison').waitFor();
+    expect(await page.getByTestId('comparison').locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
+    expect(await page.getByTestId('comparison').locator('th').count()).toBeGreaterThan(2);
+    await shot('evaluate');
 
     // Curate the generated examples with the keyboard.
     await navTo('Curate');

@@ -143,6 +143,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       summary: notHere,
       failures: () => [],
     },
+    evaluation: { run: notHere, compare: () => null },
     secrets: { status: () => ({ storage: 'memory', names: [] }), set: notHere, delete: notHere },
     events: (signal) => hub.stream(signal),
   };

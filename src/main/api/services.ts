@@ -10,6 +10,7 @@ import { importDataset } from '../import';
 import { Store } from '../store';
 import { assignSplits } from '../store/splits';
 import { EventHub } from './events';
+import { createEvaluationApi } from './evaluation';
 import { createGenerationApi } from './generation';
 import { JobRegistry } from './jobs';
 import { createSecretStore, type SecretStore } from './secrets';
@@ -80,7 +81,7 @@ export function createServices(
         capabilities: {
           generation: has(wb, 'generation'),
           training: has(wb, 'training'),
-          evaluation: has(wb, 'evaluation') || has(wb, 'eval'),
+          evaluation: true,
           importExport: true,
           mining: has(wb, 'mining'),
         },
@@ -156,6 +157,7 @@ export function createServices(
       list: () => jobs.list(),
     },
     generation: createGenerationApi(wb, hub, secrets),
+    evaluation: createEvaluationApi(wb, hub, jobs),
     secrets: {
       status: () => ({ storage: secrets.storage, names: secrets.names() }),
       set: (i) => {

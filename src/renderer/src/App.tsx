@@ -4,7 +4,8 @@ import { CurateScreen } from './screens/Curate';
 import { DatasetsScreen } from './screens/Datasets';
 import { ExportScreen } from './screens/Export';
 import { GenerateScreen } from './screens/Generate';
-import { EvaluateScreen, TrainScreen } from './screens/Placeholders';
+import { EvaluateScreen } from './screens/Evaluate';
+import { TrainScreen } from './screens/Placeholders';
 import { SCREENS, type Screen, useNav } from './nav';
 
 const TITLES: Record<Screen, string> = {

@@ -9,11 +9,3 @@ export function TrainScreen() {
     </div>
   );
 }
-
-export function EvaluateScreen() {
-  return (
-    <div className="screen">
-      <ComingWith what="Evaluation (comparison table with delta vs base)" service="evaluation service" />
-    </div>
-  );
-}

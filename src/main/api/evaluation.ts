@@ -1,0 +1,48 @@
+// The contract's `evaluation` procedures: a run is a background job (embedding runs on ONNX Runtime's own
+// threads), the comparison reads stored results.
+import path from 'node:path';
+import type { ComparisonInfo, Services } from '../../shared/contract';
+import { EvalService } from '../eval/service';
+import type { Workbench } from '../workbench';
+import type { EventHub } from './events';
+import type { JobRegistry } from './jobs';
+
+export function createEvaluationApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['evaluation'] {
+  // The workbench field when the evaluation area adds one; until then the same stateless service.
+  const svc = (): EvalService =>
+    (wb as unknown as { evaluation?: EvalService }).evaluation ?? new EvalService(wb.paths, wb.store);
+  return {
+    run(i) {
+      const s = svc();
+      const tasks = s.tasks(i.tasks, { limit: i.limit });
+      const { targets, close } = s.openTargets(i.model, i.adapters ?? [], { base: i.base });
+      const label = `evaluate ${i.model.startsWith('builtin:') ? i.model : path.basename(i.model)} on ${tasks.length} task${tasks.length === 1 ? '' : 's'}`;
+      return jobs.start('eval', label, async (onProgress) => {
+        try {
+          const out = [];
+          for (const t of targets) {
+            const r = await s.evaluate({
+              embedder: t.embedder,
+              tasks,
+              modelName: t.modelName,
+              revision: t.revision,
+              modelPath: t.modelPath,
+              adapterPaths: t.adapterPaths,
+              onProgress: (task, p) => onProgress({ ...p, message: `${t.revision ?? 'base'} · ${task}` }),
+            });
+            out.push({ model: r.model, revision: r.revision, tasks: r.results.length });
+          }
+          return { evaluated: out.length, results: out };
+        } finally {
+          await close();
+          hub.emit({ topic: 'evaluation' });
+        }
+      });
+    },
+    compare(i): ComparisonInfo | null {
+      const s = svc();
+      if (!s.results(i.model ? { model: i.model } : {}).length) return null;
+      return s.compare([], { model: i.model, baseRevision: i.baseRevision });
+    },
+  };
+}

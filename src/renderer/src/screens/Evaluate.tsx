@@ -1,0 +1,132 @@
+import { createColumnHelper } from '@tanstack/react-table';
+import { useMemo, useState } from 'react';
+import type { ComparisonInfo } from '../../../shared/contract';
+import { useApi, useQuery } from '../api/context';
+import { errorText } from '../api/transport';
+import { Card, ErrorBox } from '../components/common';
+import { DataTable, type plainFeatures } from '../components/DataTable';
+import { JobsList } from '../components/Jobs';
+import { useNav } from '../nav';
+
+type Row = ComparisonInfo['rows'][number];
+const helper = createColumnHelper<typeof plainFeatures, Row>();
+const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : (v * 100).toFixed(2));
+
+export function EvaluateScreen() {
+  const nav = useNav();
+  const { client } = useApi();
+  const [model, setModel] = useState('builtin:hashbow-256');
+  const [adapters, setAdapters] = useState('');
+  const [tasks, setTasks] = useState(nav.dataset ? `dataset:${nav.dataset}` : '');
+  const [limit, setLimit] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const table = useQuery(
+    (c) => c.evaluation.compare.query({}),
+    [],
+    (e) => e.topic === 'evaluation',
+  );
+  const lines = (s: string) =>
+    s
+      .split('\n')
+      .map((x) => x.trim())
+      .filter(Boolean);
+
+  const columns = useMemo(() => {
+    const t = table.data;
+    if (!t) return [];
+    return [
+      helper.accessor('label', {
+        header: 'Model',
+        cell: (c) => (
+          <span>
+            {c.getValue()} {c.row.original.isBase && <span className="badge">base</span>}
+          </span>
+        ),
+      }),
+      ...t.columns.map((col) =>
+        helper.display({
+          id: col.key,
+          header: () => <span className={col.kind !== 'task' ? 'avg' : undefined}>{col.key}</span>,
+          cell: (c) => {
+            const r = c.row.original;
+            const d = r.delta?.[col.key];
+            return (
+              <span className="score">
+                {pct(r.values[col.key])}
+                {d !== null && d !== undefined && (
+                  <span className={d > 0 ? 'delta up' : d < 0 ? 'delta down' : 'delta'}>
+                    {d > 0 ? '+' : ''}
+                    {(d * 100).toFixed(2)}
+                  </span>
+                )}
+              </span>
+            );
+          },
+        }),
+      ),
+    ];
+  }, [table.data]);
+
+  return (
+    <div className="screen">
+      <Card title="Run an evaluation">
+        <form
+          className="grid-form"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setError(null);
+            try {
+              await client.evaluation.run.mutate({
+                model,
+                adapters: lines(adapters),
+                tasks: lines(tasks),
+                limit: limit ? Number(limit) : undefined,
+                base: lines(adapters).length > 0,
+              });
+            } catch (err) {
+              setError(errorText(err));
+            }
+          }}
+        >
+          <label className="wide">
+            Model folder (on the machine running Embedsmith) or builtin:hashbow-256
+            <input aria-label="model" value={model} onChange={(e) => setModel(e.target.value)} />
+          </label>
+          <label>
+            Limit (queries per task, optional)
+            <input aria-label="limit" value={limit} onChange={(e) => setLimit(e.target.value)} />
+          </label>
+          <span />
+          <label className="wide">
+            Adapters (one folder per line; the base model is evaluated too)
+            <textarea
+              aria-label="adapters"
+              rows={2}
+              value={adapters}
+              onChange={(e) => setAdapters(e.target.value)}
+            />
+          </label>
+          <label className="wide">
+            Tasks (one per line: dataset:NAME[:split], beir:DIR, sts:FILE, …)
+            <textarea aria-label="tasks" rows={2} value={tasks} onChange={(e) => setTasks(e.target.value)} />
+          </label>
+          <button type="submit" className="primary" disabled={!model || !lines(tasks).length}>
+            Evaluate
+          </button>
+        </form>
+        <ErrorBox error={error} />
+      </Card>
+      <JobsList types={['eval']} />
+      <Card title="Comparison (main score ×100; deltas against the base model)">
+        <ErrorBox error={table.error} onRetry={table.reload} />
+        {table.data ? (
+          <div className="scroll-x">
+            <DataTable testId="comparison" columns={columns} data={table.data.rows} rowKey={(r) => r.label} />
+          </div>
+        ) : (
+          <div className="empty">No results yet: run an evaluation above (or `embedsmith eval`).</div>
+        )}
+      </Card>
+    </div>
+  );
+}
