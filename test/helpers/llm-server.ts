@@ -18,6 +18,10 @@ export interface ChatCall {
   via: 'chat' | 'batch';
   /** Arrival time (ms since epoch). */
   at: number;
+  /** Request headers (chat calls only). */
+  headers?: http.IncomingHttpHeaders;
+  /** Request path and query (chat calls only), e.g. the Azure deployment URL. */
+  path?: string;
 }
 
 export type Reply =
@@ -228,7 +232,10 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
-      const path = url.pathname.replace(/^\/v1/, '');
+      // Azure OpenAI puts the deployment in the path: /openai/deployments/{name}/chat/completions?api-version=…
+      const path = url.pathname
+        .replace(/^\/v1/, '')
+        .replace(/^\/openai\/deployments\/[^/]+\/chat\/completions$/, '/chat/completions');
       const raw = await readBody(req);
       if (req.method === 'POST' && path === '/chat/completions') {
         const body = JSON.parse(raw.toString('utf8')) as {
@@ -250,6 +257,8 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
           body,
           via: 'chat',
           at: Date.now(),
+          headers: req.headers,
+          path: req.url,
         };
         calls.push(call);
         counts.chat++;

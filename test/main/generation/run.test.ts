@@ -331,3 +331,59 @@ describe('generation run against a local OpenAI-compatible server', () => {
     expect(bs).toHaveLength(1);
   });
 });
+
+describe('provider settings and limits', () => {
+  it('talks to Azure OpenAI deployments with api-version, and sends extra headers (env: values resolved)', async () => {
+    const srv = await server();
+    const { gen } = setup();
+    process.env.TEST_TENANT_HEADER = 'tenant-42';
+    const { runId } = gen.create(
+      fast(srv.url.replace(/\/v1$/, ''), {
+        kinds: 'sts',
+        languages: 'en',
+        count: 2,
+        models: 'my-deployment',
+        azureApiVersion: '2024-10-21',
+        headers: { 'X-Team': 'embed', 'X-Tenant': 'env:TEST_TENANT_HEADER' },
+      }),
+    );
+    const s = await gen.start(runId, { apiKey: 'azure-key' }).done;
+    expect(s).toMatchObject({ state: 'done', accepted: 2 });
+    const c = srv.calls[0];
+    expect(c.path).toMatch(
+      /^\/openai\/deployments\/my-deployment\/chat\/completions\?api-version=2024-10-21$/,
+    );
+    expect(c.headers?.['api-key']).toBe('azure-key');
+    expect(c.headers?.['x-team']).toBe('embed');
+    expect(c.headers?.['x-tenant']).toBe('tenant-42');
+    expect(c.body.temperature).toBe(1);
+    expect(c.body.top_p).toBe(1);
+  });
+
+  it('keeps to the requests-per-minute limit', async () => {
+    const srv = await server();
+    const { gen } = setup();
+    // 1200 rpm = 20/s with at most one second of burst: 40 requests need about a second or more.
+    const { runId } = gen.create(
+      fast(srv.url, { kinds: 'sts', languages: 'en', count: 40, concurrency: 16, rpm: 1200 }),
+    );
+    const t0 = Date.now();
+    const s = await gen.start(runId).done;
+    expect(s.accepted).toBe(40);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    const first = srv.calls[0].at;
+    expect(srv.calls.filter((c) => c.at - first < 500).length).toBeLessThanOrEqual(31);
+  });
+});
+
+describe('RateLimiter', () => {
+  it('makes requests wait once the minute budget of requests or tokens is used', async () => {
+    const { RateLimiter } = await import('../../../src/main/generation/ratelimit');
+    const r = new RateLimiter(60, undefined);
+    expect(r.take(0)).toBe(0);
+    expect(r.take(0)).toBeGreaterThan(900);
+    const t = new RateLimiter(undefined, 6000);
+    expect(t.take(100)).toBe(0);
+    expect(t.take(100)).toBeGreaterThan(900);
+  });
+});
