@@ -14,7 +14,7 @@ const tokenText = (t: TokenSpec) => (t == null ? null : typeof t === 'string' ? 
 export class EmbedTokenizer {
   readonly eosId: number | null;
   readonly padId: number;
-  /** True when encode() already ends with EOS (Qwen3-Embedding); false for e5-mistral's tokenizer. */
+  /** True when encode() already ends with EOS or a suffix special token (Qwen3-Embedding); false for e5-mistral. */
   readonly appendsEos: boolean;
   /** Ids the post-processor adds after the text (e.g. BERT's [SEP]); kept when truncating. */
   readonly suffixLen: number;
@@ -44,11 +44,13 @@ export class EmbedTokenizer {
     const probe = 'hello';
     const withSpecial = tok.encode(probe).ids;
     const plain = tok.encode(probe, { add_special_tokens: false }).ids;
-    this.appendsEos = this.eosId !== null && withSpecial.at(-1) === this.eosId;
     let k = 0;
     for (; k + plain.length <= withSpecial.length; k++)
       if (plain.every((id, i) => withSpecial[k + i] === id)) break;
     this.suffixLen = Math.max(0, withSpecial.length - k - plain.length);
+    // Ends with EOS itself, or with another special token of its post-processor (Qwen3-Embedding appends
+    // <|endoftext|> while its eos_token is <|im_end|>): that token is the one to pool, append nothing.
+    this.appendsEos = (this.eosId !== null && withSpecial.at(-1) === this.eosId) || this.suffixLen > 0;
     this.paddingSide = config.padding_side === 'left' ? 'left' : 'right';
     const mml = config.model_max_length;
     this.modelMaxLength = typeof mml === 'number' && mml < 1e9 ? mml : null;

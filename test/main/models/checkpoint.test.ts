@@ -239,6 +239,13 @@ describe('tokenizer, prompts, padding', () => {
     expect(q.appendsEos).toBe(true);
     expect(q.encodeForEmbedding('the cat The zzz', 64, true)).toEqual([1, 5, 409, 0, 0, 2]);
     expect(q.encodeForEmbedding('the cat The zzz', 4, true)).toEqual([1, 5, 409, 2]);
+    // Its eos_token may name another token (Qwen3-Embedding: eos <|im_end|>, appends <|endoftext|>).
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ ...cfg, eos_token: '<unk>' }));
+    const q2 = EmbedTokenizer.load(dir);
+    expect(q2.eosId).toBe(0);
+    expect(q2.appendsEos).toBe(true);
+    expect(q2.encodeForEmbedding('the cat', 64, true)).toEqual([1, 5, 409, 2]);
     // BERT keeps [SEP] when truncating.
     const b = EmbedTokenizer.load(path.join(PARITY, 'bert'));
     expect(b.encodeForEmbedding('the cat The zzz', 4, false)).toEqual([101, 1, 409, 102]);
