@@ -10,6 +10,7 @@ import type { Store } from '../store';
 import { CachedEmbedder, type CacheStats } from './cache';
 import { type Embedder, HashBowEmbedder } from './embedder';
 import { adapterLabel, loadModel, ModelEmbedder } from './model-embedder';
+import { resolveModelDir } from '../models/hub';
 import type { Device } from '../models/model';
 import {
   compareEntries,
@@ -100,6 +101,8 @@ export interface OpenEmbedderOptions {
   maxLength?: number;
   /** With adapters: also evaluate the model without adapter (the comparison's base row). */
   base?: boolean;
+  /** Workspace models/ dir, so `--model` may be a pulled hub id. */
+  modelsDir?: string;
 }
 
 /** One thing to evaluate: an embedder plus how it is named in results. */
@@ -126,7 +129,10 @@ export function openTargets(
     if (adapters.length) throw usageError('the builtin hashed bag-of-words model takes no adapter');
     return { targets: [{ embedder: new HashBowEmbedder(b[1] ? Number(b[1]) : 256) }], close: async () => {} };
   }
-  if (!fs.existsSync(model) || !fs.statSync(model).isDirectory())
+  // A folder, or the id of a model pulled into the workspace (`embedsmith models pull`).
+  const modelId = model;
+  if (o.modelsDir) model = resolveModelDir(o.modelsDir, model);
+  else if (!fs.existsSync(model) || !fs.statSync(model).isDirectory())
     throw new UserError(
       `--model ${model}: not a model folder; give a folder with config.json and weights, or builtin:hashbow-256`,
     );
@@ -134,7 +140,8 @@ export function openTargets(
     if (!fs.existsSync(path.join(a, 'adapter_config.json')))
       throw new UserError(`--adapter ${a}: no adapter_config.json there; give a PEFT adapter folder`);
   const m = loadModel(model, o);
-  const name = path.basename(path.resolve(model));
+  // Results are named by the hub id when one was given, else by the folder name.
+  const name = fs.existsSync(modelId) ? path.basename(path.resolve(model)) : modelId;
   const dirs: (string | null)[] = adapters.length ? [...(o.base ? [null] : []), ...adapters] : [null];
   try {
     const targets = dirs.map((a) => ({
@@ -196,7 +203,7 @@ export class EvalService {
   }
 
   openTargets(model: string, adapters: string[] = [], o: OpenEmbedderOptions = {}) {
-    return openTargets(model, adapters, o);
+    return openTargets(model, adapters, { modelsDir: this.paths.models, ...o });
   }
 
   /** Runs every task with the (disk-cached) embedder, stores rows and writes result files. */
