@@ -225,8 +225,8 @@ export async function importDataset(
   } finally {
     if (rejectFd !== null) fs.closeSync(rejectFd);
   }
-  // Full-text indexing runs after the commit in its own chunked transactions (migration 002): the rows are
-  // safe already, and an interrupted indexing resumes at the next search or import.
+  // Full-text indexing and the stats counts run after the commit in their own transactions (migrations 2
+  // and 3): the rows are safe already, and an interrupted run resumes at the next search, stats or import.
   const t1 = Date.now();
   const indexTracker = new ProgressTracker(null, 'rows indexed', opts.onProgress);
   store.examples.indexPending({
@@ -235,6 +235,7 @@ export async function importDataset(
       indexTracker.update(done);
     },
   });
+  store.examples.foldCounts();
   res.indexSeconds = (Date.now() - t1) / 1000;
   res.seconds = (Date.now() - t0) / 1000;
   return res;

@@ -275,28 +275,36 @@ export class ExampleStore {
     ).n;
   }
 
-  /** One page of a curation view. Keyset paging when `after` is given, else offset. */
+  /**
+   * One page of a curation view. Keyset paging when `after` is given, else offset. Sorting by created_at is
+   * sorting by id (rows get created_at = now on insert, ids grow with it), which the indexes serve. Offset
+   * pages pick the ids first (a covering index walk) and read only the rows of the page.
+   */
   page(datasetId: number, req: PageRequest = {}): Example[] {
     this.ready(req.filter);
-    const sort = req.sort ?? 'id';
-    if (!SORT_COLUMNS.includes(sort))
-      throw new UserError(`cannot sort by "${sort}"; use one of ${SORT_COLUMNS.join(', ')}`, 2);
+    const asked = req.sort ?? 'id';
+    if (!SORT_COLUMNS.includes(asked))
+      throw new UserError(`cannot sort by "${asked}"; use one of ${SORT_COLUMNS.join(', ')}`, 2);
+    const sort = asked === 'created_at' ? 'id' : asked;
     const dir = req.desc ? 'DESC' : 'ASC';
     const cmp = req.desc ? '<' : '>';
     const { where, params } = filterSql(datasetId, req.filter);
-    let sql = `SELECT * FROM examples e WHERE ${where}`;
+    let sql = `SELECT e.id FROM examples e WHERE ${where}`;
     if (req.after) {
       sql += sort === 'id' ? ` AND e.id ${cmp} ?` : ` AND (e.${sort}, e.id) ${cmp} (?, ?)`;
       params.push(...(sort === 'id' ? [req.after.id] : [req.after.value, req.after.id]));
     }
-    sql += sort === 'id' ? ` ORDER BY e.id ${dir}` : ` ORDER BY e.${sort} ${dir}, e.id ${dir}`;
-    sql += ' LIMIT ?';
+    const order = sort === 'id' ? ` ORDER BY e.id ${dir}` : ` ORDER BY e.${sort} ${dir}, e.id ${dir}`;
+    sql += `${order} LIMIT ?`;
     params.push(Math.min(Math.max(req.limit ?? 100, 1), 10_000));
     if (!req.after && req.offset) {
       sql += ' OFFSET ?';
       params.push(req.offset);
     }
-    return (this.db.prepare(sql).all(...params) as ExampleRow[]).map(toExample);
+    const rows = this.db
+      .prepare(`SELECT * FROM examples e WHERE e.id IN (${sql})${order}`)
+      .all(...params) as ExampleRow[];
+    return rows.map(toExample);
   }
 
   /** Streams every matching row in id order, without holding them all in memory. */
@@ -309,35 +317,107 @@ export class ExampleStore {
       yield toExample(r as ExampleRow);
   }
 
-  /** Counts by kind × language × status (the paper's distribution figures), plus marginals. */
-  stats(datasetId: number, datasetName: string, filter?: ExampleFilter): DatasetStats {
-    this.ready(filter);
-    const { where, params } = filterSql(datasetId, filter);
-    const cells = this.db
-      .prepare(
-        `SELECT e.kind, coalesce(e.language, e.src_lang || '-' || e.tgt_lang, '') AS language, e.status, count(*) AS count
-         FROM examples e WHERE ${where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+  /**
+   * Adds the rows above the counts watermark to example_counts (migration 3) in one GROUP BY over the
+   * narrow examples_scan index. Cheap when few rows arrived since the last call.
+   */
+  foldCounts(): number {
+    const step = () => {
+      const upto = (this.db.prepare('SELECT upto FROM counts_state').get() as { upto: number }).upto;
+      const hi = (this.db.prepare('SELECT coalesce(max(id), 0) AS hi FROM examples').get() as { hi: number })
+        .hi;
+      if (hi <= upto) return 0;
+      const n = this.db
+        .prepare(
+          `INSERT INTO example_counts (dataset_id, kind, language, src_lang, tgt_lang, status, split, n)
+           SELECT dataset_id, kind, coalesce(language, ''), coalesce(src_lang, ''), coalesce(tgt_lang, ''), status,
+             coalesce(split, ''), count(*)
+           FROM examples WHERE id > ? AND id <= ? GROUP BY 1, 2, 3, 4, 5, 6, 7
+           ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+        )
+        .run(upto, hi).changes;
+      this.db.prepare('UPDATE counts_state SET upto = ?').run(hi);
+      return n;
+    };
+    return this.db.inTransaction ? step() : this.db.transaction(step)();
+  }
+
+  /**
+   * Counts by kind × language × status (the paper's distribution figures), plus marginals. Filters on
+   * kind / language / status / split read the maintained counts; any other filter groups the matching rows.
+   * The language of a bitext row is "src-tgt".
+   */
+  stats(datasetId: number, datasetName: string, filter: ExampleFilter = {}): DatasetStats {
+    const keys = Object.entries(filter)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k);
+    let raw: { kind: Kind; language: string; status: ReviewStatus; split: string; n: number }[];
+    if (keys.every((k) => ['kind', 'language', 'status', 'split'].includes(k))) {
+      this.foldCounts();
+      const inList = (v: unknown, list: unknown) =>
+        list === undefined || (Array.isArray(list) ? list : [list]).includes(v);
+      const splitOk = (s: string) =>
+        filter.split === undefined || (filter.split === 'none' ? s === '' : inList(s, filter.split));
+      raw = (
+        this.db.prepare('SELECT * FROM example_counts WHERE dataset_id = ? AND n > 0').all(datasetId) as {
+          kind: Kind;
+          language: string;
+          src_lang: string;
+          tgt_lang: string;
+          status: ReviewStatus;
+          split: string;
+          n: number;
+        }[]
       )
-      .all(...params) as StatsCell[];
-    const splits = this.db
-      .prepare(
-        `SELECT coalesce(e.split, 'none') AS split, count(*) AS n FROM examples e WHERE ${where} GROUP BY 1`,
-      )
-      .all(...params) as { split: string; n: number }[];
+        .filter(
+          (r) =>
+            inList(r.kind, filter.kind) &&
+            inList(r.language, filter.language) &&
+            inList(r.status, filter.status) &&
+            splitOk(r.split),
+        )
+        .map((r) => ({
+          kind: r.kind,
+          language: r.language || (r.src_lang && r.tgt_lang ? `${r.src_lang}-${r.tgt_lang}` : ''),
+          status: r.status,
+          split: r.split || 'none',
+          n: r.n,
+        }));
+    } else {
+      this.ready(filter);
+      const { where, params } = filterSql(datasetId, filter);
+      raw = this.db
+        .prepare(
+          `SELECT e.kind, coalesce(e.language, e.src_lang || '-' || e.tgt_lang, '') AS language, e.status,
+             coalesce(e.split, 'none') AS split, count(*) AS n
+           FROM examples e WHERE ${where} GROUP BY 1, 2, 3, 4`,
+        )
+        .all(...params) as typeof raw;
+    }
     const add = (m: Record<string, number>, k: string, n: number) => {
       m[k] = (m[k] ?? 0) + n;
     };
     const byKind: Record<string, number> = {};
     const byLanguage: Record<string, number> = {};
     const byStatus: Record<string, number> = {};
+    const bySplit: Record<string, number> = {};
+    const cellMap = new Map<string, StatsCell>();
     let total = 0;
-    for (const c of cells) {
-      add(byKind, c.kind, c.count);
-      add(byLanguage, c.language, c.count);
-      add(byStatus, c.status, c.count);
-      total += c.count;
+    for (const r of raw) {
+      add(byKind, r.kind, r.n);
+      add(byLanguage, r.language, r.n);
+      add(byStatus, r.status, r.n);
+      add(bySplit, r.split, r.n);
+      total += r.n;
+      const key = `${r.kind}\u0000${r.language}\u0000${r.status}`;
+      const c = cellMap.get(key);
+      if (c) c.count += r.n;
+      else cellMap.set(key, { kind: r.kind, language: r.language, status: r.status, count: r.n });
     }
-    const bySplit = Object.fromEntries(splits.map((s) => [s.split, s.n]));
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const cells = [...cellMap.values()].sort(
+      (a, b) => cmp(a.kind, b.kind) || cmp(a.language, b.language) || cmp(a.status, b.status),
+    );
     return { dataset: datasetName, total, byKind, byLanguage, byStatus, bySplit, cells };
   }
 
