@@ -23,6 +23,18 @@ export function fingerprint(dir: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** Content hash of in-memory LoRA weights (a trainer checkpoint not yet on disk): its cache identity. */
+export function adapterHash(w: LoraWeights): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(w.config));
+  for (const k of [...w.tensors.keys()].sort()) {
+    const t = w.tensors.get(k)!;
+    h.update(k);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
 /** A revision label for an adapter folder: its name, or parent-name when the folder is just "adapter". */
 export function adapterLabel(dir: string): string {
   const abs = path.resolve(dir);
@@ -52,7 +64,8 @@ export class ModelEmbedder implements Embedder {
     private readonly ownsModel = true,
   ) {
     this.dim = model.dim;
-    this.id = `model:${fingerprint(model.dir)}:${adapterDir ? fingerprint(adapterDir) : 'base'}:${model.pooling}:${model.maxLength}`;
+    const a = adapterDir ? fingerprint(adapterDir) : adapter ? adapterHash(adapter) : 'base';
+    this.id = `model:${fingerprint(model.dir)}:${a}:${model.pooling}:${model.maxLength}`;
     this.meta = {
       name: path.basename(model.dir),
       revision: adapterDir ? adapterLabel(adapterDir) : undefined,
@@ -64,6 +77,11 @@ export class ModelEmbedder implements Embedder {
   static open(modelDir: string, adapterDir: string | null, o: ModelEmbedderOptions = {}): ModelEmbedder {
     const model = loadModel(modelDir, o);
     return ModelEmbedder.withAdapter(model, adapterDir, o.batchSize, true);
+  }
+
+  /** In-memory LoRA weights on a loaded model (the trainer's evaluation at a checkpoint). */
+  static withWeights(model: EmbeddingModel, adapter: LoraWeights | null, batchSize?: number): ModelEmbedder {
+    return new ModelEmbedder(model, adapter, null, batchSize, false);
   }
 
   /** Another adapter on an already loaded model (sessions are shared; the model is not disposed here). */

@@ -25,6 +25,15 @@ describe('real model embedder (parity fixture: BertModel + PEFT LoRA adapter)', 
       expect([...got[1]]).toEqual([...want.subarray(64, 128)]);
       const withAdapter = await lora.embed(texts, { role: 'query', instruction: 'Find it' });
       expect([...withAdapter[0]]).not.toEqual([...got[0]]);
+      // the trainer's in-memory weights: same vectors, an id that follows the weights' content
+      const w = model.loadAdapter(path.join(BERT, 'adapter'));
+      const mem = ModelEmbedder.withWeights(model, w);
+      expect([...(await mem.embed(texts, { role: 'query', instruction: 'Find it' }))[0]]).toEqual([
+        ...withAdapter[0],
+      ]);
+      const id0 = mem.id;
+      w.tensors.values().next().value!.data[0] += 0.5;
+      expect(ModelEmbedder.withWeights(model, w).id).not.toBe(id0);
     } finally {
       await model.dispose();
     }
