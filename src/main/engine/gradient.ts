@@ -336,6 +336,7 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
   const guarded = new Map<string, Tensor>();
   const remap = (t: Tensor, region: number): Tensor => {
     if (t.region < 0 || isLeaf(t)) return t;
+    if (isWeightOnly(t)) return rebuild(t);
     const hit = recomputed.get(t.id);
     if (hit) return hit;
     // Values of the same region are rebuilt; anything else (earlier regions' outputs, values outside any
@@ -345,7 +346,29 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
     recomputed.set(t.id, copy);
     return copy;
   };
+  // Values computed only from frozen weights and constants (Cast of an fp16/bf16 weight to float32, a
+  // reshaped table…) are rebuilt where the backward needs them instead of being kept from the forward:
+  // keeping them would hold a converted copy of every weight from the forward until the backward.
+  const weightOnly = new Map<number, boolean>();
+  const isWeightOnly = (t: Tensor): boolean => {
+    const hit = weightOnly.get(t.id);
+    if (hit !== undefined) return hit;
+    const v = !isLeaf(t) && t.inputs.every((i) => (isLeaf(i) ? i.op !== 'input' : isWeightOnly(i)));
+    weightOnly.set(t.id, v);
+    return v;
+  };
+  const rebuilt = new Map<number, Tensor>();
+  const rebuild = (t: Tensor): Tensor => {
+    if (!isWeightOnly(t)) return t;
+    const hit = rebuilt.get(t.id);
+    if (hit) return hit;
+    const copy = G.node(t.op, t.inputs.map(rebuild), t.attrs, t.dtype, t.shape, `rebuild.${t.scope}`);
+    rebuilt.set(t.id, copy);
+    return copy;
+  };
+
   const guard = (t: Tensor, region: number): Tensor => {
+    if (isWeightOnly(t)) return rebuild(t);
     const b = barrier.get(region);
     if (!b || isLeaf(t) || !isFloat(t.dtype)) return t;
     const key = `${region}:${t.id}`;
@@ -401,6 +424,8 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
       }
       x = t.inputs.map((i) => (i.region === t.region ? remap(i, t.region) : guard(i, t.region)));
       y = remap(t, t.region);
+    } else if (t.inputs.some(isWeightOnly)) {
+      x = t.inputs.map(rebuild);
     }
     const res = G.scope(`grad.${t.scope}`, () => rule({ g: G, x, y, attrs: t.attrs, gy: gt, needs: need }));
     res.forEach((r, i) => {

@@ -17,6 +17,8 @@ type IAttr = onnxProto.onnx.IAttributeProto;
 type IValueInfo = onnxProto.onnx.IValueInfoProto;
 
 export const OPSET = 18;
+/** Inline weight budget: protobuf caps a ModelProto at 2 GB, and big weights belong in external files. */
+const MAX_INLINE_BYTES = 1 << 30;
 export const IR_VERSION = 8;
 
 const DT = onnx.TensorProto.DataType;
@@ -240,6 +242,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
   });
   const externalDir = files.length ? path.resolve(opts.externalDir ?? commonDir(files)) : null;
 
+  let inlineBytes = 0;
   const outputNameOf = new Map<number, string>();
   for (const [name, t] of outEntries)
     if (!outputNameOf.has(t.id) && t.op !== 'input') outputNameOf.set(t.id, name);
@@ -276,6 +279,12 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
             ],
           });
         } else {
+          inlineBytes += src.data.byteLength;
+          if (inlineBytes > MAX_INLINE_BYTES) {
+            throw new GraphError(
+              `weight '${nm}': over ${MAX_INLINE_BYTES >> 20} MB of inline weights; a ModelProto cannot pass 2 GB — give big weights a { file, offset, length } source`,
+            );
+          }
           initializers.push({ ...base, rawData: bytesOf(src.data) });
         }
         break;

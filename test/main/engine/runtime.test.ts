@@ -274,3 +274,39 @@ describe('build and lowering errors', () => {
     }
   });
 });
+
+describe('half-precision frozen weights', () => {
+  const bf16 = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16;
+  const f16 = (v: number) => {
+    // exact for the small dyadic values used here
+    const x = new Uint32Array(new Float32Array([v]).buffer)[0];
+    const exp = ((x >>> 23) & 0xff) - 127 + 15;
+    return v === 0 ? 0 : ((x >>> 16) & 0x8000) | (exp << 10) | ((x & 0x7fffff) >>> 13);
+  };
+  it('fp16 and bf16 weights are cast in-graph; the backward rebuilds the cast instead of keeping it', async () => {
+    const vals = [0.5, -1, 2, 0.25, -0.75, 1.5];
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 3]);
+    const w16 = g.cast(
+      g.weight('w16', 'float16', [2, 3], { data: Uint16Array.from(vals.map(f16)) }),
+      'float32',
+    );
+    const wbf = g.cast(
+      g.weight('wbf', 'bfloat16', [2, 3], { data: Uint16Array.from(vals.map(bf16)) }),
+      'float32',
+    );
+    const y = g.add(g.linear(x, w16), g.linear(x, wbf));
+    const fwd = g.nodes.length;
+    const [dx] = grad(g.sum(y), [x]);
+    const back = g.nodes.slice(fwd);
+    // The backward reads its own Cast copies, never the forward ones (which die after the forward).
+    expect(back.some((t) => t.inputs.includes(w16) || t.inputs.includes(wbf))).toBe(false);
+    expect(back.filter((t) => t.op === 'cast' && t.scope.startsWith('rebuild.')).length).toBe(2);
+    const s = await createSession(toOnnx({ y, dx }), { inThread: true, providers: ['cpu'] });
+    const o = await s.run({ x: hostTensor('float32', [1, 3], Float32Array.from([1, 2, 3])) });
+    await s.release();
+    const row = (r: number) => 2 * (vals[r * 3] + 2 * vals[r * 3 + 1] + 3 * vals[r * 3 + 2]);
+    expect(Array.from(o.y.data as Float32Array)).toEqual([row(0), row(1)]);
+    expect(Array.from(o.dx.data as Float32Array)).toEqual([0, 1, 2].map((i) => 2 * (vals[i] + vals[3 + i])));
+  });
+});
