@@ -537,7 +537,7 @@ export class RunEngine extends EventEmitter {
       const queued =
         this.brainstormQ.some((b) => b.kind === kind) ||
         [...this.batchInflight.values()].some((b) => b.type === 'brainstorm' && b.kind === kind) ||
-        this.brainstormInflight.has(kind);
+        (this.brainstormInflight.get(kind) ?? 0) > 0;
       if (open && !queued) {
         const n = (
           this.db
@@ -1030,9 +1030,11 @@ export class RunEngine extends EventEmitter {
       surplus ? 1 : 0,
     );
     if (info.changes === 0) {
-      // The same text is already a row of this dataset (content-hash unique): keep the answer on the request.
-      rejectRequest('duplicate');
-      s.finish.run('done', 'rejected', 'duplicate', item.attempts, item.taskId, item.id);
+      // The same text is already a row of this dataset (content-hash unique): keep the answer on the
+      // request row, with the reason it failed (a rejected answer) or 'duplicate' (a valid one).
+      const r = reason ?? 'duplicate';
+      rejectRequest(r);
+      s.finish.run('done', 'rejected', r, item.attempts, item.taskId, item.id);
       return;
     }
     if (reason) {

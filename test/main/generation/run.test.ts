@@ -387,3 +387,58 @@ describe('RateLimiter', () => {
     expect(t.take(100)).toBeGreaterThan(900);
   });
 });
+
+describe('brainstorm failures', () => {
+  it('a refused or unreadable brainstorm is replaced, and its examples still come', async () => {
+    let b = 0;
+    const srv = await server({
+      script: (call) => {
+        if (promptKind(call.prompt) !== 'brainstorm') return 'auto';
+        b++;
+        if (b === 1) return { content: "I'm sorry, but I can't help with that." };
+        if (b === 2) return { content: 'Here are some ideas, in no particular order, that might work.' };
+        if (b === 3)
+          return {
+            content:
+              '1. Given a recipe title, find the full recipe.\n2. Given a symptom, find a medical article.',
+          };
+        return 'auto';
+      },
+    });
+    const { gen, store } = setup();
+    const { runId } = gen.create(fast(srv.url, { kinds: 'short-short', languages: 'en', count: 4 }));
+    const s = await gen.start(runId).done;
+    expect(s).toMatchObject({ state: 'done', accepted: 4, rejected: { refusal: 1, malformed_json: 1 } });
+    const tasks = store.db.prepare('SELECT text FROM tasks WHERE run_id = ? ORDER BY id').all(runId) as {
+      text: string;
+    }[];
+    expect(tasks.map((t) => t.text)).toEqual([
+      'Given a recipe title, find the full recipe.',
+      'Given a symptom, find a medical article.',
+    ]);
+    // Two tasks for four examples: each used twice, never twice in a row before the other.
+    const used = store.db
+      .prepare(`SELECT task_id FROM examples WHERE run_id = ? AND status != 'rejected' ORDER BY id`)
+      .all(runId) as { task_id: number }[];
+    expect(used).toHaveLength(4);
+    expect(used[0].task_id).not.toBe(used[1].task_id);
+  });
+});
+
+describe('control from another process', () => {
+  it('`runs cancel` reaches the process working the run at its next lease renewal', async () => {
+    const srv = await server({ latencyMs: 30 });
+    const a = setup();
+    const { runId } = a.gen.create(
+      fast(srv.url, { kinds: 'sts', languages: 'en', count: 200, concurrency: 2, leaseTtlMs: 300 }),
+    );
+    const h = a.gen.start(runId);
+    await new Promise((r) => setTimeout(r, 150));
+    const other = Store.open(path.join(a.dir, 'embedsmith.db'));
+    stores.push(other);
+    new GenerationService(other).request(runId, 'cancelled');
+    const s = await h.done;
+    expect(s.state).toBe('cancelled');
+    expect(s.accepted).toBeLessThan(200);
+  });
+});
