@@ -63,7 +63,7 @@ export function bertForward(
     );
   h = m.layerNorm(h, `${e}.LayerNorm`, H, c.layerNormEps);
   for (let i = 0; i < c.numLayers; i++)
-    h = g.scope(`encoder.layer.${i}`, () =>
+    h = m.layer(`encoder.layer.${i}`, () =>
       feedForward(m, c, i, selfAttention(m, c, i, h, inp, opts.causal)),
     );
   return h;

@@ -31,6 +31,8 @@ export interface ForwardOptions {
   normalize?: boolean;
   /** Compute dtype of the frozen model (weights are cast to it; norms run in float32; outputs are float32). */
   dtype?: DType;
+  /** Gradient checkpointing per transformer block (training graphs). */
+  checkpointLayers?: boolean;
   /** Positions computed in-graph instead of fed (encoder exports: transformers.js feeds no position_ids). */
   computedPositions?: boolean;
 }
@@ -69,7 +71,12 @@ function pool(g: Graph, h: Tensor, weights: Tensor): Tensor {
 
 function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
   const g = new Graph();
-  const m = new ModelContext(g, ck, { lora: o.lora, overrides: o.overrides, dtype: o.dtype });
+  const m = new ModelContext(g, ck, {
+    lora: o.lora,
+    overrides: o.overrides,
+    dtype: o.dtype,
+    checkpointLayers: o.checkpointLayers,
+  });
   const inp = modelInputs(g, arch, o.computedPositions);
   const poolW = o.pooled ? g.input('pool_weights', 'float32', ['batch', 'seq']) : undefined;
   const hidden = g.cast(arch.forward(m, inp, { causal: o.causal }), 'float32');

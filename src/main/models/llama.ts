@@ -65,7 +65,7 @@ export function llamaForward(
   // RoPE tables from the fed positions: [b, s, hd]
   const { cos, sin } = g.ropeCosSin(inp.positionIds, c.headDim, c.ropeTheta, m.dtype);
   for (let i = 0; i < c.numLayers; i++) {
-    h = g.scope(`layers.${i}`, () => {
+    h = m.layer(`layers.${i}`, () => {
       const a = attention(
         m,
         c,

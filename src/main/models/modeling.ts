@@ -42,6 +42,8 @@ export class ModelContext {
       lora?: LoraWiring;
       /** Replacement weights (e.g. LoRA merged into W), inlined into the graph. */
       overrides?: Map<string, Float32Array>;
+      /** Recompute each layer's activations in the backward instead of keeping them (gradient checkpointing). */
+      checkpointLayers?: boolean;
     } = {},
   ) {
     this.loraByPath = new Map((opts.lora?.modules ?? []).map((m) => [m.path, m]));
@@ -83,6 +85,11 @@ export class ModelContext {
     const w = g.cast(this.weight(`${prefix}.weight`, [dim]), 'float32');
     const b = g.cast(this.weight(`${prefix}.bias`, [dim]), 'float32');
     return g.cast(g.layerNorm(g.cast(x, 'float32'), w, b, eps), x.dtype);
+  }
+
+  /** One transformer block: named scope for errors, and a checkpoint region when checkpointing. */
+  layer<T>(name: string, fn: () => T): T {
+    return this.g.scope(name, () => (this.opts.checkpointLayers ? this.g.checkpoint(fn) : fn()));
   }
 
   has(name: string): boolean {

@@ -34,6 +34,8 @@ export class LoraEncoder implements TrainableEncoder {
   constructor(
     readonly model: EmbeddingModel,
     readonly lora: LoraConfig,
+    /** Recompute each block in the backward (less activation memory, about one more forward). */
+    readonly checkpointLayers = false,
   ) {
     this.modules = selectTargets(model.linears, lora.targetModules);
     this.wiring = { modules: this.modules, r: lora.r, scaling: loraScaling(lora), dropout: lora.dropout };
@@ -143,6 +145,7 @@ export class LoraEncoder implements TrainableEncoder {
 export async function createTrainableEncoder(
   o: EncoderOptions,
   load: LoadOptions = {},
+  extra: { useRslora?: boolean; checkpointLayers?: boolean } = {},
 ): Promise<LoraEncoder> {
   const device = o.device === 'cuda' || o.device === 'webgpu' || o.device === 'cpu' ? o.device : 'auto';
   const dtype = /^(fp16|float16)$/.test(o.dtype)
@@ -151,12 +154,16 @@ export async function createTrainableEncoder(
       ? 'bfloat16'
       : 'float32';
   const model = EmbeddingModel.load(o.modelDir, { maxLength: o.maxLength, device, dtype, ...load });
-  return new LoraEncoder(model, {
-    r: o.rank,
-    alpha: o.alpha,
-    dropout: o.dropout,
-    targetModules:
-      o.targetModules.length === 1 && o.targetModules[0] === 'all-linear' ? 'all-linear' : o.targetModules,
-    useRslora: false,
-  });
+  return new LoraEncoder(
+    model,
+    {
+      r: o.rank,
+      alpha: o.alpha,
+      dropout: o.dropout,
+      targetModules:
+        o.targetModules.length === 1 && o.targetModules[0] === 'all-linear' ? 'all-linear' : o.targetModules,
+      useRslora: extra.useRslora ?? false,
+    },
+    extra.checkpointLayers ?? false,
+  );
 }
