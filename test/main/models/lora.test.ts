@@ -13,7 +13,7 @@ import {
   mergeInto,
   saveAdapter,
 } from '../../../src/main/models/lora';
-import { readF32, readStHeader } from '../../../src/main/models/safetensors';
+import { readF32, readStHeader, writeSafetensors } from '../../../src/main/models/safetensors';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 
 const PARITY = path.join(FIXTURES, 'parity');
@@ -113,6 +113,25 @@ describe('LoRA config semantics', () => {
     const b = w.tensors.get('layers.0.mlp.down_proj.lora_B.weight')!;
     expect(b.shape).toEqual([64, 8]);
     expect(b.data.every((x) => x === 0)).toBe(true);
+  });
+
+  it('reads adapters saved over a task model (base_model.model.model.…) and with the adapter name', () => {
+    const dir = path.join(PARITY, 'mistral');
+    const lin = linearsOf(Checkpoint.open(dir));
+    const ref = loadAdapter(path.join(dir, 'adapter'), lin);
+    const out = tmpDir();
+    fs.copyFileSync(path.join(dir, 'adapter', 'adapter_config.json'), path.join(out, 'adapter_config.json'));
+    const renamed = new Map(
+      [...ref.tensors].map(([k, t]) => [
+        `base_model.model.model.${k.replace('.weight', '.default.weight')}`,
+        t,
+      ]),
+    );
+    writeSafetensors(path.join(out, 'adapter_model.safetensors'), renamed);
+    const got = loadAdapter(out, lin);
+    expect([...got.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+    for (const [k, t] of ref.tensors)
+      expect(Array.from(got.tensors.get(k)!.data)).toEqual(Array.from(t.data));
   });
 
   it('rejects an adapter whose shapes do not fit the model', () => {
