@@ -195,9 +195,17 @@ describe.each(['mistral', 'qwen2', 'bert'])('parity %s', (name) => {
     }
     log(`gradients (${names.length}), max|Δg|/max|g|`, worstRel);
     // Gradient checkpointing per layer changes memory, not values.
-    const ck = await run(model, 'nce-lora-ckpt', () => buildInfoNce(model.ck, model.arch, { ...nce, lora: wiring, checkpointLayers: true }), b, model.loraFeeds(adapter));
+    const ck = await run(
+      model,
+      'nce-lora-ckpt',
+      () => buildInfoNce(model.ck, model.arch, { ...nce, lora: wiring, checkpointLayers: true }),
+      b,
+      model.loraFeeds(adapter),
+    );
     let ckWorst = 0;
-    for (const k of Object.keys(lo)) if (k.startsWith('grad.')) ckWorst = Math.max(ckWorst, maxAbs(ck[k].data as Float32Array, lo[k].data as Float32Array));
+    for (const k of Object.keys(lo))
+      if (k.startsWith('grad.'))
+        ckWorst = Math.max(ckWorst, maxAbs(ck[k].data as Float32Array, lo[k].data as Float32Array));
     log('gradients with layer checkpointing vs without', ckWorst);
     expect(ckWorst).toBeLessThan(1e-5);
 
