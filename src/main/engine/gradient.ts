@@ -130,17 +130,17 @@ export const VJP: Record<string, Rule> = {
   expand: (c) => [unbroadcast(c.g, c.gy, c.x[0].shape)],
   concat: (c) => {
     const axis = c.attrs.axis as number;
-    let off: number | null = 0;
-    return c.x.map((t, i) => {
-      const d = t.shape[axis];
-      if (off === null || typeof d !== 'number') {
-        if (!c.needs[i]) return null;
-        throw new GraphError(`concat gradient: part ${i} sits after a dynamic-size part on axis ${axis}`);
-      }
-      const start: number = off;
-      off += d;
-      return c.needs[i] ? c.g.slice(c.gy, axis, start, start + d) : null;
-    });
+    const sizes = c.x.map((t) => t.shape[axis]);
+    if (sizes.every((d) => typeof d === 'number')) {
+      let off = 0;
+      return c.x.map((t, i) => {
+        const start = off;
+        off += sizes[i] as number;
+        return c.needs[i] ? c.g.slice(c.gy, axis, start, start + (sizes[i] as number)) : null;
+      });
+    }
+    // Named sizes (e.g. queries then documents along 'batch'): one Split with run-time sizes.
+    return c.x.map((_, i) => (c.needs[i] ? c.g.splitPart(c.gy, axis, sizes, i) : null));
   },
   slice: (c) => {
     const { axis, start, end, step } = c.attrs as {

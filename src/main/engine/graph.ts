@@ -548,6 +548,17 @@ export class Graph {
     return this.node('slice', [x], { axis: a, start, end: end ?? null, step }, x.dtype, out);
   }
 
+  /** Part `index` of x split along axis into pieces of the given (possibly named) sizes. */
+  splitPart(x: Tensor, axis: number, sizes: Shape, index: number): Tensor {
+    const a = normAxis(axis, x.rank, () => this.at('splitPart', [x]));
+    const total = sizes.reduce<Dim>((acc, d) => dimAdd(acc, d), 0);
+    if (total !== x.shape[a])
+      this.fail('splitPart', [x], `sizes ${fmtShape(sizes)} do not add up to ${x.shape[a]}`);
+    const out = [...x.shape];
+    out[a] = sizes[index];
+    return this.node('splitPart', [x], { axis: a, sizes: [...sizes], index }, x.dtype, out);
+  }
+
   /** table.take(indices, axis): embedding lookup when axis = 0. */
   gather(table: Tensor, indices: Tensor, axis = 0): Tensor {
     if (indices.dtype !== 'int64' && indices.dtype !== 'int32')

@@ -243,6 +243,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
   const externalDir = files.length ? path.resolve(opts.externalDir ?? commonDir(files)) : null;
 
   let inlineBytes = 0;
+  const splits = new Map<string, string[]>();
   const outputNameOf = new Map<number, string>();
   for (const [name, t] of outEntries)
     if (!outputNameOf.has(t.id) && t.op !== 'input') outputNameOf.set(t.id, name);
@@ -357,6 +358,26 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
           constI64([a.step as number]),
         ]);
         break;
+      }
+      case 'splitPart': {
+        // All parts of one split come from a single Split node.
+        const sizes = a.sizes as Dim[];
+        const key = `${x[0]}|${a.axis}|${sizes.join(',')}`;
+        let outs = splits.get(key);
+        if (!outs) {
+          const base = fresh('Split');
+          outs = sizes.map((_, j) => `${base}_${j}`);
+          nodes.push({
+            opType: 'Split',
+            input: [x[0], shapeTensor(sizes)],
+            output: outs,
+            attribute: [attrI('axis', a.axis as number)],
+            name: `${sc ? `${sc}/` : ''}${base}`,
+          });
+          splits.set(key, outs);
+        }
+        names.set(t.id, outs[a.index as number]);
+        continue;
       }
       case 'gather':
         E('Gather', x, [attrI('axis', a.axis as number)]);

@@ -79,6 +79,15 @@ const cases: Record<string, GradCase> = {
       return g.concat([g.slice(c, 1, 1, 4), g.slice(c, 1, -3), g.slice(c, 1, 0, 3)], 0); // [6, 3]
     },
   },
+  'concat along named dims (queries then documents)': {
+    inputs: {
+      q: { shape: [2, 3], decl: ['nq', 3] },
+      d: { shape: [3, 3], decl: ['nd', 3] },
+      w: { shape: [3, 3] },
+    },
+    build: (g, { q, d, w }) => g.tanh(g.linear(g.concat([q, d], 0), w)),
+    outShape: [5, 3],
+  },
   'slice on a dynamic dim': {
     inputs: { a: { shape: [6, 2], decl: ['batch', 2] } },
     build: (g, { a }) => g.reshape(g.slice(a, 0, 2, 5), [3, 2]),
