@@ -133,7 +133,7 @@ export const VJP: Record<string, Rule> = {
     const sizes = c.x.map((t) => t.shape[axis]);
     if (sizes.every((d) => typeof d === 'number')) {
       let off = 0;
-      return c.x.map((t, i) => {
+      return c.x.map((_, i) => {
         const start = off;
         off += sizes[i] as number;
         return c.needs[i] ? c.g.slice(c.gy, axis, start, start + (sizes[i] as number)) : null;
