@@ -70,6 +70,11 @@ export const appRouter = t.router({
     summary: p.input(inputs.runRef).query(({ ctx, input }) => ctx.svc.generation.summary(input)),
     failures: p.input(inputs.runFailures).query(({ ctx, input }) => ctx.svc.generation.failures(input)),
   }),
+  training: t.router({
+    start: p.input(inputs.trainStart).mutation(({ ctx, input }) => ctx.svc.training.start(input)),
+    cancel: p.input(inputs.trainRef).mutation(({ ctx, input }) => ctx.svc.training.cancel(input)),
+    list: p.query(({ ctx }) => ctx.svc.training.list()),
+  }),
   evaluation: t.router({
     run: p.input(inputs.evalRun).mutation(({ ctx, input }) => ctx.svc.evaluation.run(input)),
     compare: p.input(inputs.evalCompare).query(({ ctx, input }) => ctx.svc.evaluation.compare(input)),

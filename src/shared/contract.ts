@@ -175,6 +175,26 @@ export const inputs = {
   evalCompare: z
     .object({ model: z.string().max(4096).optional(), baseRevision: z.string().max(200).optional() })
     .strict(),
+  trainStart: z
+    .object({
+      datasets: z.array(datasetName).min(1, 'pick a dataset to train on'),
+      /** Base model folder on the serving machine (HF checkpoint with tokenizer). */
+      model: z.string().min(1, 'give the base model folder').max(4096),
+      loraRank: z.number().int().min(1).max(1024).optional(),
+      loraAlpha: z.number().positive().optional(),
+      batchSize: z.number().int().min(2).max(65536).optional(),
+      chunkSize: z.number().int().min(1).max(4096).optional(),
+      lr: z.number().positive().max(1).optional(),
+      warmup: z.number().int().min(0).optional(),
+      epochs: z.number().int().min(1).max(1000).optional(),
+      maxSteps: z.number().int().min(1).nullable().optional(),
+      maxLength: z.number().int().min(2).max(32768).optional(),
+      device: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).optional(),
+      encoder: z.enum(['model', 'reference']).optional(),
+      checkpointEvery: z.number().int().min(0).optional(),
+    })
+    .strict(),
+  trainRef: z.object({ runId: z.string().min(1).max(200) }).strict(),
   secretSet: z
     .object({
       name: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'use a short lowercase name such as openai'),
@@ -330,6 +350,32 @@ export interface ComparisonInfo {
   }[];
 }
 
+export interface TrainStep {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  examplesPerS: number;
+  tokensPerS: number;
+  etaS: number | null;
+}
+
+export interface TrainingRunInfo {
+  id: string;
+  state: string;
+  step: number;
+  totalSteps: number | null;
+  lastLoss: number | null;
+  model: string;
+  outDir: string;
+  createdAt: string;
+  /** Loss per step seen by this process (for the curve). */
+  losses: { step: number; loss: number }[];
+  live: TrainStep | null;
+  adapterDir: string | null;
+  error: string | null;
+}
+
 export interface SecretsStatus {
   storage: 'os-keychain' | 'memory';
   names: string[];
@@ -341,7 +387,8 @@ export type AppEvent =
   | { topic: 'examples'; dataset: string; ids?: number[] }
   | { topic: 'job'; job: JobInfo }
   | { topic: 'generation'; progress: GenerationProgressInfo }
-  | { topic: 'evaluation' };
+  | { topic: 'evaluation' }
+  | { topic: 'training'; runId: string; step?: TrainStep; state?: string };
 
 /**
  * What the router calls. main/api implements it over the workbench; tests can implement it over anything.
@@ -371,6 +418,11 @@ export interface Services {
     list(i: Inputs['datasetRef']): GenerationRunInfo[];
     summary(i: Inputs['runRef']): RunSummaryInfo & { live: GenerationProgressInfo | null };
     failures(i: Inputs['runFailures']): FailedRequest[];
+  };
+  training: {
+    start(i: Inputs['trainStart']): { runId: string; rows: number; totalSteps: number };
+    cancel(i: Inputs['trainRef']): { runId: string };
+    list(): TrainingRunInfo[];
   };
   evaluation: {
     run(i: Inputs['evalRun']): JobInfo;

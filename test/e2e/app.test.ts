@@ -172,6 +172,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     // Import through the form (a path on the serving machine) into e2e-import.
     await page.getByTestId('datasets-table').getByText('e2e-import').click();
     await page.getByPlaceholder('/data/train.jsonl').fill(fixture);
+    await page.getByLabel('import status').selectOption('accepted');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 20_000 });
     await page.getByText('e2e-import: distribution').waitFor();
@@ -180,8 +181,8 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     expect(
       await page.getByTestId('datasets-table').locator('tr', { hasText: 'e2e-import' }).textContent(),
     ).toContain('40');
-    // Put every imported row in the test split (for the evaluation below).
-    await page.getByLabel('split ratios').fill('0,0,1');
+    // Train and test splits for the training and evaluation below.
+    await page.getByLabel('split ratios').fill('0.5,0,0.5');
     await page.getByRole('button', { name: 'Assign splits' }).click();
     await page.getByText('split e2e-import: 40 rows assigned').waitFor();
     await shot('datasets');
@@ -204,22 +205,39 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByTestId('failures').waitFor();
     await shot('generate');
 
+    // Train 3 steps of a LoRA adapter on the tiny BERT of the parity fixtures.
+    await page.getByLabel('current dataset').selectOption('e2e-import');
     await navTo('Train');
     await page.locator('h1', { hasText: /^Train/ }).waitFor();
+    await page.getByLabel('base model').fill(path.join(REPO_ROOT, 'test/fixtures/parity/bert'));
+    await page.getByLabel('max steps').fill('3');
+    await page.getByLabel('batch size').fill('4');
+    await page.getByLabel('chunk size').fill('4');
+    await page.getByLabel('max length').fill('64');
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await page.getByTestId('train-runs').getByText('done').waitFor({ timeout: 45_000 });
+    const adapterText = await page.locator('.attrs span', { hasText: /^adapter / }).textContent();
+    const adapter = (adapterText ?? '').replace(/^adapter\s*/, '');
+    expect(fs.existsSync(path.join(adapter, 'adapter_config.json'))).toBe(true);
     await shot('train');
 
-    // Evaluate the weightless built-in model on the imported dataset's test split.
+    // Evaluate the base model and the adapter on the imported dataset's test split.
     await navTo('Evaluate');
     await page.locator('h1', { hasText: /^Evaluate/ }).waitFor();
+    await page.getByLabel('model').fill(path.join(REPO_ROOT, 'test/fixtures/parity/bert'));
+    await page.getByLabel('adapters').fill(adapter);
     await page.getByLabel('tasks').fill('dataset:e2e-import');
     await page.getByRole('main').getByRole('button', { name: 'Evaluate', exact: true }).click();
-    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 30_000 });
+    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 45_000 });
     await page.getByTestId('comparison').waitFor();
-    expect(await page.getByTestId('comparison').locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
-    expect(await page.getByTestId('comparison').locator('th').count()).toBeGreaterThan(2);
+    // A base row and an adapter row with deltas against it.
+    await expect.poll(() => page.getByTestId('comparison').locator('tbody tr').count()).toBe(2);
+    expect(await page.getByTestId('comparison').getByText('base').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('comparison').locator('.delta').count()).toBeGreaterThan(0);
     await shot('evaluate');
 
     // Curate the generated examples with the keyboard.
+    await page.getByLabel('current dataset').selectOption('e2e-gen');
     await navTo('Curate');
     await page.getByTestId('curate-rows').locator('.vrow').first().waitFor();
     await expect.poll(() => count('count-total')).toBeGreaterThanOrEqual(20);

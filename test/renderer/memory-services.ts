@@ -144,6 +144,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       failures: () => [],
     },
     evaluation: { run: notHere, compare: () => null },
+    training: { start: notHere, cancel: notHere, list: () => [] },
     secrets: { status: () => ({ storage: 'memory', names: [] }), set: notHere, delete: notHere },
     events: (signal) => hub.stream(signal),
   };

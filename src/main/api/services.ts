@@ -13,6 +13,7 @@ import { EventHub } from './events';
 import { createEvaluationApi } from './evaluation';
 import { createGenerationApi } from './generation';
 import { JobRegistry } from './jobs';
+import { createTrainingApi } from './training';
 import { createSecretStore, type SecretStore } from './secrets';
 
 const VERSION = '0.1.0';
@@ -80,7 +81,7 @@ export function createServices(
         transport: opts.transport,
         capabilities: {
           generation: has(wb, 'generation'),
-          training: has(wb, 'training'),
+          training: true,
           evaluation: true,
           importExport: true,
           mining: has(wb, 'mining'),
@@ -158,6 +159,7 @@ export function createServices(
     },
     generation: createGenerationApi(wb, hub, secrets),
     evaluation: createEvaluationApi(wb, hub, jobs),
+    training: createTrainingApi(wb, hub),
     secrets: {
       status: () => ({ storage: secrets.storage, names: secrets.names() }),
       set: (i) => {

@@ -5,7 +5,7 @@ import { DatasetsScreen } from './screens/Datasets';
 import { ExportScreen } from './screens/Export';
 import { GenerateScreen } from './screens/Generate';
 import { EvaluateScreen } from './screens/Evaluate';
-import { TrainScreen } from './screens/Placeholders';
+import { TrainScreen } from './screens/Train';
 import { SCREENS, type Screen, useNav } from './nav';
 
 const TITLES: Record<Screen, string> = {

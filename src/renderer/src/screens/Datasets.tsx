@@ -226,6 +226,7 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
               path: imp.path,
               layout: imp.layout as 'auto',
               language: imp.language || undefined,
+              status: imp.status as 'unreviewed',
               skipInvalid: imp.skipInvalid,
               create: true,
             });
@@ -265,6 +266,17 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
             onChange={(e) => setImp({ ...imp, language: e.target.value })}
             placeholder="en"
           />
+        </label>
+        <label>
+          Imported rows are
+          <select
+            aria-label="import status"
+            value={imp.status}
+            onChange={(e) => setImp({ ...imp, status: e.target.value })}
+          >
+            <option value="unreviewed">unreviewed</option>
+            <option value="accepted">accepted (already curated)</option>
+          </select>
         </label>
         <label className="check">
           <input
