@@ -52,6 +52,7 @@ export class EngineWorker {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
       if (m.ok) p.resolve(m.value);
       else {
         const e =
@@ -64,6 +65,7 @@ export class EngineWorker {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
+    this.worker.unref();
     this.worker.on('error', failAll);
     this.worker.on('exit', (code) => failAll(new Error(`session worker exited (code ${code})`)));
   }
@@ -72,6 +74,8 @@ export class EngineWorker {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      // Referenced only while a request is in flight: an idle worker never keeps the process alive.
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ ...msg, id }, transfer);
     });

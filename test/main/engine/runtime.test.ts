@@ -91,7 +91,7 @@ describe('sessions', () => {
     await s.release();
   });
 
-  it('the worker also starts when the caller runs under tsx (the CLI path)', () => {
+  it('the worker also starts under tsx (the CLI path), and an idle worker lets the process exit', () => {
     const dir = tmpDir();
     const script = path.join(dir, 'run.mts');
     fs.writeFileSync(
@@ -101,7 +101,7 @@ const g = new Graph();
 const x = g.input('x', 'float64', [2]);
 const s = await createSession(toOnnx({ y: g.mul(g.exp(x), 2) }), { providers: ['cpu'] });
 const o = await s.run({ x: hostTensor('float64', [2], Float64Array.from([0, 1])) });
-await s.release();
+// No release on purpose: an idle worker must not keep the process alive.
 console.log(JSON.stringify({ kind: s.constructor.name, y: Array.from(o.y.data) }));
 `,
     );
