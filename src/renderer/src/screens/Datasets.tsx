@@ -199,6 +199,7 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
     path: '',
     layout: 'auto',
     language: '',
+    status: 'unreviewed',
     skipInvalid: false,
   });
   const [ratios, setRatios] = useState('0.9,0.05,0.05');
