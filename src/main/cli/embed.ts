@@ -35,6 +35,7 @@ interface EmbedOpts extends GlobalOpts {
   batchSize?: string;
   maxLength?: string;
   device: string;
+  dtype: string;
 }
 
 /** `embedsmith embed …` and `embedsmith models …` */
@@ -51,12 +52,15 @@ export function registerEmbed(program: Command): void {
       .requiredOption('--out <file>', 'embeddings: .npy, .jsonl or .parquet')
       .option('--batch-size <n>', 'sequences per forward (default 16)')
       .option('--max-length <n>', 'truncate to this many tokens')
-      .option('--device <d>', 'auto | cuda | webgpu | cpu', 'auto'),
+      .option('--device <d>', 'auto | cuda | webgpu | cpu', 'auto')
+      .option('--dtype <t>', 'compute dtype: float32 | float16 | bfloat16 (GPU)', 'float32'),
   ).action((opts: EmbedOpts) =>
     runWithWorkbench(opts, async ({ wb, out, bar, log }) => {
       if (opts.role !== 'query' && opts.role !== 'document')
         throw usageError(`--role must be query or document, got ${opts.role}`);
       if (!DEVICES.includes(opts.device)) throw usageError(`--device must be one of ${DEVICES.join(', ')}`);
+      if (!['float32', 'float16', 'bfloat16'].includes(opts.dtype))
+        throw usageError(`--dtype must be float32, float16 or bfloat16, got ${opts.dtype}`);
       const { EmbeddingModel, readTexts, resolveModelDir, writeEmbeddings } = await lib();
       const ext = path.extname(opts.out).toLowerCase();
       if (!['.npy', '.jsonl', '.parquet'].includes(ext))
@@ -65,6 +69,7 @@ export function registerEmbed(program: Command): void {
       const model = EmbeddingModel.load(dir, {
         maxLength: intOpt('max-length', opts.maxLength),
         device: opts.device as Device,
+        dtype: opts.dtype as 'float32' | 'float16' | 'bfloat16',
       });
       try {
         const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;
