@@ -310,3 +310,42 @@ describe('half-precision frozen weights', () => {
     expect(Array.from(o.dx.data as Float32Array)).toEqual([0, 1, 2].map((i) => 2 * (vals[i] + vals[3 + i])));
   });
 });
+
+describe('checkpoints over 4 GB', () => {
+  it('external data offsets past 2^32 work and untouched weight pages are never read (sparse file)', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'huge.safetensors');
+    const rows = 1_179_648; // × 1024 float32 = 4.5 GiB, kept sparse on disk
+    const bigBytes = rows * 1024 * 4;
+    const tail = Float32Array.from([1.5, -2, 3.25, 4]);
+    const header = JSON.stringify({
+      'embed.weight': { dtype: 'F32', shape: [rows, 1024], data_offsets: [0, bigBytes] },
+      'tail.weight': { dtype: 'F32', shape: [4], data_offsets: [bigBytes, bigBytes + 16] },
+    });
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    const fd = fs.openSync(file, 'w');
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, header);
+    const dataStart = 8 + header.length;
+    fs.writeSync(fd, Buffer.from(Float32Array.from([7, 8]).buffer), 0, 8, dataStart + 5 * 1024 * 4); // row 5, cols 0–1
+    fs.writeSync(fd, Buffer.from(tail.buffer), 0, 16, dataStart + bigBytes);
+    fs.closeSync(fd);
+    const hdr = readSafetensorsHeader(file);
+    expect(hdr['tail.weight'].offset).toBeGreaterThan(2 ** 32);
+    const g = new Graph();
+    const w = (n: string) =>
+      g.weight(n, 'float32', hdr[n].shape, { file, offset: hdr[n].offset, length: hdr[n].length });
+    const ids = g.input('ids', 'int64', ['n']);
+    const rowsOut = g.gather(w('embed.weight'), ids);
+    const t = g.mul(w('tail.weight'), 2);
+    const model = toOnnx({ rows: rowsOut, t });
+    expect(model.bytes.length).toBeLessThan(4096);
+    const s = await createSession(model, { providers: ['cpu'], inThread: true });
+    const o = await s.run({ ids: hostTensor('int64', [2], BigInt64Array.from([5n, 9n])) });
+    await s.release();
+    expect(Array.from(o.t.data as Float32Array)).toEqual([3, -4, 6.5, 8]);
+    const r = o.rows.data as Float32Array;
+    expect([r[0], r[1], r[2], r[1024]]).toEqual([7, 8, 0, 0]);
+  });
+});
