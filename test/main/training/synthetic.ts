@@ -21,6 +21,8 @@ export function syntheticTask(n: number, seed: number, pairs = 12): NewExample[]
   const A = words.slice(0, pairs);
   const Bw = words.slice(100, 100 + pairs);
   const rand = mulberry32(seed);
+  if (n > (pairs * (pairs - 1) * (pairs - 2)) / 6)
+    throw new Error(`syntheticTask: only C(${pairs},3) distinct queries`);
   const out: NewExample[] = [];
   const seen = new Set<string>();
   while (out.length < n) {

@@ -14,6 +14,8 @@ import { referenceLoss } from '../../../src/main/training/loss';
 import { ReferenceEncoder } from '../../../src/main/training/reference-encoder';
 import { runTraining, type StepEvent } from '../../../src/main/training/trainer';
 import { loadAdapter } from '../../../src/main/models/lora';
+import { EmbeddingModel } from '../../../src/main/models/model';
+import { loadEncoder } from '../../../src/main/training/job';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { syntheticTask } from './synthetic';
 
@@ -136,5 +138,71 @@ describe('training loop (reference encoder)', () => {
     const e2 = await enc.embed(qs.slice(0, 4), trained, null);
     expect(Array.from(e2)).toEqual(Array.from(e1));
     store.close();
+  });
+});
+
+describe('training loop (real mistral fixture model, ONNX training graphs)', () => {
+  it('loss falls and held-out retrieval improves over the base model', async () => {
+    const dir = tmpDir();
+    const store = Store.open(path.join(dir, 'db.sqlite'));
+    const ds = store.datasets.create('syn');
+    const all = syntheticTask(120, 11);
+    store.examples.insertMany(ds.id, all.slice(0, 96));
+    store.examples.insertMany(
+      ds.id,
+      all.slice(96).map((e) => ({ ...e, split: 'test' as const })),
+    );
+    const fmt = queryFormatter(MODEL);
+    const rows = loadTrainRows(store, ['syn'], fmt);
+    const test = [...store.examples.iterate(ds.id, { split: 'test' })];
+    store.close();
+    const config = parseTrainConfig({
+      datasets: ['syn'],
+      model: MODEL,
+      loraRank: 8,
+      loraAlpha: 16,
+      loraDropout: 0.05,
+      targetModules: ['all-linear'],
+      batchSize: 16,
+      chunkSize: 16,
+      lr: 1e-2,
+      warmup: 3,
+      weightDecay: 0.01,
+      temperature: 0.05,
+      epochs: 5,
+      maxSteps: 30,
+      maxLength: 16,
+      checkpointEvery: 0,
+      out: path.join(dir, 'run'),
+    });
+    const enc = await loadEncoder(config);
+    const events: StepEvent[] = [];
+    await runTraining({
+      config,
+      rows,
+      encoder: enc,
+      loss: referenceLoss,
+      runDir: config.out,
+      resume: false,
+      hooks: { onStep: (e) => events.push(e) },
+    });
+    await enc.dispose?.();
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(events.slice(-5).map((e) => e.loss))).toBeLessThan(
+      0.7 * mean(events.slice(0, 5).map((e) => e.loss)),
+    );
+    const model = EmbeddingModel.load(MODEL, { maxLength: 16, inThread: true });
+    const qs = test.map((e) => fmt(e.instruction as string, e.query));
+    const docs = test.map((e) => e.positive);
+    const adapter = model.loadAdapter(path.join(config.out, 'adapter'));
+    const r0 = recallAt1(await model.embed(qs), await model.embed(docs), test.length, model.dim);
+    const r1 = recallAt1(
+      await model.embed(qs, { adapter }),
+      await model.embed(docs, { adapter }),
+      test.length,
+      model.dim,
+    );
+    await model.dispose();
+    expect(r1).toBeGreaterThan(r0 + 0.15);
   });
 });
