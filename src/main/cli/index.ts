@@ -7,6 +7,7 @@ import { registerEval } from './eval';
 import { registerServe } from './serve';
 import { registerTrain } from './train';
 import { registerExport } from './export';
+import { registerMine } from './mine';
 
 /** Builds the `embedsmith` program. Each area registers its commands from its own file. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrain(program);
   registerExport(program);
+  registerMine(program);
   return program;
 }
 

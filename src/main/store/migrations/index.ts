@@ -2,6 +2,7 @@ import { sql as core } from './001_core';
 import { sql as ftsDeferred } from './002_fts_deferred';
 import { sql as counts } from './003_counts';
 import { sql as generation } from './010_generation';
+import { sql as mining } from './040_mining';
 
 /**
  * Migrations keyed on PRAGMA user_version, applied in ascending order, each in its own transaction.
@@ -18,4 +19,5 @@ export const MIGRATIONS: Migration[] = [
   { version: 2, name: 'fts-deferred', sql: ftsDeferred },
   { version: 3, name: 'counts', sql: counts },
   { version: 10, name: 'generation', sql: generation },
+  { version: 40, name: 'mining', sql: mining },
 ];
