@@ -73,6 +73,10 @@ export async function pullModel(modelsDir: string, id: string, o: PullOptions = 
       });
   if (!entries.some((e) => e.path === 'config.json'))
     throw new UserError(`${id}@${revision}: no config.json in the repository (not a transformers model)`);
+  if (!entries.some((e) => e.path.endsWith('.safetensors')))
+    throw new UserError(
+      `${id}@${revision}: no .safetensors weights in the repository (only .bin checkpoints are not supported)`,
+    );
   const dir = path.join(modelsDir, modelDirName(id));
   fs.mkdirSync(dir, { recursive: true });
   const total = entries.reduce((a, e) => a + e.size, 0);
