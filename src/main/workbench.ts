@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import { resolveHome, workspacePaths, type WorkspacePaths } from './paths';
 import { EvalService } from './eval/service';
 import { GenerationService } from './generation';
-import { MiningService } from './mining';
+import { JobRunner } from './jobs/runner';
+import { JobStore } from './jobs/store';
 import { Store } from './store';
+import { TrainingService } from './training/service';
 
 export interface WorkbenchOptions {
   /** --home DIR; falls back to EMBEDSMITH_HOME, then the OS app-data directory. */
@@ -17,18 +19,21 @@ export interface WorkbenchOptions {
 export class Workbench {
   readonly paths: WorkspacePaths;
   readonly store: Store;
+  /** Background jobs (worker threads) with their `jobs` rows, for every job type (src/main/jobs). */
+  readonly jobs: JobRunner;
+  /** LoRA training runs (src/main/training). */
+  readonly training: TrainingService;
   readonly generation: GenerationService;
   /** Evaluation: tasks, runs, stored results, comparison tables (src/main/eval). */
   readonly evaluation: EvalService;
-  /** Hard-negative mining and review scores (src/main/mining). */
-  readonly mining: MiningService;
 
   private constructor(paths: WorkspacePaths, store: Store) {
     this.paths = paths;
     this.store = store;
+    this.jobs = new JobRunner(new JobStore(store.db));
+    this.training = new TrainingService(store, paths, this.jobs);
     this.generation = new GenerationService(store);
     this.evaluation = new EvalService(paths, store);
-    this.mining = new MiningService(store, paths);
   }
 
   static open(opts: WorkbenchOptions = {}): Workbench {

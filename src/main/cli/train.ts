@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { JobRunner } from '../jobs/runner';
-import { JobStore } from '../jobs/store';
 import { DEFAULTS } from '../training/config';
-import { newRunId, TrainingService } from '../training/service';
+import { newRunId } from '../training/service';
 import { type GlobalOpts, runWithWorkbench, withGlobals } from './context';
 
 interface TrainOpts extends GlobalOpts {
@@ -75,8 +73,7 @@ export function registerTrain(program: Command): void {
     .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
     .action((o: TrainOpts) =>
       runWithWorkbench(o, async ({ wb, out, log, bar }) => {
-        const jobs = new JobStore(wb.store.db);
-        const svc = new TrainingService(wb.store, wb.paths, new JobRunner(jobs));
+        const svc = wb.training;
         const p = svc.prepare(
           {
             datasets: o.dataset ?? [],
