@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { resolveHome, workspacePaths, type WorkspacePaths } from './paths';
 import { EvalService } from './eval/service';
 import { GenerationService } from './generation';
+import { MiningService } from './mining';
 import { JobRunner } from './jobs/runner';
 import { JobStore } from './jobs/store';
 import { Store } from './store';
@@ -26,6 +27,8 @@ export class Workbench {
   readonly generation: GenerationService;
   /** Evaluation: tasks, runs, stored results, comparison tables (src/main/eval). */
   readonly evaluation: EvalService;
+  /** Hard-negative mining and review scores (src/main/mining). */
+  readonly mining: MiningService;
 
   private constructor(paths: WorkspacePaths, store: Store) {
     this.paths = paths;
@@ -34,6 +37,7 @@ export class Workbench {
     this.training = new TrainingService(store, paths, this.jobs);
     this.generation = new GenerationService(store);
     this.evaluation = new EvalService(paths, store);
+    this.mining = new MiningService(store, paths);
   }
 
   static open(opts: WorkbenchOptions = {}): Workbench {
