@@ -79,6 +79,13 @@ export function minhash(normalized: string): Uint32Array {
   return sig;
 }
 
+/** Exact key and MinHash signature of an example's texts (pure: runs in the check worker too). */
+export function signature(parts: readonly (string | null | undefined)[]): { key: string; sig: Uint32Array } {
+  const norm = parts.map((p) => (p ? normalizeText(p) : ''));
+  const key = createHash('sha1').update(norm.join('\u0001')).digest('base64');
+  return { key, sig: minhash(norm.filter(Boolean).join(' ')) };
+}
+
 /** Estimated Jaccard: matching bins among the bins either text filled. */
 function similarity(a: Uint32Array, b: Uint32Array): number {
   let eq = 0;
@@ -111,10 +118,13 @@ export class DedupIndex {
     key: string;
     sig: Uint32Array;
   } {
-    const norm = parts.map((p) => (p ? normalizeText(p) : ''));
-    const key = createHash('sha1').update(norm.join('\u0001')).digest('base64');
-    const sig = minhash(norm.filter(Boolean).join(' '));
-    if (this.exact.has(key)) return { reason: 'duplicate', key, sig };
+    const { key, sig } = signature(parts);
+    return { reason: this.lookup(key, sig), key, sig };
+  }
+
+  /** The index part of check, for a signature computed elsewhere (the check worker). */
+  lookup(key: string, sig: Uint32Array): 'duplicate' | 'near_duplicate' | null {
+    if (this.exact.has(key)) return 'duplicate';
     const seen = new Set<number>();
     for (let b = 0; b < BANDS; b++) {
       const list = this.bands.get(bandKey(sig, b));
@@ -125,11 +135,10 @@ export class DedupIndex {
         const i = list[j];
         if (seen.has(i)) continue;
         seen.add(i);
-        if (similarity(sig, this.sigs[i]) >= NEAR_DUP_THRESHOLD)
-          return { reason: 'near_duplicate', key, sig };
+        if (similarity(sig, this.sigs[i]) >= NEAR_DUP_THRESHOLD) return 'near_duplicate';
       }
     }
-    return { reason: null, key, sig };
+    return null;
   }
 
   add(key: string, sig: Uint32Array): void {

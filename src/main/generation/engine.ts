@@ -7,9 +7,11 @@ import type { Db } from '../store';
 import { contentHash } from '../store/hash';
 import { type Attributes, pickModel, sampleAttributes } from './attributes';
 import type { GenerationProgress, RunConfig, RunState, RunSummary } from './config';
+import { type CheckResult, checkAnswer } from './check';
 import { DedupIndex } from './dedup';
+import { CheckPool } from './pool';
 import { loadDetector } from './langid';
-import { parseExampleAnswer, parseTaskList } from './parse';
+import { parseTaskList } from './parse';
 import { EXPECTED_COMPLETION_TOKENS, type Plan } from './plan';
 import { costUsd } from './prices';
 import { brainstormTemplateId, exampleTemplateId, isAsym, render, type Template } from './prompts';
@@ -18,7 +20,6 @@ import { RateLimiter } from './ratelimit';
 import type { ErrorClass, RejectReason } from './reasons';
 import { Rng, itemSeed } from './rng';
 import { getRun, runConfig, runPlan, runSummary } from './runs';
-import { validateExample } from './validate';
 
 interface Item {
   id: number;
@@ -102,13 +103,16 @@ interface Outcome {
   failure?: LlmError;
   /** Returned to the queue untouched (cancelled mid-flight). */
   requeue?: boolean;
-  /** Batch mode: the row already counts as in flight in the database. */
+  /** Parse/validate/signature, when done in the check worker. */
+  check?: CheckResult;
   estUsd: number;
   estTokens: number;
 }
 
 export interface EngineOptions {
   apiKey: string;
+  /** Check answers in a worker thread (default: runs of 1,000+ examples, when running from source). */
+  checkWorker?: boolean;
   /** Test hook: a ready provider (otherwise built from the config and apiKey). */
   provider?: Provider;
   owner?: string;
@@ -210,6 +214,7 @@ export class RunEngine extends EventEmitter {
         timeoutMs: this.config.timeoutMs,
       });
     this.limiter = new RateLimiter(this.config.rpm, this.config.tpm);
+    this.useWorker = opts.checkWorker ?? this.config.count >= 1000;
     this.templates = this.config.templates;
     this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
     this.tracker = new ProgressTracker(this.config.count, 'examples');
@@ -222,6 +227,8 @@ export class RunEngine extends EventEmitter {
     });
   }
   private readonly requestAborters = new Set<AbortController>();
+  private pool: CheckPool | null = null;
+  private readonly useWorker: boolean;
 
   // ---------------------------------------------------------------- lease
 
@@ -630,6 +637,7 @@ export class RunEngine extends EventEmitter {
     this.acquireLease();
     try {
       if (this.config.validation.languageCheck) await loadDetector();
+      this.pool = new CheckPool(this.useWorker && !this.config.batchApi);
       this.load();
       this.emitProgress(true);
       if (this.config.batchApi) await this.runBatch();
@@ -643,8 +651,10 @@ export class RunEngine extends EventEmitter {
         // the answers stay unstored; their items are asked again on resume
       }
       this.releaseLease('failed');
+      await this.pool?.close();
       throw e;
     }
+    await this.pool?.close();
     this.flush();
     const final: RunState = this.complete() ? 'done' : (this.stopReason ?? 'failed');
     if (final === 'failed' && !this.stopError)
@@ -701,15 +711,30 @@ export class RunEngine extends EventEmitter {
       if (item.type === 'example') this.cell(item).inflight++;
       else this.brainstormInflight.set(item.kind, (this.brainstormInflight.get(item.kind) ?? 0) + 1);
       this.claimed.push(item);
-      const p = this.send(item, prompt, est).then((o) => {
-        this.outbox.push(o);
-        this.scheduleFlush();
-      });
+      const p = this.send(item, prompt, est)
+        .then((o) => this.precheck(o))
+        .then((o) => {
+          this.outbox.push(o);
+          this.scheduleFlush();
+        });
       running.add(p);
       p.finally(() => running.delete(p));
     }
     while (running.size) await Promise.race(running);
     this.flush();
+  }
+
+  /** Sends an example answer to the check worker (when one runs) before it is queued for storing. */
+  private async precheck(o: Outcome): Promise<Outcome> {
+    if (!o.answer || o.item.type !== 'example' || !this.pool?.threaded) return o;
+    o.check = await this.pool.check({
+      id: o.item.id,
+      kind: o.item.kind,
+      text: o.answer.text,
+      attrs: o.item.attrs,
+      validation: this.config.validation,
+    });
+    return o;
   }
 
   private requeue(item: Item) {
@@ -959,14 +984,18 @@ export class RunEngine extends EventEmitter {
       s.finish.run('done', 'accepted', null, item.attempts, null, item.id);
       return;
     }
-    const parsed = parseExampleAnswer(text);
+    const kind = item.kind;
+    // Checked in the worker when one runs, else here; the index lookups below always happen here, in order.
+    const chk =
+      o.check ??
+      checkAnswer({ id: item.id, kind, text, attrs: item.attrs, validation: this.config.validation });
+    const parsed = chk.parsed;
     if (!parsed.ok) {
       rejectRequest(parsed.reason);
       s.finish.run('done', 'rejected', parsed.reason, item.attempts, item.taskId, item.id);
       return;
     }
-    const kind = item.kind;
-    const v = validateExample(kind, parsed.value, item.attrs, this.config.validation);
+    const v = chk.v!;
     const spec = KIND_KEYS[kind];
     const fields: Record<string, string> = v.fields ?? {};
     const val = (k: string | null) =>
@@ -982,11 +1011,8 @@ export class RunEngine extends EventEmitter {
     const positive = val(spec.positive) ?? '';
     const negative = val(spec.negative);
     let reason: RejectReason | null = v.ok ? null : v.reason;
-    let dd: ReturnType<DedupIndex['check']> | null = null;
-    if (!reason) {
-      dd = this.dedup.check([query, positive, negative]);
-      reason = dd.reason;
-    }
+    const dd = chk.sig ?? null;
+    if (!reason && dd) reason = this.dedup.lookup(dd.key, dd.sig);
     const c = this.cell(item);
     const surplus = !reason && c.accepted >= c.quota;
     const bitext = kind === 'bitext';

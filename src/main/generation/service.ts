@@ -243,6 +243,8 @@ export class GenerationService {
       apiKey?: string;
       overrides?: ResumeOverrides;
       provider?: Provider;
+      /** Check answers in a worker thread (default: runs of 1,000+ examples). */
+      checkWorker?: boolean;
       onProgress?: (p: GenerationProgress) => void;
     } = {},
   ): RunHandle {
@@ -259,7 +261,11 @@ export class GenerationService {
     }
     const config = runConfig(getRun(this.db, runId));
     const apiKey = opts.apiKey ?? this.apiKeyFor(config);
-    const engine = new RunEngine(this.db, runId, { apiKey, provider: opts.provider });
+    const engine = new RunEngine(this.db, runId, {
+      apiKey,
+      provider: opts.provider,
+      checkWorker: opts.checkWorker,
+    });
     if (opts.onProgress) engine.on('progress', opts.onProgress);
     // Resolve after the caller had a chance to subscribe; the lease is taken synchronously inside run().
     const done = engine.run();

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GenerateOptions, GenerationService } from '../../../src/main/generation';
+import { poolStats } from '../../../src/main/generation/pool';
 import { Store } from '../../../src/main/store';
 import {
   type ChatCall,
@@ -65,110 +66,121 @@ function perKind(
 }
 
 describe('generation run against a local OpenAI-compatible server', () => {
-  it('accepts exactly --count valid examples and rejects every faulty answer with its reason', async () => {
-    let firstSts = '';
-    let firstShort = '';
-    const srv = await server({
-      script: perKind({
-        sts: {
-          1: (_c, a) => {
-            firstSts = JSON.stringify(a);
-            return `\`\`\`json\n${firstSts}\n\`\`\``;
+  it.each([
+    ['inline', false],
+    ['in the check worker thread', true],
+  ])(
+    'accepts exactly --count valid examples and rejects every faulty answer with its reason (checks %s)',
+    async (_name, checkWorker) => {
+      let firstSts = '';
+      let firstShort = '';
+      const srv = await server({
+        script: perKind({
+          sts: {
+            1: (_c, a) => {
+              firstSts = JSON.stringify(a);
+              return `\`\`\`json\n${firstSts}\n\`\`\``;
+            },
+            2: (_c, a) => JSON.stringify({ ...a, S4: 'one more sentence' }),
+            3: (_c, a) => JSON.stringify({ ...a, S3: a.S2 }),
+            4: (_c, a) => `Here is the example you asked for:\n${JSON.stringify(a)}\nI hope this helps!`,
+            5: () =>
+              JSON.stringify({
+                S1: textInLanguage('de', 12, 1),
+                S2: textInLanguage('de', 12, 2),
+                S3: textInLanguage('de', 12, 3),
+              }),
+            6: () => {
+              const a = JSON.parse(firstSts) as Record<string, string>;
+              return JSON.stringify({ ...a, S3: a.S3.replace(/\S+\.$/, 'water.') + ' city' });
+            },
           },
-          2: (_c, a) => JSON.stringify({ ...a, S4: 'one more sentence' }),
-          3: (_c, a) => JSON.stringify({ ...a, S3: a.S2 }),
-          4: (_c, a) => `Here is the example you asked for:\n${JSON.stringify(a)}\nI hope this helps!`,
-          5: () =>
-            JSON.stringify({
-              S1: textInLanguage('de', 12, 1),
-              S2: textInLanguage('de', 12, 2),
-              S3: textInLanguage('de', 12, 3),
-            }),
-          6: () => {
-            const a = JSON.parse(firstSts) as Record<string, string>;
-            return JSON.stringify({ ...a, S3: a.S3.replace(/\S+\.$/, 'water.') + ' city' });
+          'long-short': {
+            1: (_c, a) =>
+              `{"input_text": "${a.input_text}\nsecond line", "label": "${a.label}", "misleading_label": "${a.misleading_label}"}`,
+            2: (_c, a) =>
+              `{"input_text": "${a.input_text}", "label": "${a.label}", "misleading_label": "${a.misleading_label}",}`,
+            3: (_c, a) => JSON.stringify({ input_text: a.input_text, label: a.label }),
+            4: (_c, a) => JSON.stringify({ ...a, input_text: `${a.input_text} ${a.label}` }),
+            5: (_c, a) => JSON.stringify({ ...a, misleading_label: a.label }),
+            6: () => "I'm sorry, but I can't help with creating that content.",
           },
-        },
-        'long-short': {
-          1: (_c, a) =>
-            `{"input_text": "${a.input_text}\nsecond line", "label": "${a.label}", "misleading_label": "${a.misleading_label}"}`,
-          2: (_c, a) =>
-            `{"input_text": "${a.input_text}", "label": "${a.label}", "misleading_label": "${a.misleading_label}",}`,
-          3: (_c, a) => JSON.stringify({ input_text: a.input_text, label: a.label }),
-          4: (_c, a) => JSON.stringify({ ...a, input_text: `${a.input_text} ${a.label}` }),
-          5: (_c, a) => JSON.stringify({ ...a, misleading_label: a.label }),
-          6: () => "I'm sorry, but I can't help with creating that content.",
-        },
-        'short-short': {
-          1: (_c, a) => {
-            firstShort = JSON.stringify(a);
-            return firstShort;
+          'short-short': {
+            1: (_c, a) => {
+              firstShort = JSON.stringify(a);
+              return firstShort;
+            },
+            2: () => firstShort,
+            3: (_c, a) => JSON.stringify({ ...a, input: `{language} ${a.input}` }),
+            4: (_c, a) => JSON.stringify({ ...a, positive_document: a.input }),
+            5: () => 'Sure! Here is the example: {"input": "broken',
           },
-          2: () => firstShort,
-          3: (_c, a) => JSON.stringify({ ...a, input: `{language} ${a.input}` }),
-          4: (_c, a) => JSON.stringify({ ...a, positive_document: a.input }),
-          5: () => 'Sure! Here is the example: {"input": "broken',
-        },
-      }),
-    });
-    const { gen, store } = setup();
-    const { runId, plan } = gen.create(
-      fast(srv.url, {
-        kinds: 'sts,long-short,short-short',
-        mix: 'sts=1,long-short=1,short-short=1',
-        languages: 'en',
-        count: 9,
-      }),
-    );
-    expect(plan.cells.map((c) => c.quota)).toEqual([3, 3, 3]);
-    const progress: number[] = [];
-    const s = await gen.start(runId, { onProgress: (p) => progress.push(p.accepted) }).done;
-    expect(s.state).toBe('done');
-    expect(s.accepted).toBe(9);
-    expect(s.rejected).toEqual({
-      extra_keys: 1,
-      s2_equals_s3: 1,
-      wrong_language: 1,
-      near_duplicate: 1,
-      missing_keys: 1,
-      label_in_input: 1,
-      label_equals_misleading: 1,
-      refusal: 1,
-      duplicate: 1,
-      unfilled_placeholder: 1,
-      query_in_positive: 1,
-      malformed_json: 1,
-    });
-    // 7 example calls per kind + one brainstorm for each asymmetric kind.
-    expect(s.requests).toBe(23);
-    expect(s.retries).toBe(0);
-    expect(s.by_kind).toEqual({ sts: 3, 'long-short': 3, 'short-short': 3 });
-    expect(progress.at(-1)).toBe(9);
-    const db = store.db;
-    // Nothing silently dropped: parse failures and duplicates keep their raw answer on the request row.
-    const reqRejects = db
-      .prepare(
-        'SELECT reject_reason AS r, raw_answer AS a FROM generation_requests WHERE run_id = ? AND reject_reason IS NOT NULL ORDER BY r',
-      )
-      .all(runId) as { r: string; a: string }[];
-    expect(reqRejects.map((x) => x.r)).toEqual(['duplicate', 'malformed_json', 'refusal']);
-    expect(reqRejects.every((x) => x.a.length > 0)).toBe(true);
-    const ex = db
-      .prepare(`SELECT * FROM examples WHERE run_id = ? AND status != 'rejected'`)
-      .all(runId) as Record<string, unknown>[];
-    expect(ex).toHaveLength(9);
-    for (const e of ex) {
-      expect(e.status).toBe('unreviewed');
-      expect(e.origin).toBe('synthetic');
-      expect(e.seed).toEqual(expect.any(Number));
-      expect(String(e.template_version)).toMatch(/^example\.(sts|long-short|short-short)@1$/);
-      expect(JSON.parse(String(e.attributes_json)).language).toBe('en');
-      if (e.kind === 'sts') expect(e.instruction).toBe('Retrieve semantically similar text.');
-      else expect(String(e.instruction)).toMatch(/^Given a request about/);
-    }
-    const tasks = db.prepare('SELECT count(*) AS n FROM tasks WHERE run_id = ?').get(runId) as { n: number };
-    expect(tasks.n).toBe(40);
-  });
+        }),
+      });
+      const { gen, store } = setup();
+      const { runId, plan } = gen.create(
+        fast(srv.url, {
+          kinds: 'sts,long-short,short-short',
+          mix: 'sts=1,long-short=1,short-short=1',
+          languages: 'en',
+          count: 9,
+        }),
+      );
+      expect(plan.cells.map((c) => c.quota)).toEqual([3, 3, 3]);
+      const progress: number[] = [];
+      const threadedBefore = poolStats.threaded;
+      const s = await gen.start(runId, { checkWorker, onProgress: (p) => progress.push(p.accepted) }).done;
+      // 21 example answers went through the worker (or none, inline).
+      expect(poolStats.threaded - threadedBefore).toBe(checkWorker ? 21 : 0);
+      expect(s.state).toBe('done');
+      expect(s.accepted).toBe(9);
+      expect(s.rejected).toEqual({
+        extra_keys: 1,
+        s2_equals_s3: 1,
+        wrong_language: 1,
+        near_duplicate: 1,
+        missing_keys: 1,
+        label_in_input: 1,
+        label_equals_misleading: 1,
+        refusal: 1,
+        duplicate: 1,
+        unfilled_placeholder: 1,
+        query_in_positive: 1,
+        malformed_json: 1,
+      });
+      // 7 example calls per kind + one brainstorm for each asymmetric kind.
+      expect(s.requests).toBe(23);
+      expect(s.retries).toBe(0);
+      expect(s.by_kind).toEqual({ sts: 3, 'long-short': 3, 'short-short': 3 });
+      expect(progress.at(-1)).toBe(9);
+      const db = store.db;
+      // Nothing silently dropped: parse failures and duplicates keep their raw answer on the request row.
+      const reqRejects = db
+        .prepare(
+          'SELECT reject_reason AS r, raw_answer AS a FROM generation_requests WHERE run_id = ? AND reject_reason IS NOT NULL ORDER BY r',
+        )
+        .all(runId) as { r: string; a: string }[];
+      expect(reqRejects.map((x) => x.r)).toEqual(['duplicate', 'malformed_json', 'refusal']);
+      expect(reqRejects.every((x) => x.a.length > 0)).toBe(true);
+      const ex = db
+        .prepare(`SELECT * FROM examples WHERE run_id = ? AND status != 'rejected'`)
+        .all(runId) as Record<string, unknown>[];
+      expect(ex).toHaveLength(9);
+      for (const e of ex) {
+        expect(e.status).toBe('unreviewed');
+        expect(e.origin).toBe('synthetic');
+        expect(e.seed).toEqual(expect.any(Number));
+        expect(String(e.template_version)).toMatch(/^example\.(sts|long-short|short-short)@1$/);
+        expect(JSON.parse(String(e.attributes_json)).language).toBe('en');
+        if (e.kind === 'sts') expect(e.instruction).toBe('Retrieve semantically similar text.');
+        else expect(String(e.instruction)).toMatch(/^Given a request about/);
+      }
+      const tasks = db.prepare('SELECT count(*) AS n FROM tasks WHERE run_id = ?').get(runId) as {
+        n: number;
+      };
+      expect(tasks.n).toBe(40);
+    },
+  );
 
   it('retries 429 (honouring Retry-After), 500 and a hung request, then finishes', async () => {
     let n = 0;
