@@ -71,8 +71,21 @@ export class TrainingService {
       throw usageError(
         `--model ${config.model}: not a model folder (no config.json); pass a folder with --model`,
       );
+    if (config.dtype === 'float16' || config.dtype === 'bfloat16') {
+      if (config.device === 'cpu')
+        throw usageError(
+          `--dtype ${config.dtype}: the CPU provider trains in float32; use --dtype float32 (or auto) with --device cpu`,
+        );
+      if (config.encoder === 'model')
+        throw usageError(
+          `--dtype ${config.dtype}: half-precision base weights are not wired into the training graphs yet; use --dtype float32 (or auto)`,
+        );
+    }
     checkTargetModules(config);
-    const rows = loadTrainRows(this.store, config.datasets, queryFormatter(config.model));
+    const rows = loadTrainRows(this.store, config.datasets, queryFormatter(config.model), {
+      negatives: config.negatives,
+      dropFalseNegatives: config.dropFalseNegatives,
+    });
     if (stepsPerEpoch(rows, config.batchSize, config.groupBy) === 0)
       throw usageError(
         `the train split has ${rows.length} rows${config.groupBy !== 'none' ? ` (no ${config.groupBy} group with enough)` : ''}, fewer than --batch-size ${config.batchSize}; lower --batch-size`,
