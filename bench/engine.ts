@@ -290,7 +290,8 @@ function recordMarkdown(rows: string[], summary: Record<string, unknown>): void 
     `seven linears, forward + backward from a fed upstream gradient (dLoRA and dx), batch ${BATCH}, seq ${SEQ}; best of ${ITERS} runs after a warm-up (shared machine).`,
     '',
     "PyTorch is Debian's python3-torch 1.13 (no MKL); its default BLAS here is the reference netlib one, so the",
-    'main baseline runs it with OpenBLAS (libopenblas0-pthread via LD_LIBRARY_PATH); both are shown.',
+    'main baseline runs it with OpenBLAS (libopenblas0-pthread via LD_LIBRARY_PATH); both are shown. On a shared',
+    'machine single runs vary a lot (up to ×3 between invocations); compare ratios from one invocation only.',
     '',
     '| hidden | ours (ms) | PyTorch+OpenBLAS (ms) | PyTorch default BLAS (ms) | ours ÷ PyTorch+OpenBLAS | ours ÷ PyTorch default | ours GFLOP/s | PyTorch+OpenBLAS GFLOP/s | max rel. diff (y, dx, dA) |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -299,7 +300,9 @@ function recordMarkdown(rows: string[], summary: Record<string, unknown>): void 
   ].join('\n');
   const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
   const re = /## engine\n[\s\S]*?(?=\n## |$)/;
-  const next = re.test(before) ? before.replace(re, section.trimEnd()) : `${before.trimEnd()}\n\n${section}`;
+  const next = re.test(before)
+    ? before.replace(re, `${section.trimEnd()}\n`)
+    : `${before.trimEnd()}\n\n${section}`;
   fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
 }
 
