@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/main/models/io';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { FIXTURES, REPO_ROOT, tmpDir } from '../../helpers/tmp';
+import { hubServer, SHA } from '../models/hub-server';
 
 const BIN = path.join(REPO_ROOT, 'bin/embedsmith.mjs');
 const PARITY = path.join(FIXTURES, 'parity');
@@ -19,6 +20,22 @@ const TEXTS = [
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: REPO_ROOT });
   return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Async form, for commands that talk to a server living in this process. */
+function cliAsync(args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -143,5 +160,47 @@ describe('embedsmith embed', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: .*no model\.safetensors or model\.safetensors\.index\.json/);
+  });
+
+  it('models pull / list / remove through a hub endpoint, then embed by id', async () => {
+    const hub = await hubServer();
+    try {
+      const home = tmpDir();
+      const pull = await cliAsync([
+        'models',
+        'pull',
+        'acme/tiny-bert',
+        '--revision',
+        'main',
+        '--endpoint',
+        hub.url,
+        '--home',
+        home,
+        '--json',
+      ]);
+      expect(pull.code, pull.stderr).toBe(0);
+      expect(JSON.parse(pull.stdout).model).toMatchObject({ id: 'acme/tiny-bert', sha: SHA });
+      const list = cli(['models', 'list', '--home', home, '--json']);
+      expect(JSON.parse(list.stdout).models.map((m: { id: string }) => m.id)).toEqual(['acme/tiny-bert']);
+      const input = path.join(home, 'in.txt');
+      fs.writeFileSync(input, 'the cat\n');
+      const emb = cli([
+        'embed',
+        '--home',
+        home,
+        '--model',
+        'acme/tiny-bert',
+        '--input',
+        input,
+        '--out',
+        path.join(home, 'o.npy'),
+        '--json',
+      ]);
+      expect(emb.code, emb.stderr).toBe(0);
+      expect(cli(['models', 'remove', 'acme/tiny-bert', '--home', home]).code).toBe(0);
+      expect(JSON.parse(cli(['models', 'list', '--home', home, '--json']).stdout)).toEqual({ models: [] });
+    } finally {
+      await hub.close();
+    }
   });
 });
