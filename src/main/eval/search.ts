@@ -3,7 +3,14 @@
 // The two-node graph is written directly with onnx-proto (the engine's builder has no TopK) and run
 // through the engine's runtime, by default in its worker thread so session.run never blocks the caller.
 import onnxProto from 'onnx-proto';
-import { createSession, type EngineSession, hostTensor, type OnnxModel, type Provider } from '../engine';
+import {
+  createSession,
+  type EngineSession,
+  EngineWorker,
+  hostTensor,
+  type OnnxModel,
+  type Provider,
+} from '../engine';
 import { UserError } from '../errors';
 
 // onnx-proto is CommonJS: take the namespace from its default export (named ESM imports fail at runtime).
@@ -36,8 +43,8 @@ export interface SearchOptions {
   onProgress?: (done: number, total: number) => void;
   /** Run ORT in the calling thread (tiny searches, tests) instead of the engine's worker. */
   inThread?: boolean;
-  /** Reuse an open session (from openSearchSession); it is then not released here. */
-  session?: EngineSession;
+  /** Reuse open sessions (from openSearchSession); they are then not released here. */
+  session?: SearchSession;
 }
 
 export interface SearchResult {
@@ -96,6 +103,54 @@ export function knnGraph(): Uint8Array {
   return cachedModel;
 }
 
+let cachedFilter: Uint8Array | null = null;
+/**
+ * The graph for every chunk after the first: S = Gemm(Q, C, transB=1); the (query, row) pairs with
+ * S > T[query] (T = each query's running k-th score) and their scores. Anything not above T cannot enter
+ * the top-k, so this replaces a k-wide TopK by one comparison per score.
+ */
+export function filterGraph(): Uint8Array {
+  if (cachedFilter) return cachedFilter;
+  const T = onnx.TensorProto.DataType;
+  const AT = onnx.AttributeProto.AttributeType;
+  const vi = (name: string, elem: number, dims: string[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: elem, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
+    });
+  const graph = onnx.GraphProto.create({
+    name: 'knn_filter',
+    node: [
+      {
+        opType: 'Gemm',
+        input: ['Q', 'C'],
+        output: ['S'],
+        attribute: [{ name: 'transB', type: AT.INT, i: 1 }],
+      },
+      { opType: 'Greater', input: ['S', 'T'], output: ['M'] },
+      { opType: 'NonZero', input: ['M'], output: ['NZ'] },
+      {
+        opType: 'Transpose',
+        input: ['NZ'],
+        output: ['NZt'],
+        attribute: [{ name: 'perm', type: AT.INTS, ints: [1, 0] }],
+      },
+      { opType: 'GatherND', input: ['S', 'NZt'], output: ['V'] },
+    ],
+    input: [vi('Q', T.FLOAT, ['nq', 'd']), vi('C', T.FLOAT, ['nc', 'd']), vi('T', T.FLOAT, ['nq', 'one'])],
+    output: [vi('V', T.FLOAT, ['m']), vi('NZ', T.INT64, ['two', 'm'])],
+  });
+  cachedFilter = onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'embedsmith-eval',
+      opsetImport: [{ domain: '', version: 17 }],
+      graph,
+    }),
+  ).finish();
+  return cachedFilter;
+}
+
 /** A single MatMul graph Y = A·B, used by the benchmark to measure the provider's peak GFLOP/s. */
 export function matmulGraph(): Uint8Array {
   const T = onnx.TensorProto.DataType;
@@ -135,19 +190,60 @@ export function knnModel(): OnnxModel {
   };
 }
 
-/** Opens a search session through the engine: in its worker thread unless `inThread`. */
+/** The two search sessions (first chunk: TopK; later chunks: threshold filter), in one worker or in-thread. */
+export interface SearchSession {
+  topk: EngineSession;
+  filter: EngineSession;
+  release(): Promise<void>;
+}
+
+/** Opens the search sessions through the engine: in one worker thread of their own unless `inThread`. */
 export async function openSearchSession(
   opts: Pick<SearchOptions, 'provider' | 'intraOpNumThreads' | 'inThread'> = {},
-): Promise<EngineSession> {
+): Promise<SearchSession> {
   const provider = (opts.provider ?? 'cpu') as Provider;
   if (!['cpu', 'cuda', 'webgpu'].includes(provider))
     throw new UserError(`unknown provider "${opts.provider}"; use cpu, cuda or webgpu`);
-  return createSession(knnModel(), {
+  const worker = opts.inThread ? undefined : new EngineWorker();
+  const o = {
     providers: [provider],
     threads: opts.intraOpNumThreads,
-    optimization: 'all',
+    optimization: 'all' as const,
     inThread: opts.inThread,
-  });
+    worker,
+  };
+  try {
+    const topk = await createSession(knnModel(), o);
+    const filter = await createSession(
+      {
+        bytes: filterGraph(),
+        inputs: [
+          { name: 'Q', dtype: 'float32', shape: ['nq', 'd'] },
+          { name: 'C', dtype: 'float32', shape: ['nc', 'd'] },
+          { name: 'T', dtype: 'float32', shape: ['nq', 1] },
+        ],
+        outputs: [
+          { name: 'V', dtype: 'float32', shape: ['m'] },
+          { name: 'NZ', dtype: 'int64', shape: [2, 'm'] },
+        ],
+        externalDir: null,
+        nodeCount: 5,
+      },
+      o,
+    );
+    return {
+      topk,
+      filter,
+      async release() {
+        await topk.release();
+        await filter.release();
+        await worker?.terminate();
+      },
+    };
+  } catch (e) {
+    await worker?.terminate();
+    throw e;
+  }
 }
 
 const ROW_BITS = 2 ** 21;
@@ -169,20 +265,22 @@ export function mergeChunk(
   kc: number,
   c0: number,
   k: number,
+  /** Where candidate j's row is in I (the filter graph's NonZero lists rows after the m query ids). */
+  iOff = 0,
 ): [Float32Array, Int32Array] {
   const floor = bestV.length >= k ? bestV[k - 1] : Number.NEGATIVE_INFINITY;
   let n = 0;
-  for (let j = 0; j < kc; j++) if (V[off + j] > floor) n++;
+  for (let j = off; j < off + kc; j++) if (V[j] > floor) n++;
   if (n === 0) return [bestV, bestI];
   const keys = new Float64Array(n);
   n = 0;
-  for (let j = 0; j < kc; j++) {
-    const v = V[off + j];
+  for (let j = off; j < off + kc; j++) {
+    const v = V[j];
     if (!(v > floor)) continue;
     f32[0] = v === 0 ? 0 : v; // -0 and +0 are the same score
     const u = u32[0];
     const asc = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
-    keys[n++] = (0xffffffff - asc) * ROW_BITS + Number(I[off + j]);
+    keys[n++] = (0xffffffff - asc) * ROW_BITS + Number(I[j + iOff]);
   }
   keys.sort();
   const cv = new Float32Array(n);
@@ -235,10 +333,12 @@ export async function searchTopK(
     for (let q0 = 0; q0 < queries.rows; q0 += qb) {
       const nq = Math.min(qb, queries.rows - q0);
       const Qdata = queries.data.subarray(q0 * d, (q0 + nq) * d);
-      const launch = (c: number) => {
+      const bestV: Float32Array[] = Array.from({ length: nq }, () => new Float32Array(0));
+      const bestI: Int32Array[] = Array.from({ length: nq }, () => new Int32Array(0));
+      const chunkFeed = (c: number) => {
         const c0 = c * chunk;
         const nc = Math.min(chunk, corpus.rows - c0);
-        return session.run({
+        return {
           Q: hostTensor('float32', [nq, d], opts.inThread ? Qdata : Qdata.slice()),
           // Worker feeds are transferred, so the chunk is copied out of the corpus (ORT refuses
           // SharedArrayBuffer-backed tensors, which would have avoided it).
@@ -249,21 +349,41 @@ export async function searchTopK(
               ? corpus.data.subarray(c0 * d, (c0 + nc) * d)
               : own(corpus.data, c0 * d, (c0 + nc) * d),
           ),
-          K: hostTensor('int64', [1], BigInt64Array.from([BigInt(Math.min(kk, nc))])),
-        });
+        };
       };
-      const bestV: Float32Array[] = Array.from({ length: nq }, () => new Float32Array(0));
-      const bestI: Int32Array[] = Array.from({ length: nq }, () => new Int32Array(0));
-      let pending = launch(0);
-      for (let c = 0; c < nChunks; c++) {
-        const out = await pending;
+      // Chunk 0: TopK gives every query its first k (the first chunk holds at least k rows).
+      const first = await session.topk.run({
+        ...chunkFeed(0),
+        K: hostTensor('int64', [1], BigInt64Array.from([BigInt(kk)])),
+      });
+      {
+        const V = first.V.data as Float32Array;
+        const I = first.I.data as BigInt64Array;
+        for (let i = 0; i < nq; i++)
+          [bestV[i], bestI[i]] = mergeChunk(bestV[i], bestI[i], V, I, i * kk, kk, 0, kk);
+      }
+      done += nq;
+      opts.onProgress?.(done, total);
+      // Later chunks: only scores above each query's running k-th score come back. The next chunk is
+      // queued with the thresholds known when it is launched (looser, still exact: merging re-filters).
+      const thresholds = () => Float32Array.from(bestV, (v) => v[kk - 1]);
+      const launch = (c: number) =>
+        session.filter.run({ ...chunkFeed(c), T: hostTensor('float32', [nq, 1], thresholds()) });
+      let pending = nChunks > 1 ? launch(1) : null;
+      for (let c = 1; c < nChunks; c++) {
+        const out = await pending!;
         if (c + 1 < nChunks) pending = launch(c + 1);
-        const c0 = c * chunk;
-        const kc = out.V.dims[1];
         const V = out.V.data as Float32Array;
-        const I = out.I.data as BigInt64Array;
-        for (let i = 0; i < nq; i++) {
-          [bestV[i], bestI[i]] = mergeChunk(bestV[i], bestI[i], V, I, i * kc, kc, c0, kk);
+        const NZ = out.NZ.data as BigInt64Array;
+        const m = V.length;
+        // NonZero lists (query, row) pairs in row-major order: one run of candidates per query.
+        let a = 0;
+        while (a < m) {
+          const q = Number(NZ[a]);
+          let b = a + 1;
+          while (b < m && Number(NZ[b]) === q) b++;
+          [bestV[q], bestI[q]] = mergeChunk(bestV[q], bestI[q], V, NZ, a, b - a, c * chunk, kk, m);
+          a = b;
         }
         done += nq;
         opts.onProgress?.(done, total);

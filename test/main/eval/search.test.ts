@@ -68,6 +68,16 @@ describe('ORT k-NN search', () => {
     expect(evaluateRetrieval(qrels, run, { kValues: [1] }).scores.ndcg_at_1).toBe(1); // d9 ranks first
   });
 
+  it('later chunks with nothing above the running k-th score add nothing (empty filter output)', async () => {
+    const d = 4;
+    const C: Matrix = { data: new Float32Array(300 * d), rows: 300, dim: d };
+    for (let r = 0; r < 50; r++) C.data.set([1, 1, 0, 0], r * d); // chunk 0 holds every hit
+    const Q: Matrix = { data: Float32Array.from([1, 1, 0, 0, 1, 0, 0, 0]), rows: 2, dim: d };
+    const got = await searchTopK(Q, C, 10, { chunkRows: 64 });
+    expect([...got.indices[0]]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect([...got.indices[1]]).toEqual([...bruteForceTopK(Q, C, 10).indices[1]]);
+  });
+
   it('merges running top-k lists, earlier chunk first on ties', () => {
     const [v, i] = mergeTopK(
       Float32Array.from([3, 1]),
