@@ -256,15 +256,20 @@ export class Graph {
 
   // ---------------------------------------------------------------- elementwise
 
-  broadcastShape(op: string, ts: readonly Tensor[]): Dim[] {
-    const rank = Math.max(...ts.map((t) => t.rank));
+  /** Numpy broadcasting of the tensors' shapes (or of explicit `shapes`); errors name op and operands. */
+  broadcastShape(
+    op: string,
+    ts: readonly Tensor[],
+    shapes: readonly Shape[] = ts.map((t) => t.shape),
+  ): Dim[] {
+    const rank = Math.max(...shapes.map((s) => s.length));
     const out: Dim[] = [];
     for (let i = 0; i < rank; i++) {
       let d: Dim = 1;
-      for (const t of ts) {
-        const j = i - (rank - t.rank);
+      for (const sh of shapes) {
+        const j = i - (rank - sh.length);
         if (j < 0) continue;
-        const e = t.shape[j];
+        const e = sh[j];
         if (e === 1) continue;
         if (d === 1) d = e;
         else if (d !== e) this.fail(op, ts, `cannot broadcast dim ${i}: ${d} vs ${e}`);
@@ -410,10 +415,7 @@ export class Graph {
     const k1 = a.shape[a.rank - 1];
     const k2 = b.shape[b.rank - 2];
     if (k1 !== k2) this.fail('matmul', [a, b], `inner dims differ (${k1} vs ${k2})`);
-    const ba = this.node('_', [], {}, a.dtype, a.shape.slice(0, -2));
-    const bb = this.node('_', [], {}, b.dtype, b.shape.slice(0, -2));
-    this.nodes.length -= 2; // shape-only probes, not part of the graph
-    const batch = this.broadcastShape('matmul', [ba, bb]);
+    const batch = this.broadcastShape('matmul', [a, b], [a.shape.slice(0, -2), b.shape.slice(0, -2)]);
     return this.node('matmul', [a, b], {}, a.dtype, [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]]);
   }
 
@@ -587,9 +589,7 @@ export class Graph {
   }
 
   expand(x: Tensor, shape: Shape): Tensor {
-    const probe = this.node('_', [], {}, x.dtype, shape);
-    this.nodes.length -= 1;
-    const out = this.broadcastShape('expand', [x, probe]);
+    const out = this.broadcastShape('expand', [x], [x.shape, shape]);
     if (out.length === x.rank && out.every((d, i) => d === x.shape[i])) return x;
     return this.node('expand', [x], { shape: out }, x.dtype, out);
   }
