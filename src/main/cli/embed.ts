@@ -36,6 +36,7 @@ interface EmbedOpts extends GlobalOpts {
   maxLength?: string;
   device: string;
   dtype: string;
+  attention: string;
 }
 
 /** `embedsmith embed …` and `embedsmith models …` */
@@ -53,7 +54,12 @@ export function registerEmbed(program: Command): void {
       .option('--batch-size <n>', 'sequences per forward (default 16)')
       .option('--max-length <n>', 'truncate to this many tokens')
       .option('--device <d>', 'auto | cuda | webgpu | cpu', 'auto')
-      .option('--dtype <t>', 'compute dtype: float32 | float16 | bfloat16 (GPU)', 'float32'),
+      .option('--dtype <t>', 'compute dtype: float32 | float16 | bfloat16 (GPU)', 'float32')
+      .option(
+        '--attention <a>',
+        'auto (decoders causal, encoders bidirectional) | causal | bidirectional',
+        'auto',
+      ),
   ).action((opts: EmbedOpts) =>
     runWithWorkbench(opts, async ({ wb, out, bar, log }) => {
       if (opts.role !== 'query' && opts.role !== 'document')
@@ -61,6 +67,8 @@ export function registerEmbed(program: Command): void {
       if (!DEVICES.includes(opts.device)) throw usageError(`--device must be one of ${DEVICES.join(', ')}`);
       if (!['float32', 'float16', 'bfloat16'].includes(opts.dtype))
         throw usageError(`--dtype must be float32, float16 or bfloat16, got ${opts.dtype}`);
+      if (!['auto', 'causal', 'bidirectional'].includes(opts.attention))
+        throw usageError(`--attention must be auto, causal or bidirectional, got ${opts.attention}`);
       const { EmbeddingModel, readTexts, resolveModelDir, writeEmbeddings } = await lib();
       const ext = path.extname(opts.out).toLowerCase();
       if (!['.npy', '.jsonl', '.parquet'].includes(ext))
@@ -70,6 +78,7 @@ export function registerEmbed(program: Command): void {
         maxLength: intOpt('max-length', opts.maxLength),
         device: opts.device as Device,
         dtype: opts.dtype as 'float32' | 'float16' | 'bfloat16',
+        causal: opts.attention === 'auto' ? undefined : opts.attention === 'causal',
       });
       try {
         const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;
@@ -95,6 +104,7 @@ export function registerEmbed(program: Command): void {
             modelType: model.arch.modelType,
             pooling: model.pooling,
             normalized: model.normalize,
+            attention: model.causal ? 'causal' : 'bidirectional',
             adapter: opts.adapter ? path.resolve(opts.adapter) : null,
             seconds,
           },
