@@ -188,15 +188,24 @@ function example(i: number): NewExample {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** Median of 5 timed runs after one warm-up (the page cache is warm, as in an app session). */
-function time<T>(fn: () => T): { ms: number; result: T } {
+/**
+ * Median of 5 timed runs after one warm-up (the page cache is warm, as in an app session): wall-clock ms and
+ * this process's CPU ms (user + system), which stays meaningful on a machine shared with other jobs.
+ */
+const cpuMs: Record<string, number> = {};
+function time<T>(fn: () => T, name?: string): { ms: number; result: T } {
   let result = fn();
   const ms: number[] = [];
+  const cpu: number[] = [];
   for (let k = 0; k < 5; k++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     result = fn();
     ms.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
   }
+  if (name) cpuMs[name] = +median(cpu).toFixed(2);
   return { ms: +median(ms).toFixed(2), result };
 }
 
@@ -209,25 +218,36 @@ process.stderr.write(`bench store: ${ROWS} rows into ${file}\n`);
 // Insert: one transaction as an import does; rows are generated outside the timed region.
 const BATCH = 5000;
 let insertMs = 0;
+let insertCpuUs = 0;
 let textBytes = 0;
+const load0 = os.loadavg()[0];
 const tWall = performance.now();
 store.db.exec('BEGIN IMMEDIATE');
 for (let i = 0; i < ROWS; i += BATCH) {
   const rows = Array.from({ length: Math.min(BATCH, ROWS - i) }, (_, j) => example(i + j));
   for (const r of rows) textBytes += r.query.length + r.positive.length + (r.negative?.length ?? 0);
   const t = performance.now();
+  const c = process.cpuUsage();
   store.examples.insertMany(ds.id, rows);
+  const dc = process.cpuUsage(c);
+  insertCpuUs += dc.user + dc.system;
   insertMs += performance.now() - t;
   if ((i / BATCH) % 20 === 0) process.stderr.write(`  ${i + rows.length} rows\n`);
 }
 const tc = performance.now();
+const cc = process.cpuUsage();
 store.db.exec('COMMIT');
+const dcc = process.cpuUsage(cc);
+insertCpuUs += dcc.user + dcc.system;
 insertMs += performance.now() - tc;
 const wallS = (performance.now() - tWall) / 1000;
 const insertRate = Math.round(ROWS / (insertMs / 1000));
 // Full-text indexing runs after the commit (migration 002), as `datasets import` does it.
 const tIdx = performance.now();
+const cIdx = process.cpuUsage();
 store.examples.indexPending();
+store.examples.foldCounts();
+const dIdx = process.cpuUsage(cIdx);
 const indexS = (performance.now() - tIdx) / 1000;
 store.db.pragma('optimize');
 
@@ -242,28 +262,38 @@ const wideCount = store.examples.count(id, wide);
 const deep = Math.min(250_000, wideCount - 100);
 const q: Record<string, number> = {};
 const narrowCount = store.examples.count(id, narrow);
-q.page_filtered_first_ms = time(() =>
-  store.examples.page(id, { filter: narrow, sort: 'created_at', desc: true, limit: 100 }),
+q.page_filtered_first_ms = time(
+  () => store.examples.page(id, { filter: narrow, sort: 'created_at', desc: true, limit: 100 }),
+  'page_filtered_first_ms',
 ).ms;
-q.page_filtered_deep_ms = time(() =>
-  store.examples.page(id, { filter: narrow, limit: 100, offset: Math.floor(narrowCount / 2) }),
+q.page_filtered_deep_ms = time(
+  () => store.examples.page(id, { filter: narrow, limit: 100, offset: Math.floor(narrowCount / 2) }),
+  'page_filtered_deep_ms',
 ).ms;
-const off = time(() => store.examples.page(id, { filter: wide, limit: 100, offset: deep }));
+const off = time(
+  () => store.examples.page(id, { filter: wide, limit: 100, offset: deep }),
+  'page_offset_250k_ms',
+);
 q.page_offset_250k_ms = off.ms;
 const prev = store.examples.page(id, { filter: wide, limit: 1, offset: deep - 1 })[0];
-const key = time(() =>
-  store.examples.page(id, { filter: wide, limit: 100, after: { value: prev.id, id: prev.id } }),
+const key = time(
+  () => store.examples.page(id, { filter: wide, limit: 100, after: { value: prev.id, id: prev.id } }),
+  'page_keyset_250k_ms',
 );
 q.page_keyset_250k_ms = key.ms;
 if (key.result.map((e) => e.id).join() !== off.result.map((e) => e.id).join())
   throw new Error('keyset and offset pages differ');
 // An FTS query of two mid-frequency words, first page, as the curation search box runs it.
-const fts = time(() =>
-  store.examples.page(id, { filter: { search: `${VOCAB[200]} ${VOCAB[900]}` }, limit: 100 }),
+const fts = time(
+  () => store.examples.page(id, { filter: { search: `${VOCAB[200]} ${VOCAB[900]}` }, limit: 100 }),
+  'fts_ms',
 );
 q.fts_ms = fts.ms;
-q.fts_count_ms = time(() => store.examples.count(id, { search: `${VOCAB[200]} ${VOCAB[900]}` })).ms;
-const stats = time(() => store.examples.stats(id, 'bench'));
+q.fts_count_ms = time(
+  () => store.examples.count(id, { search: `${VOCAB[200]} ${VOCAB[900]}` }),
+  'fts_count_ms',
+).ms;
+const stats = time(() => store.examples.stats(id, 'bench'), 'stats_ms');
 q.stats_ms = stats.ms;
 if (stats.result.total !== ROWS) throw new Error(`stats total ${stats.result.total} != ${ROWS}`);
 
@@ -275,7 +305,9 @@ const result = {
   bench: 'store',
   rows: ROWS,
   insert_rows_per_s: insertRate,
+  insert_cpu_rows_per_s: Math.round(ROWS / (insertCpuUs / 1e6)),
   insert_wall_s: +wallS.toFixed(1),
+  fts_index_cpu_rows_per_s: Math.round(ROWS / ((dIdx.user + dIdx.system) / 1e6)),
   fts_index_rows_per_s: Math.round(ROWS / indexS),
   import_with_index_rows_per_s: Math.round(ROWS / (insertMs / 1000 + indexS)),
   text_mb: +(textBytes / 1e6).toFixed(0),
@@ -284,7 +316,12 @@ const result = {
   narrow_filter_rows: narrowCount,
   fts_hits_page: fts.result.length,
   max_query_ms: Math.max(...Object.values(q)),
+  max_query_cpu_ms: Math.max(...Object.values(cpuMs)),
   ...q,
+  cpu_ms: cpuMs,
+  // Other jobs share this machine: the 1-minute load average before the insert and after the queries.
+  loadavg: [+load0.toFixed(1), +os.loadavg()[0].toFixed(1)],
+  nproc: os.cpus().length,
 };
 process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));

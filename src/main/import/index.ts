@@ -135,7 +135,10 @@ export async function importDataset(
   if (!(IMPORT_LAYOUTS as readonly string[]).includes(layoutOpt))
     throw usageError(`unknown layout "${layoutOpt}"; use one of ${IMPORT_LAYOUTS.join(', ')}`);
   if (!fs.existsSync(input)) throw new UserError(`${input}: no such file or folder; check the path`);
-  if (!opts.create) store.datasets.get(name);
+  if (!opts.create && !store.datasets.find(name))
+    throw new UserError(
+      `unknown dataset "${name}"; create it with \`embedsmith datasets create ${name}\` or pass --create to the import`,
+    );
   const d: LineDefaults = { kind: opts.kind, language: opts.language, status: opts.status };
   const isDir = fs.statSync(input).isDirectory();
   let layout: LineLayout | 'beir';

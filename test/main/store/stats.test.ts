@@ -98,4 +98,33 @@ describe('stats counts', () => {
     );
     store.close();
   });
+
+  it('serves deep offset pages over multi-value filters from the id-ordered index with the same rows', () => {
+    const store = Store.open(path.join(tmpDir(), 'deep.db'));
+    const d = store.datasets.create('ds');
+    store.examples.insertMany(
+      d.id,
+      Array.from({ length: 21_000 }, (_, i) => ({
+        kind: KINDS[i % 3],
+        query: `q${i}`,
+        positive: `p${i}`,
+        language: ['en', 'de', 'fr'][i % 4] ?? 'ja',
+      })),
+    );
+    const filter = { kind: ['short-long', 'bitext'] as Kind[], language: ['en', 'de', 'ja'] };
+    const ids = store.db
+      .prepare(
+        `SELECT id FROM examples WHERE kind IN ('short-long','bitext') AND language IN ('en','de','ja') ORDER BY id`,
+      )
+      .pluck()
+      .all() as number[];
+    expect(ids.length).toBeGreaterThan(10_100);
+    const page = store.examples.page(d.id, { filter, limit: 50, offset: 10_000 });
+    expect(page.map((e) => e.id)).toEqual(ids.slice(10_000, 10_050));
+    const prev = ids[9_999];
+    expect(
+      store.examples.page(d.id, { filter, limit: 50, after: { value: prev, id: prev } }).map((e) => e.id),
+    ).toEqual(ids.slice(10_000, 10_050));
+    store.close();
+  });
 });
