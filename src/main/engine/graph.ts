@@ -550,6 +550,21 @@ export class Graph {
     return this.node('slice', [x], { axis: a, start, end: end ?? null, step }, x.dtype, out);
   }
 
+  /**
+   * Escape hatch: any ONNX (opset 18) operator, with the caller declaring each output's dtype and shape.
+   * Attributes: integer → INT, other number → FLOAT, string → STRING, number[] → INTS (FLOATS if any is
+   * fractional). No gradient: grad() through it fails naming `onnx:<OpType>`.
+   */
+  onnxOp(
+    opType: string,
+    inputs: Tensor[],
+    attrs: Record<string, number | string | number[]>,
+    outputs: { dtype: DType; shape: Shape }[],
+  ): Tensor[] {
+    const group = { opType, attrs, count: outputs.length };
+    return outputs.map((o, index) => this.node(`onnx:${opType}`, inputs, { group, index }, o.dtype, o.shape));
+  }
+
   /** Part `index` of x split along axis into pieces of the given (possibly named) sizes. */
   splitPart(x: Tensor, axis: number, sizes: Shape, index: number): Tensor {
     const a = normAxis(axis, x.rank, () => this.at('splitPart', [x]));

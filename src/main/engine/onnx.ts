@@ -244,6 +244,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
 
   let inlineBytes = 0;
   const splits = new Map<string, string[]>();
+  const groups = new Map<object, string[]>();
   const outputNameOf = new Map<number, string>();
   for (const [name, t] of outEntries)
     if (!outputNameOf.has(t.id) && t.op !== 'input') outputNameOf.set(t.id, name);
@@ -446,8 +447,39 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
       case 'layerNorm':
         E('LayerNormalization', x, [attrI('axis', -1), attrF('epsilon', a.eps as number)]);
         break;
-      default:
-        throw new GraphError(`${sc ? `${sc}: ` : ''}cannot lower op '${t.op}' to ONNX`);
+      default: {
+        if (!t.op.startsWith('onnx:'))
+          throw new GraphError(`${sc ? `${sc}: ` : ''}cannot lower op '${t.op}' to ONNX`);
+        // Generic ONNX op: one node for all outputs of its group.
+        const group = a.group as {
+          opType: string;
+          attrs: Record<string, number | string | number[]>;
+          count: number;
+        };
+        let outs = groups.get(group);
+        if (!outs) {
+          const base = fresh(group.opType);
+          const o = Array.from({ length: group.count }, (_, j) => `${base}_${j}`);
+          outs = o;
+          const attrs = Object.entries(group.attrs).map(([k, v]): IAttr => {
+            if (typeof v === 'string') return attrS(k, v);
+            if (Array.isArray(v)) {
+              return v.every(Number.isInteger) ? attrIs(k, v) : { name: k, type: AT.FLOATS, floats: v };
+            }
+            return Number.isInteger(v) ? attrI(k, v) : attrF(k, v);
+          });
+          nodes.push({
+            opType: group.opType,
+            input: x,
+            output: o,
+            attribute: attrs,
+            name: `${sc ? `${sc}/` : ''}${base}`,
+          });
+          groups.set(group, o);
+        }
+        names.set(t.id, outs[a.index as number]);
+        continue;
+      }
     }
     names.set(t.id, nm);
   }

@@ -275,6 +275,24 @@ describe('build and lowering errors', () => {
   });
 });
 
+describe('onnxOp escape hatch', () => {
+  it('runs a multi-output ONNX op (TopK) and refuses to differentiate it, naming it', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['q', 5]);
+    const k = g.constant([2], 'int64', [1]);
+    const [vals, idx] = g.onnxOp('TopK', [x, k], { axis: 1, largest: 1, sorted: 1 }, [
+      { dtype: 'float32', shape: ['q', 2] },
+      { dtype: 'int64', shape: ['q', 2] },
+    ]);
+    const s = await createSession(toOnnx({ vals, idx }), { inThread: true, providers: ['cpu'] });
+    const o = await s.run({ x: hostTensor('float32', [1, 5], Float32Array.from([0.1, 0.9, 0.3, 0.95, 0])) });
+    await s.release();
+    expect(Array.from(o.vals.data as Float32Array)).toEqual([0.95, 0.9].map(Math.fround));
+    expect(Array.from(o.idx.data as BigInt64Array)).toEqual([3n, 1n]);
+    expect(() => grad(g.sum(vals), [x])).toThrow(/no gradient rule for op 'onnx:TopK'/);
+  });
+});
+
 describe('half-precision frozen weights', () => {
   const bf16 = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16;
   const f16 = (v: number) => {
