@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usageError } from '../errors';
+import { UserError, usageError } from '../errors';
 import type { GenerateOptions, GenerationProgress, Plan, ResumeOverrides, RunSummary } from '../generation';
 import { runWithWorkbench, table, withGlobals, type GlobalOpts } from './context';
 
@@ -221,9 +221,9 @@ export function registerGenerate(program: Command): void {
         out({ dryRun: true, plan, config: shown }, () => planText(plan, config));
         return;
       }
+      // Resolve the key before the run is stored, so a missing variable leaves nothing behind.
+      gen.apiKeyFor(gen.plan(req).config);
       const created = gen.create(req);
-      // Resolve the key before anything is sent so a missing variable is a clean error.
-      gen.apiKeyFor(created.config);
       if (!json)
         log(`run ${created.runId}: ${created.plan.count} examples in ${created.plan.cells.length} cells`);
       return drive(created.runId, {});
@@ -256,7 +256,10 @@ export function registerGenerate(program: Command): void {
           const s = await handle.done;
           b.done();
           out(s, () => summaryText(s));
-          if (s.state === 'failed') process.exitCode = 1;
+          if (s.state === 'failed')
+            throw new UserError(
+              `run ${id} failed: ${s.error ?? 'see the summary'}; fix the cause, then --resume ${id}`,
+            );
         } finally {
           process.off('SIGINT', onSigint);
         }

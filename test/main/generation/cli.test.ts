@@ -49,11 +49,14 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
+let capturedStdout = '';
 async function inProcess(args: string[]) {
   let stdout = '';
+  capturedStdout = '';
   const orig = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => {
     stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    capturedStdout = stdout;
     return true;
   }) as typeof process.stdout.write;
   try {
@@ -122,6 +125,42 @@ describe('embedsmith generate / runs (real CLI)', () => {
     expect(human.stdout).toMatch(/brainstorm calls: short-long 1/);
     const db = new Database(path.join(home, 'embedsmith.db'), { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM generation_runs').get() as { n: number }).n).toBe(0);
+    db.close();
+  });
+
+  it('a refused API key fails the run with exit status 1 and a summary; a missing key variable stores nothing', async () => {
+    const srv = await startLlmServer({ script: () => ({ status: 401, message: 'invalid api key' }) });
+    servers.push(srv);
+    const home = tmpDir();
+    await inProcess(['datasets', 'create', 'd', '--home', home]);
+    const args = [
+      'generate',
+      '--home',
+      home,
+      '--dataset',
+      'd',
+      '--kinds',
+      'sts',
+      '--languages',
+      'en',
+      '--count',
+      '3',
+      '--models',
+      'm',
+    ];
+    let out = '';
+    await expect(
+      inProcess([...args, '--base-url', srv.url, '--json']).catch((e) => {
+        out = capturedStdout;
+        throw e;
+      }),
+    ).rejects.toThrow(/failed: the server refused the API key/);
+    expect(JSON.parse(out)).toMatchObject({ state: 'failed', accepted: 0, failed_requests: { auth: 1 } });
+    await expect(inProcess([...args, '--api-key-env', 'EMBEDSMITH_TEST_UNSET_KEY'])).rejects.toThrow(
+      /\$EMBEDSMITH_TEST_UNSET_KEY is not set/,
+    );
+    const db = new Database(path.join(home, 'embedsmith.db'), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM generation_runs').get() as { n: number }).n).toBe(1);
     db.close();
   });
 
