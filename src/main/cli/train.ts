@@ -28,6 +28,8 @@ interface TrainOpts extends GlobalOpts {
   checkpointEvery: string;
   out?: string;
   resume?: string;
+  negatives: string;
+  dropFalseNegatives?: string | boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
@@ -69,6 +71,11 @@ export function registerTrain(program: Command): void {
     .option('--group-by <g>', 'draw each batch from one: none|kind|dataset', 'none')
     .option('--checkpoint-every <steps>', 'checkpoint interval (0 = only at the end)', '100')
     .option('--encoder <e>', 'model (ONNX training graphs) or reference (pure-TS test encoder)', 'model')
+    .option('--negatives <src>', 'hard negatives: llm (written), mined (`embedsmith mine`), or both', 'llm')
+    .option(
+      '--drop-false-negatives [what]',
+      'skip negatives the latest `embedsmith score` flagged: negative (drop it, keep the pair; default) or row',
+    )
     .option('--out <dir>', 'run folder (default: <home>/runs/<run id>)')
     .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
     .action((o: TrainOpts) =>
@@ -101,6 +108,13 @@ export function registerTrain(program: Command): void {
             dtype: o.dtype,
             groupBy: o.groupBy,
             checkpointEvery: num(o.checkpointEvery),
+            negatives: o.negatives,
+            dropFalseNegatives:
+              o.dropFalseNegatives === undefined
+                ? 'off'
+                : o.dropFalseNegatives === true
+                  ? 'negative'
+                  : o.dropFalseNegatives,
             out: o.out ?? `${wb.paths.runs}/${newRunId()}`,
           },
           { resume: o.resume },

@@ -35,6 +35,10 @@ export const TrainConfigSchema = z.object({
   dtype: z.enum(['auto', 'float32', 'float16', 'bfloat16']).default('auto'),
   groupBy: z.enum(['none', 'kind', 'dataset']).default('none'),
   checkpointEvery: z.number().int().min(0).default(100),
+  /** Hard negatives: LLM-written, mined (src/main/mining), or both. */
+  negatives: z.enum(['llm', 'mined', 'both']).default('llm'),
+  /** Rows whose negative the latest score run flagged: keep, drop the negative, or drop the row. */
+  dropFalseNegatives: z.enum(['off', 'negative', 'row']).default('off'),
   out: z.string().min(1),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
@@ -65,6 +69,8 @@ export const FLAG: Record<keyof TrainConfig, string> = {
   dtype: '--dtype',
   groupBy: '--group-by',
   checkpointEvery: '--checkpoint-every',
+  negatives: '--negatives',
+  dropFalseNegatives: '--drop-false-negatives',
   out: '--out',
 };
 

@@ -1,6 +1,7 @@
 import type { Example, Kind } from '../../shared/domain';
 import { FIXED_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
+import { applyNegativeOptions, type NegativeOptions } from '../mining/training';
 import type { Store } from '../store';
 import { mulberry32, shuffled } from './rng';
 
@@ -14,6 +15,8 @@ export interface TrainRow {
   query: string;
   positive: string;
   negative: string | null;
+  /** More hard negatives of the row (mined ones with --negatives mined|both); each is a batch candidate. */
+  extraNegatives?: string[];
 }
 
 export type BatchGrouping = 'none' | 'kind' | 'dataset';
@@ -39,6 +42,7 @@ export function loadTrainRows(
   store: Store,
   datasets: string[],
   formatQuery: (instruction: string, query: string) => string,
+  negatives: NegativeOptions = {},
 ): TrainRow[] {
   const rows: TrainRow[] = [];
   const taskStmt = store.db.prepare('SELECT text FROM tasks WHERE id = ?');
@@ -78,7 +82,17 @@ export function loadTrainRows(
         `dataset "${name}": ${missing.length} train examples have no instruction (e.g. id ${missing.slice(0, 5).join(', ')}); set one with \`embedsmith datasets edit\` or reject them`,
       );
   }
-  return rows;
+  // --negatives / --drop-false-negatives (src/main/mining): a no-op with the defaults.
+  if ((negatives.negatives ?? 'llm') === 'llm' && (negatives.dropFalseNegatives ?? 'off') === 'off')
+    return rows;
+  return datasets.flatMap((name) =>
+    applyNegativeOptions(
+      store,
+      name,
+      rows.filter((r) => r.dataset === name),
+      negatives,
+    ),
+  );
 }
 
 /** The order of one epoch: batches of row indices (into the row list sorted by id). */

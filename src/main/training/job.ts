@@ -57,7 +57,10 @@ export async function handler(input: TrainJobInput, ctx: JobContext): Promise<Tr
   const store = new Store(openDatabase(input.dbFile, { readonly: true }));
   let rows: ReturnType<typeof loadTrainRows>;
   try {
-    rows = loadTrainRows(store, c.datasets, queryFormatter(c.model));
+    rows = loadTrainRows(store, c.datasets, queryFormatter(c.model), {
+      negatives: c.negatives,
+      dropFalseNegatives: c.dropFalseNegatives,
+    });
   } finally {
     store.close();
   }

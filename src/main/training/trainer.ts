@@ -209,7 +209,10 @@ export async function runTraining(o: {
       const batch: TextBatch = {
         queries: picked.map((r) => r.query),
         positives: picked.map((r) => r.positive),
-        negatives: picked.filter((r) => r.negative !== null).map((r) => r.negative as string),
+        negatives: picked.flatMap((r) => [
+          ...(r.negative !== null ? [r.negative] : []),
+          ...(r.extraNegatives ?? []),
+        ]),
       };
       const ts = Date.now();
       const lr = linearSchedule(c.lr, c.warmup, totalSteps, state.step);
