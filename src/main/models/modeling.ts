@@ -113,7 +113,8 @@ export class ModelContext {
       this.loraInputs.set(B.name!, B);
       let xd = x;
       if (lora.dropout > 0) {
-        const mask = g.input(dropoutMaskInput(path), 'float32', x.shape);
+        // bool keep-mask: 1 byte per element (a 7B chunk's masks would be 4× larger in float32).
+        const mask = g.input(dropoutMaskInput(path), 'bool', x.shape);
         this.loraInputs.set(mask.name!, mask);
         xd = g.dropout(x, mask, lora.dropout);
       }

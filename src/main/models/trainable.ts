@@ -64,7 +64,7 @@ export class LoraEncoder implements TrainableEncoder {
     const { batch: B, seqLen: T } = b;
     this.modules.forEach((m, j) => {
       const inF = m.inFeatures;
-      const mask = new Float32Array(B * T * inF).fill(1);
+      const mask = new Uint8Array(B * T * inF).fill(1);
       for (let i = 0; i < B; i++) {
         const rand = seededRandom((d.seeds[i] ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0);
         const len = seqs[i].length;
@@ -74,7 +74,7 @@ export class LoraEncoder implements TrainableEncoder {
           for (let k = 0; k < inF; k++) mask[base + k] = rand() < d.p ? 0 : 1;
         }
       }
-      f[dropoutMaskInput(m.path)] = hostTensor('float32', [B, T, inF], mask);
+      f[dropoutMaskInput(m.path)] = hostTensor('bool', [B, T, inF], mask);
     });
     return f;
   }

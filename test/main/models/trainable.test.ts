@@ -119,6 +119,20 @@ describe.each(['mistral', 'bert'])('LoraEncoder %s', (name) => {
     expect(diff(all, parts)).toBeLessThan(1e-6);
     const other = await enc.embed(texts, lora, { p: 0.3, seeds: seeds.map((s) => s + 100) });
     expect(diff(all, other)).toBeGreaterThan(1e-4);
+    // The backward sees the forward's masks: its gradient of Σ e·u matches a central difference along it.
+    const drop = { p: 0.3, seeds };
+    const u = Float32Array.from(all, (_, i) => Math.sin(i * 0.37));
+    const g = await enc.backward(texts, lora, drop, u);
+    const norm = Math.sqrt([...g.values()].reduce((a, v) => a + v.reduce((b, x) => b + x * x, 0), 0));
+    const shifted = (eps: number) =>
+      new Map(
+        [...lora].map(([k, v]) => [k, Float32Array.from(v, (x, i) => x + (eps * g.get(k)![i]) / norm)]),
+      );
+    const f = async (eps: number) =>
+      (await enc.embed(texts, shifted(eps), drop)).reduce((a, x, i) => a + x * u[i], 0);
+    const eps = 1e-2;
+    const fd = ((await f(eps)) - (await f(-eps))) / (2 * eps);
+    expect(Math.abs(fd / norm - 1)).toBeLessThan(2e-2);
     await enc.dispose();
   });
 });
