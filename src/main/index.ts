@@ -1,14 +1,28 @@
-// Electron entry: thin. Window (with its saved bounds), menu, single-instance lock, the service root, the
-// contract on IPC, and a graceful quit. Everything it serves lives in Electron-free modules (src/main/api)
-// so the CLI and `serve` run the same code.
+// Electron entry: thin. Window (with its saved bounds), menu, single-instance lock, API keys through
+// safeStorage, and a graceful quit. The service root, the router and every long job live in a backend
+// utilityProcess (src/main/api/backend-process.ts); this process only relays the windows' API messages to it,
+// so nothing heavy ever runs on Electron's main thread. The backend runs the same code as the CLI and `serve`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, Menu, type Rectangle, safeStorage, screen, session, shell } from 'electron';
-import { createIPCHandler } from 'trpc-electron/main';
-import { createApi } from './api';
-import { createSecretStore } from './api/secrets';
-import { openWorkbench, type Workbench } from './workbench';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  type Rectangle,
+  safeStorage,
+  screen,
+  session,
+  shell,
+  type UtilityProcess,
+  utilityProcess,
+  webContents,
+} from 'electron';
+import { IPC_CHANNEL, isIpcRequest } from '../shared/contract-ipc';
+import type { FromBackend, ToBackend } from './api/backend-process';
+import { resolveHome } from './paths';
 
 // The bundle is an ES module ("type": "module"): no __dirname.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -18,8 +32,67 @@ const DEV_URL = process.env.ELECTRON_RENDERER_URL;
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-let workbench: Workbench | undefined;
+let backend: UtilityProcess | undefined;
+let home = resolveHome();
 let mainWindow: BrowserWindow | undefined;
+let quitting = false;
+const toBackend = (m: ToBackend) => backend?.postMessage(m);
+
+// API keys sealed with the OS keychain in <workspace>/secrets.json; the backend gets them in memory.
+const secretsFile = () => path.join(home, 'secrets.json');
+function readSecrets(): Record<string, string> {
+  if (!safeStorage.isEncryptionAvailable()) return {};
+  try {
+    const sealed = JSON.parse(fs.readFileSync(secretsFile(), 'utf8')) as Record<string, string>;
+    return Object.fromEntries(
+      Object.entries(sealed).map(([k, v]) => [k, safeStorage.decryptString(Buffer.from(v, 'base64'))]),
+    );
+  } catch {
+    return {};
+  }
+}
+function writeSecret(name: string, value: string | null) {
+  if (!safeStorage.isEncryptionAvailable()) return; // kept for this session only
+  let sealed: Record<string, string> = {};
+  try {
+    sealed = JSON.parse(fs.readFileSync(secretsFile(), 'utf8'));
+  } catch {}
+  if (value === null) delete sealed[name];
+  else sealed[name] = safeStorage.encryptString(value).toString('base64');
+  fs.mkdirSync(home, { recursive: true });
+  fs.writeFileSync(secretsFile(), JSON.stringify(sealed), { mode: 0o600 });
+}
+
+/** Starts the backend process (run from source through tsx, like the CLI). */
+function startBackend(): Promise<void> {
+  const entry = path.join(app.getAppPath(), 'src/main/api/backend-entry.mjs');
+  backend = utilityProcess.fork(entry, [], { serviceName: 'Embedsmith backend', stdio: 'inherit' });
+  const b = backend;
+  return new Promise((resolve, reject) => {
+    b.on('message', (m: FromBackend) => {
+      if (m.type === 'ready') {
+        home = m.home;
+        resolve();
+      } else if (m.type === 'fatal') reject(new Error(m.message));
+      else if (m.type === 'reply') {
+        const wc = webContents.fromId(m.conn);
+        if (wc && !wc.isDestroyed()) wc.send(IPC_CHANNEL, m.msg);
+      } else if (m.type === 'secret') writeSecret(m.name, m.value);
+    });
+    b.once('exit', (code) => {
+      backend = undefined;
+      if (!quitting) {
+        dialog.showErrorBox(
+          'Embedsmith backend stopped',
+          `The backend process exited (code ${code}). Restart Embedsmith; if it happens again, run \`embedsmith serve\` in a terminal to see the error.`,
+        );
+        app.quit();
+      }
+      reject(new Error(`backend exited with code ${code}`));
+    });
+    b.postMessage({ type: 'init', home, secrets: readSecrets() } satisfies ToBackend);
+  });
+}
 
 // Window state: bounds and maximised flag, restored only when still on a connected display.
 const stateFile = () => path.join(app.getPath('userData'), 'window-state.json');
@@ -118,7 +191,7 @@ function buildMenu() {
         submenu: [
           {
             label: 'Open workspace folder',
-            click: () => workbench && void shell.openPath(workbench.paths.home),
+            click: () => void shell.openPath(home),
           },
         ],
       },
@@ -133,44 +206,43 @@ else {
     mainWindow?.focus();
   });
 
-  app.whenReady().then(() => {
+  app.whenReady().then(async () => {
     // Strict CSP on every response (the page's meta tag covers file://, this covers the dev server).
     session.defaultSession.webRequest.onHeadersReceived((d, cb) =>
       cb({ responseHeaders: { ...d.responseHeaders, 'Content-Security-Policy': [CSP] } }),
     );
     session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
-    workbench = openWorkbench();
-    // API keys are encrypted with the OS keychain (safeStorage); they never reach the database or renderer.
-    const secrets = createSecretStore(path.join(workbench.paths.home, 'secrets.json'), {
-      available: () => safeStorage.isEncryptionAvailable(),
-      encrypt: (s) => safeStorage.encryptString(s),
-      decrypt: (b) => safeStorage.decryptString(b),
+    // Window → backend: only API calls from the app's own page, shape-checked (the router validates input).
+    ipcMain.on(IPC_CHANNEL, (event, msg) => {
+      if (!isAppUrl(event.senderFrame?.url ?? '') || !isIpcRequest(msg)) return;
+      toBackend({ type: 'call', conn: event.sender.id, msg });
     });
-    const api = createApi(workbench, { transport: 'ipc', secrets });
     buildMenu();
+    try {
+      await startBackend();
+    } catch (e) {
+      dialog.showErrorBox('Embedsmith could not start', (e as Error).message);
+      app.quit();
+      return;
+    }
     mainWindow = createWindow();
-    createIPCHandler({
-      router: api.router,
-      windows: [mainWindow],
-      createContext: async ({ event }) => {
-        if (!isAppUrl(event.senderFrame?.url ?? ''))
-          throw new Error('API call from a page that is not the app');
-        return api.createContext();
-      },
-    });
+    const id = mainWindow.webContents.id;
+    mainWindow.webContents.on('destroyed', () => toBackend({ type: 'close', conn: id }));
   });
 
   app.on('window-all-closed', () => app.quit());
-  let closing = false;
+  // Graceful quit: the backend closes the database (running jobs stop with it), then the app exits.
   app.on('before-quit', (e) => {
-    if (closing || !workbench) return;
-    // Give running jobs a moment to stop cleanly, then close the database.
+    if (quitting || !backend) return;
     e.preventDefault();
-    closing = true;
-    const wb = workbench;
-    workbench = undefined;
-    Promise.resolve()
-      .then(() => wb.close())
-      .finally(() => app.quit());
+    quitting = true;
+    const b = backend;
+    const done = () => app.quit();
+    b.once('exit', done);
+    toBackend({ type: 'quit' });
+    setTimeout(() => {
+      b.kill();
+      done();
+    }, 5000).unref();
   });
 }

@@ -66,3 +66,27 @@ export function createSecretStore(file: string | null, cipher?: Cipher): SecretS
     },
   };
 }
+
+/**
+ * The backend process's view of the keys when Electron main owns the keychain: values start from what
+ * main decrypted, and every change is handed back to main to seal and store.
+ */
+export function createRelayedSecretStore(
+  initial: Record<string, string>,
+  persist: (name: string, value: string | null) => void,
+): SecretStore {
+  const mem = new Map(Object.entries(initial));
+  return {
+    storage: 'os-keychain',
+    names: () => [...mem.keys()].sort(),
+    get: (name) => mem.get(name) ?? (name === 'openai' ? process.env.OPENAI_API_KEY : undefined),
+    set(name, value) {
+      mem.set(name, value);
+      persist(name, value);
+    },
+    delete(name) {
+      mem.delete(name);
+      persist(name, null);
+    },
+  };
+}
