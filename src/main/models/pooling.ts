@@ -66,13 +66,15 @@ const INSTRUCT_RE = /^Instruct: ?[\s\S]*\nQuery:( ?)$/;
  * Documents: the folder's `document`/`passage` prompt, else raw.
  */
 export function promptFor(
-  info: Pick<SentenceTransformersInfo, 'prompts'>,
+  info: Pick<SentenceTransformersInfo, 'prompts'> & { defaultPromptName?: string | null },
   role: Role,
   instruction?: string | null,
 ): (text: string) => string {
   const p = info.prompts;
   if (role === 'document') {
-    const prefix = p.document ?? p.passage ?? p.doc ?? '';
+    // sentence-transformers applies default_prompt_name to every text without a prompt of its own.
+    const fallback = info.defaultPromptName ? (p[info.defaultPromptName] ?? '') : '';
+    const prefix = p.document ?? p.passage ?? p.doc ?? fallback;
     return (t) => prefix + t;
   }
   const q = p.query;
