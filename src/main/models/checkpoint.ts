@@ -78,8 +78,10 @@ export class Checkpoint {
 
 const PREFIXES = ['model.', 'bert.', 'roberta.', 'transformer.'];
 function stripPrefix(name: string): string {
-  for (const p of PREFIXES) if (name.startsWith(p)) return name.slice(p.length);
-  return name;
+  // Old BERT checkpoints name LayerNorm parameters gamma/beta (transformers renames them on load).
+  const n = name.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  for (const p of PREFIXES) if (n.startsWith(p)) return n.slice(p.length);
+  return n;
 }
 
 function readConfig(dir: string): HfConfig {
