@@ -36,7 +36,7 @@ import {
 import type { EvalTask } from './tasks';
 
 export const TASK_SPEC_HELP =
-  'beir:DIR | sts:FILE | dataset:NAME[:split] | pairclf:FILE | clf:DIR_or_TRAIN,TEST | cluster:FILE | bitext:SRC_FILE,TGT_FILE';
+  'beir:DIR | rerank:DIR (BEIR + top_ranked) | sts:FILE | dataset:NAME[:split] | pairclf:FILE | clf:DIR_or_TRAIN,TEST | cluster:FILE | bitext:SRC_FILE,TGT_FILE';
 
 export interface TaskSpecOptions {
   /** Task name override (only with a single task). */
@@ -57,6 +57,10 @@ export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOpti
   switch (kind) {
     case 'beir':
       return [loadBeir(arg, { ...f, maxQueries: o.limit, ignoreIdenticalIds: o.ignoreIdenticalIds })];
+    case 'rerank':
+      return [
+        loadBeir(arg, { ...f, maxQueries: o.limit, ignoreIdenticalIds: o.ignoreIdenticalIds, rerank: true }),
+      ];
     case 'sts':
       return [loadSts(arg, f)];
     case 'pairclf':

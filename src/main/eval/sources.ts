@@ -125,6 +125,54 @@ export interface BeirOptions {
   languages?: string[];
   /** Keep only the first N queries (in qrels order) — for quick runs and tests. */
   maxQueries?: number;
+  /** Reranking: read each query's candidates from top_ranked/{split}.tsv or top_ranked.jsonl. */
+  rerank?: boolean;
+}
+
+/**
+ * Reranking candidates (MTEB v2 `top_ranked`): `top_ranked/{split}.tsv` with rows query-id<TAB>corpus-id
+ * (header optional), or `top_ranked.jsonl` with {"query-id", "corpus-ids": [...]}.
+ */
+export function readTopRanked(
+  dir: string,
+  split: string,
+  queries: Set<string>,
+  docs: Set<string>,
+): Map<string, string[]> {
+  const tsv = path.join(dir, 'top_ranked', `${split}.tsv`);
+  const jsonl = path.join(dir, 'top_ranked.jsonl');
+  const out = new Map<string, string[]>();
+  const add = (file: string, line: number, q: string, d: string) => {
+    if (!docs.has(d))
+      throw new UserError(`${file}:${line}: corpus id "${d}" is not in the corpus; fix the candidates file`);
+    if (!queries.has(q)) return; // a query without qrels is not evaluated
+    out.set(q, [...(out.get(q) ?? []), d]);
+  };
+  if (fs.existsSync(tsv)) {
+    lines(readText(tsv, 'top_ranked file')).forEach((l, i) => {
+      if (!l.trim()) return;
+      const f = l.split('\t');
+      if (i === 0 && f[0] === 'query-id') return;
+      if (f.length < 2) throw new UserError(`${tsv}:${i + 1}: expected "query-id<TAB>corpus-id"`);
+      add(tsv, i + 1, f[0], f[1]);
+    });
+  } else if (fs.existsSync(jsonl)) {
+    readJsonl(jsonl, 'top_ranked file').forEach((r, i) => {
+      const ids = r['corpus-ids'];
+      if (typeof r['query-id'] !== 'string' || !Array.isArray(ids))
+        throw new UserError(`${jsonl}:${i + 1}: expected {"query-id": str, "corpus-ids": [str, ...]}`);
+      for (const d of ids) add(jsonl, i + 1, r['query-id'], String(d));
+    });
+  } else
+    throw new UserError(
+      `${dir}: reranking needs top_ranked/${split}.tsv or top_ranked.jsonl with each query's candidates`,
+    );
+  for (const q of queries)
+    if (!out.has(q))
+      throw new UserError(
+        `${dir}: query "${q}" has no reranking candidates; list them in the top_ranked file`,
+      );
+  return out;
 }
 
 /** BEIR folder: corpus.jsonl, queries.jsonl, qrels/{split}.tsv (EVALUATION.md §1.9). */
@@ -165,8 +213,10 @@ export function loadBeir(dir: string, opts: BeirOptions = {}): RetrievalTask {
   if (opts.maxQueries !== undefined) qids = qids.slice(0, opts.maxQueries);
   const keep = new Set(qids);
   for (const q of [...qrels.keys()]) if (!keep.has(q)) qrels.delete(q);
+  const candidates = opts.rerank ? readTopRanked(dir, split, new Set(qids), docIds) : undefined;
   return {
-    type: 'Retrieval',
+    type: candidates ? 'Reranking' : 'Retrieval',
+    candidates,
     name: opts.name ?? nameFromPath(dir),
     split,
     hfSubset: 'default',

@@ -45,6 +45,30 @@ shared('task sources on real data (hashed bag-of-words model)', () => {
     expect(b.mainScore).toBeLessThan(a.mainScore);
   });
 
+  it('reranking: XQuAD with top_ranked candidates (relevant paragraph + the rest of its article)', async () => {
+    const dir = tmpDir();
+    for (const f of ['corpus.jsonl', 'queries.jsonl', 'qrels'])
+      fs.symlinkSync(path.join(D, 'xquad/beir/en', f), path.join(dir, f));
+    const full = loadBeir(dir, { maxQueries: 60 });
+    fs.mkdirSync(path.join(dir, 'top_ranked'));
+    const rows = ['query-id\tcorpus-id'];
+    for (const q of full.queries) {
+      const rel = [...full.qrels.get(q.id)!.keys()][0];
+      const article = rel.slice(0, 4); // "xq07p03" → "xq07"
+      for (const d of full.corpus) if (d.id.startsWith(article)) rows.push(`${q.id}\t${d.id}`);
+    }
+    fs.writeFileSync(path.join(dir, 'top_ranked/test.tsv'), `${rows.join('\n')}\n`);
+    const t = loadBeir(dir, { maxQueries: 60, rerank: true });
+    expect(t.type).toBe('Reranking');
+    const [rr, rt] = [await runTask(t, emb), await runTask(full, emb)];
+    expect(rr.mainScore).toBe(rr.scores.map_at_1000);
+    // One relevant doc per query, always among the candidates: fewer competitors can only raise its
+    // rank, so AP = 1/rank can only grow.
+    expect(rr.mainScore).toBeGreaterThanOrEqual(rt.scores.map_at_1000 as number);
+    fs.writeFileSync(path.join(dir, 'top_ranked/test.tsv'), 'query-id\tcorpus-id\nx\tnope\n');
+    expect(() => loadBeir(dir, { maxQueries: 60, rerank: true })).toThrow(/corpus id "nope"/);
+  });
+
   it('STS Benchmark: the original TSV and the JSONL give the same pairs and score', async () => {
     const a = loadSts(path.join(D, 'stsbenchmark/original/sts-test.csv'), { limit: 400 });
     const b = loadSts(path.join(D, 'stsbenchmark/test.jsonl'), { limit: 400 });
