@@ -233,3 +233,25 @@ describe('duplicates', () => {
     expect(idx.check([textInLanguage('en', 40, 3), textInLanguage('en', 40, 4), null]).reason).toBeNull();
   });
 });
+
+describe('the test server (reused by the app e2e test)', () => {
+  it('auto-answers every kind in every default language with an answer that passes all checks', async () => {
+    const { KINDS } = await import('../../../src/shared/domain');
+    const { sampleAttributes } = await import('../../../src/main/generation/attributes');
+    const { defaultLanguageWeights } = await import('../../../src/main/generation/languages');
+    const { builtinTemplates, render } = await import('../../../src/main/generation/prompts');
+    const { autoAnswer } = await import('../../helpers/llm-server');
+    const langs = defaultLanguageWeights();
+    const t = builtinTemplates();
+    const bad: string[] = [];
+    for (const kind of KINDS)
+      for (const l of langs) {
+        const attrs = sampleAttributes(kind, l.code, l.code.length * 31 + kind.length, langs);
+        const prompt = render(t[`example.${kind}`], { ...attrs, task: 'Given a question, find an answer.' });
+        const p = parseExampleAnswer(autoAnswer(prompt));
+        const v = p.ok ? validateExample(kind, p.value, attrs) : p;
+        if (!v.ok) bad.push(`${kind}/${l.code}: ${v.reason}`);
+      }
+    expect(bad).toEqual([]);
+  });
+});

@@ -92,7 +92,7 @@ describe('generation run against a local OpenAI-compatible server', () => {
               }),
             6: () => {
               const a = JSON.parse(firstSts) as Record<string, string>;
-              return JSON.stringify({ ...a, S3: a.S3.replace(/\S+\.$/, 'water.') + ' city' });
+              return JSON.stringify({ ...a, S3: `${a.S3.replace(/\S+\.$/, 'water.')} city` });
             },
           },
           'long-short': {
@@ -262,6 +262,19 @@ describe('generation run against a local OpenAI-compatible server', () => {
     expect(s.cost_usd).toBeGreaterThan(0.5);
     const s2 = await gen.start(runId, { overrides: { budgetUsd: 100 } }).done;
     expect(s2).toMatchObject({ state: 'done', accepted: 30 });
+  });
+
+  it('stops at the token budget too', async () => {
+    const srv = await server();
+    const { gen } = setup();
+    const { runId } = gen.create(
+      fast(srv.url, { kinds: 'sts', languages: 'en', count: 30, budgetTokens: 3000 }),
+    );
+    const s = await gen.start(runId).done;
+    expect(s.state).toBe('budget');
+    expect(s.tokens.prompt + s.tokens.completion).toBeLessThanOrEqual(3000);
+    expect(s.accepted).toBeGreaterThan(0);
+    expect(s.accepted).toBeLessThan(30);
   });
 
   it('refuses a second process on a run whose lease is held', async () => {
