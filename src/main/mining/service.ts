@@ -249,7 +249,9 @@ export class MiningService {
         const vecs = await emb.embed(
           part.map((i) => items[i].text),
           { role, instruction: role === 'query' && ins ? ins : undefined },
-          (done) => tracker.update(before + done),
+          (done) => {
+            if (done < part.length) tracker.update(before + done);
+          },
         );
         part.forEach((i, r) => {
           out[i] = vecs[r];
