@@ -1,3 +1,4 @@
+import { providerBlocker } from '../engine';
 import type { JobContext } from '../jobs/runner';
 import { createTrainableEncoder } from '../models/trainable';
 import { Store } from '../store';
