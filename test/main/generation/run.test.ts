@@ -42,7 +42,7 @@ const fast = (url: string, o: Partial<GenerateOptions>): GenerateOptions => ({
   baseUrl: url,
   concurrency: 1,
   seed: 11,
-  timeoutMs: 2000,
+  timeoutMs: 10_000,
   backoffBaseMs: 5,
   backoffMaxMs: 50,
   leaseTtlMs: 2000,
@@ -200,7 +200,7 @@ describe('generation run against a local OpenAI-compatible server', () => {
     });
     const { gen } = setup();
     const { runId } = gen.create(
-      fast(srv.url, { kinds: 'sts', languages: 'en', count: 20, concurrency: 4, timeoutMs: 400 }),
+      fast(srv.url, { kinds: 'sts', languages: 'en', count: 20, concurrency: 4, timeoutMs: 1500 }),
     );
     const s = await gen.start(runId).done;
     expect(s).toMatchObject({ state: 'done', accepted: 20, retries: 3, requests: 23, failed_requests: {} });
