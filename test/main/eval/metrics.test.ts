@@ -318,6 +318,33 @@ describe('classification', () => {
     expect(predict(m, [Float32Array.from([2]), Float32Array.from([-0.5])])).toEqual([1, 0]);
   });
 
+  it('logistic regression: the gradient of ½‖W‖² + C·Σ CE vanishes at the fit (3 classes, overlapping data)', () => {
+    const rng = new RandomState(11);
+    const X: Float32Array[] = [];
+    const y: number[] = [];
+    for (let i = 0; i < 45; i++) {
+      y.push(i % 3);
+      X.push(Float32Array.from({ length: 5 }, (_, j) => (j === i % 3 ? 1 : 0) + 1.5 * (rng.random() - 0.5)));
+    }
+    const m = fitLogisticRegression(X, y);
+    // gradient: W_k += Σ_i (p_ik − [y_i = k]) x_i + W_k ; b_k += Σ_i (p_ik − [y_i = k])
+    const gW = m.W.map((w) => w);
+    const gb = new Float64Array(3);
+    X.forEach((x, i) => {
+      const z = [0, 1, 2].map((k) => m.b[k] + x.reduce((s, v, j) => s + v * m.W[k * 5 + j], 0));
+      const mx = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - mx));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let k = 0; k < 3; k++) {
+        const r = e[k] / sum - (y[i] === k ? 1 : 0);
+        gb[k] += r;
+        for (let j = 0; j < 5; j++) gW[k * 5 + j] += r * x[j];
+      }
+    });
+    expect(Math.max(...[...gW, ...gb].map(Math.abs))).toBeLessThan(1e-3);
+    expect(m.iterations).toBeLessThan(100);
+  });
+
   it('linear probe: 10 experiments on separable data score 1', () => {
     const rng = new RandomState(3);
     const mk = (n: number) =>
