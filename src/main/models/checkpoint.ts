@@ -79,7 +79,9 @@ export class Checkpoint {
 const PREFIXES = ['model.', 'bert.', 'roberta.', 'transformer.'];
 function stripPrefix(name: string): string {
   // Old BERT checkpoints name LayerNorm parameters gamma/beta (transformers renames them on load).
-  const n = name.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  const n = name
+    .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+    .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
   for (const p of PREFIXES) if (n.startsWith(p)) return n.slice(p.length);
   return n;
 }
