@@ -28,13 +28,11 @@ export type TrainJobEvent = ({ type: 'step' } & StepEvent) | ({ type: 'checkpoin
  */
 const ONNX_LOSS_MIN_MACS = 2e7;
 
-export function lossFor(
-  c: TrainConfig,
-  dim: number,
-  providers: string[] = ['cpu'],
-): Promise<ContrastiveLoss> {
+export function lossFor(c: TrainConfig, dim: number): Promise<ContrastiveLoss> {
   const macs = c.batchSize * 2 * c.batchSize * dim;
-  return macs >= ONNX_LOSS_MIN_MACS ? OnnxInfoNce.create(providers) : Promise.resolve(referenceLoss);
+  if (macs < ONNX_LOSS_MIN_MACS) return Promise.resolve(referenceLoss);
+  const gpu = (c.device === 'cuda' || c.device === 'auto') && providerBlocker('cuda') === null;
+  return OnnxInfoNce.create(gpu ? ['cuda', 'cpu'] : ['cpu']);
 }
 
 export async function loadEncoder(c: TrainConfig): Promise<TrainableEncoder> {
