@@ -1,7 +1,9 @@
-// Exact k-NN search as a two-node ONNX graph (Gemm with transB → TopK) run by onnxruntime-node, over
-// corpus chunks with a running top-k merge in JS (k per query per chunk, never the n·d dot products).
-// The two-node graph is written directly with onnx-proto (the engine's builder has no TopK) and run
-// through the engine's runtime, by default in its worker thread so session.run never blocks the caller.
+// Exact k-NN search run by onnxruntime-node over corpus chunks (never a JS loop over the n·d products).
+// Chunk 0: Gemm(Q, Cᵀ) → TopK(k, unsorted). Later chunks: Gemm → Greater(S, running k-th score) →
+// NonZero → GatherND, so only scores that can still enter the top-k return to JS, where a running top-k
+// is merged with trec_eval's tie rule (score desc, lower row first). The graphs are written with
+// onnx-proto (the engine's builder has no TopK/NonZero) and run through the engine's runtime, by default
+// in its worker thread so session.run never blocks the caller.
 import onnxProto from 'onnx-proto';
 import {
   createSession,
