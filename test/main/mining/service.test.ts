@@ -146,6 +146,19 @@ describe('mining with the parity fixture models', () => {
     expect(mined.length).toBe(40);
     const ex0 = [...store.examples.iterate(1)][0];
     expect(mined.filter((x) => x.exampleId === ex0.id).some((x) => x.text === rows[0].positive)).toBe(false);
+    // With an adapter: the run and every row record it; the scores are the adapted model's.
+    const adapter = path.join(BERT, 'adapter');
+    const ad = await svc.mine({
+      dataset: 'ds',
+      model: BERT,
+      adapter,
+      corpus: jsonl,
+      knobs: { numNegatives: 2 },
+      inThread: true,
+    });
+    expect(ad.adapter).toBe(path.resolve(adapter));
+    expect(svc.store.minedOfRun(ad.runId).every((x) => x.adapter === path.resolve(adapter))).toBe(true);
+    expect(ad.scores.positive.mean).not.toBeCloseTo(m.scores.positive.mean as number, 6);
     const txt = path.join(home, 'c.txt');
     fs.writeFileSync(txt, corpus.join('\n'));
     const t = await svc.mine({
