@@ -171,6 +171,11 @@ export class TrainingService {
     return { ...h, done, runId: p.runId };
   }
 
+  /** Asks a running training job to checkpoint and stop (the app's cancel button). */
+  cancel(jobId: string): boolean {
+    return this.runner.cancel(jobId);
+  }
+
   /** Runs listed newest first. */
   list() {
     return this.store.db.prepare('SELECT * FROM training_runs ORDER BY created_at DESC').all();
