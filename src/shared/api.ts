@@ -75,6 +75,11 @@ export const appRouter = t.router({
     cancel: p.input(inputs.trainRef).mutation(({ ctx, input }) => ctx.svc.training.cancel(input)),
     list: p.query(({ ctx }) => ctx.svc.training.list()),
   }),
+  mining: t.router({
+    score: p.input(inputs.miningRun).mutation(({ ctx, input }) => ctx.svc.mining.score(input)),
+    mine: p.input(inputs.miningRun).mutation(({ ctx, input }) => ctx.svc.mining.mine(input)),
+    page: p.input(inputs.scorePage).query(({ ctx, input }) => ctx.svc.mining.page(input)),
+  }),
   evaluation: t.router({
     run: p.input(inputs.evalRun).mutation(({ ctx, input }) => ctx.svc.evaluation.run(input)),
     compare: p.input(inputs.evalCompare).query(({ ctx, input }) => ctx.svc.evaluation.compare(input)),

@@ -195,6 +195,29 @@ export const inputs = {
     })
     .strict(),
   trainRef: z.object({ runId: z.string().min(1).max(200) }).strict(),
+  miningRun: z
+    .object({
+      dataset: datasetName,
+      /** A model folder on the serving machine, or `builtin:hashbow-256`. */
+      model: z.string().min(1, 'give a model folder or builtin:hashbow-256').max(4096),
+      adapter: z.string().max(4096).optional(),
+      /** score: flag a negative scoring ≥ positive − margin. */
+      margin: z.number().min(-2).max(2).optional(),
+      /** mine: a JSONL/TXT file or BEIR folder to mine from; default the dataset's own texts. */
+      corpus: z.string().max(4096).optional(),
+    })
+    .strict(),
+  scorePage: z
+    .object({
+      dataset: datasetName,
+      likelyFalseNegative: z.boolean().optional(),
+      sort: z.enum(['margin', 'positive_score', 'max_negative_score', 'id']).optional(),
+      desc: z.boolean().optional(),
+      limit: z.number().int().min(1).max(500).optional(),
+      offset: z.number().int().min(0).optional(),
+      filter: exampleFilter.optional(),
+    })
+    .strict(),
   secretSet: z
     .object({
       name: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'use a short lowercase name such as openai'),
@@ -376,6 +399,26 @@ export interface TrainingRunInfo {
   error: string | null;
 }
 
+export interface ScoredExampleInfo {
+  example: Example;
+  runId: string;
+  positiveScore: number;
+  maxNegativeScore: number | null;
+  margin: number | null;
+  negatives: number;
+  flagged: number;
+  likelyFalseNegative: boolean;
+  stale: boolean;
+  negativeScores: {
+    source: 'llm' | 'mined';
+    minedId: number | null;
+    text: string;
+    score: number;
+    margin: number;
+    likelyFalseNegative: boolean;
+  }[];
+}
+
 export interface SecretsStatus {
   storage: 'os-keychain' | 'memory';
   names: string[];
@@ -388,6 +431,7 @@ export type AppEvent =
   | { topic: 'job'; job: JobInfo }
   | { topic: 'generation'; progress: GenerationProgressInfo }
   | { topic: 'evaluation' }
+  | { topic: 'mining'; dataset: string }
   | { topic: 'training'; runId: string; step?: TrainStep; state?: string };
 
 /**
@@ -423,6 +467,12 @@ export interface Services {
     start(i: Inputs['trainStart']): { runId: string; rows: number; totalSteps: number };
     cancel(i: Inputs['trainRef']): { runId: string };
     list(): TrainingRunInfo[];
+  };
+  mining: {
+    score(i: Inputs['miningRun']): JobInfo;
+    mine(i: Inputs['miningRun']): JobInfo;
+    /** A page of the newest score run, hardest first; null when the dataset was never scored. */
+    page(i: Inputs['scorePage']): { runId: string; total: number; rows: ScoredExampleInfo[] } | null;
   };
   evaluation: {
     run(i: Inputs['evalRun']): JobInfo;

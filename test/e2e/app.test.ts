@@ -296,8 +296,14 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await expect.poll(() => count('count-total')).toBe(0);
     await page.getByRole('button', { name: 'Clear' }).click();
     await expect.poll(() => count('count-rejected')).toBe(total - 2);
+    // Hard-negative review: score every positive and negative with the built-in model, hardest first.
     await page.getByRole('button', { name: 'Hard negatives' }).click();
-    await page.getByTestId('coming-with').waitFor();
+    await page.getByTestId('hard-negatives').waitFor();
+    await page.getByRole('button', { name: 'Score positives and negatives' }).click();
+    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 30_000 });
+    await page.getByTestId('scores').locator('tbody tr').first().waitFor();
+    await page.getByTestId('score-detail').getByText('Negatives by score').waitFor();
+    await shot('curate-hard-negatives');
     await page.getByRole('button', { name: 'Examples' }).click();
 
     // Dark theme.

@@ -13,6 +13,7 @@ import { EventHub } from './events';
 import { createEvaluationApi } from './evaluation';
 import { createGenerationApi } from './generation';
 import { JobRegistry } from './jobs';
+import { createMiningApi } from './mining';
 import { createTrainingApi } from './training';
 import { createSecretStore, type SecretStore } from './secrets';
 
@@ -160,6 +161,7 @@ export function createServices(
     generation: createGenerationApi(wb, hub, secrets),
     evaluation: createEvaluationApi(wb, hub, jobs),
     training: createTrainingApi(wb, hub),
+    mining: createMiningApi(wb, hub, jobs),
     secrets: {
       status: () => ({ storage: secrets.storage, names: secrets.names() }),
       set: (i) => {

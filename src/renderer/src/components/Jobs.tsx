@@ -45,14 +45,27 @@ export function JobsList({ types, highlight }: { types: string[]; highlight?: st
 }
 
 function JobResult({ r }: { r: Record<string, unknown> }) {
-  const keys = ['inserted', 'duplicates', 'invalid', 'rows', 'records', 'out', 'rejectedFile', 'seconds'];
+  const keys = [
+    'inserted',
+    'duplicates',
+    'invalid',
+    'rows',
+    'records',
+    'out',
+    'rejectedFile',
+    'examples',
+    'likelyFalseNegatives',
+    'negatives',
+    'seconds',
+  ];
   return (
     <div className="attrs">
       {keys
         .filter((k) => r[k] !== undefined && r[k] !== null)
         .map((k) => (
           <span key={k}>
-            <b>{k}</b> {String(r[k])}
+            <b>{k}</b>{' '}
+            {typeof r[k] === 'number' && !Number.isInteger(r[k]) ? (r[k] as number).toFixed(2) : String(r[k])}
           </span>
         ))}
     </div>

@@ -13,6 +13,7 @@ import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { ComingWith, ErrorBox } from '../components/common';
 import { useNav } from '../nav';
+import { HardNegatives } from './HardNegatives';
 
 const features = tableFeatures({});
 const helper = createColumnHelper<typeof features, Example>();
@@ -455,15 +456,12 @@ function Curator({ dataset }: { dataset: string }) {
       {mode === 'help' && <KeyHelp />}
       {view === 'negatives' ? (
         info?.capabilities.mining ? (
-          <ComingWith what="The hard-negative review view" service="mining service's scores API" />
+          <HardNegatives dataset={dataset} />
         ) : (
           <ComingWith
             what="The hard-negative review view (model scores per negative)"
             service="mining service"
-          >
-            Until then each example's generated hard negative is shown beside its query and positive in the
-            Examples view.
-          </ComingWith>
+          />
         )
       ) : (
         <>
