@@ -132,12 +132,12 @@ export function resolveKnobs(
     ? (k.rangeMax as number)
     : Math.min(poolSize, rangeMin + Math.max(50, 10 * numNegatives));
   if (explicitMax) int('--range (max)', rangeMax, 1);
-  if (rangeMax <= rangeMin)
-    throw usageError(`--range ${rangeMin}-${rangeMax}: the range max must be above the range min`);
   if (rangeMin >= poolSize)
     throw new UserError(
-      `--range ${rangeMin}-${rangeMax} starts beyond the pool of ${poolSize} candidates; lower the range min or mine a larger pool (--corpus)`,
+      `--range: the range min ${rangeMin} is at or beyond the pool of ${poolSize} candidates; lower it or mine a larger pool (--corpus)`,
     );
+  if (rangeMax <= rangeMin)
+    throw usageError(`--range ${rangeMin}-${rangeMax}: the range max must be above the range min`);
   if (explicitMax && rangeMax > poolSize)
     throw new UserError(
       `--range ${rangeMin}-${rangeMax} reaches past the pool of ${poolSize} candidates; use --range ${rangeMin}-${poolSize} or a larger pool (--corpus)`,
