@@ -102,6 +102,8 @@ export function beirSource(
           yield { where: `${file}:${no}`, raw: text, error: `invalid JSON (${(e as Error).message})` };
           continue;
         }
+        // Some BEIR exports write numeric ids; qrels ids are text either way.
+        if (typeof o === 'object' && o !== null && typeof o._id === 'number') o._id = String(o._id);
         if (typeof o !== 'object' || o === null || typeof o._id !== 'string' || typeof o.text !== 'string') {
           yield { where: `${file}:${no}`, raw: text, error: 'expected {"_id": string, "text": string}' };
           continue;
