@@ -180,10 +180,30 @@ function ensureTorch(hf: boolean) {
   if (r.status !== 0) throw new Error('could not apt-get install python3-torch; install it and rerun');
 }
 
-function runTorch(args: Record<string, unknown>) {
-  const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench/train_torch.py'), JSON.stringify(args)], {
+/**
+ * Debian's torch links the system libblas.so.3; where that alternative points at the reference BLAS (as on
+ * our bench machine), OpenBLAS is put first on the library path for the PyTorch process only, so the
+ * comparison is against an optimised BLAS. `--torch-blas system` keeps the system choice.
+ */
+function torchEnv(threads: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+  };
+  const openblas = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
+  if (flag('torch-blas', 'openblas') === 'openblas' && fs.existsSync(path.join(openblas, 'libblas.so.3')))
+    env.LD_LIBRARY_PATH = [openblas, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  return env;
+}
+
+function runTorch(args: Record<string, unknown> & { threads: number }, dir: string) {
+  const file = path.join(dir, 'torch-args.json');
+  fs.writeFileSync(file, JSON.stringify(args));
+  const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench/train_torch.py'), file], {
     encoding: 'utf8',
     maxBuffer: 64 * 2 ** 20,
+    env: torchEnv(args.threads),
   });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !line.startsWith('{'))
@@ -214,20 +234,23 @@ async function mainBench() {
       `embedsmith (GradCache c=${chunk}): ${ours.examples_per_s.toFixed(1)} ex/s, ${ours.tokens_per_s.toFixed(0)} tok/s, peak ${ours.peak_rss_mb.toFixed(0)} MB`,
     );
     ensureTorch(GPU);
-    const torch = runTorch({
-      model: modelDir,
-      seqs,
-      batch,
-      steps,
-      threads,
-      rank: 16,
-      alpha: 32,
-      dropout: 0.1,
-      temperature: 0.02,
-      device,
-      impl: GPU ? 'hf' : 'plain',
-      dtype: 'float32',
-    });
+    const torch = runTorch(
+      {
+        model: modelDir,
+        seqs,
+        batch,
+        steps,
+        threads,
+        rank: 16,
+        alpha: 32,
+        dropout: 0.1,
+        temperature: 0.02,
+        device,
+        impl: GPU ? 'hf' : 'plain',
+        dtype: 'float32',
+      },
+      dir,
+    );
     console.error(
       `pytorch (full batch autograd): ${torch.examples_per_s.toFixed(1)} ex/s, ${torch.tokens_per_s.toFixed(0)} tok/s, peak ${torch.peak_rss_mb.toFixed(0)} MB`,
     );

@@ -7,7 +7,7 @@ import json, math, resource, struct, sys, time
 import numpy as np
 import torch
 
-args = json.loads(sys.argv[1])
+args = json.load(open(sys.argv[1]))
 torch.manual_seed(0)
 torch.set_num_threads(args["threads"])
 dev = torch.device(args.get("device", "cpu"))
