@@ -203,6 +203,11 @@ export class EvalService {
     const tasks = specs.flatMap((s) => parseTaskSpec(s, this.store, o));
     if (o.name && tasks.length > 1)
       throw usageError('--name applies to a single task; drop it or pass one --task');
+    // Names are result file names and table columns: the same file used as two task types
+    // (e.g. SICK as STS and as pair classification) gets the type appended.
+    const count = new Map<string, number>();
+    for (const t of tasks) count.set(t.name, (count.get(t.name) ?? 0) + 1);
+    for (const t of tasks) if (count.get(t.name)! > 1) t.name = `${t.name}-${t.type}`;
     return tasks;
   }
 

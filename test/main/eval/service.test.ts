@@ -92,6 +92,9 @@ describe.skipIf(!hasSharedDatasets)('EvalService', () => {
         similarity_fn_name: 'cosine',
       });
       expect(svc.results().length).toBe(3);
+      // one file as two task types: distinct names (result files, table columns)
+      const twice = svc.tasks([`sts:${D}/sick/SICK_trial.txt`, `pairclf:${D}/sick/SICK_trial.txt`]);
+      expect(twice.map((t) => t.name)).toEqual(['sick-SICK_trial-STS', 'sick-SICK_trial-PairClassification']);
 
       // same model again: every text from the cache
       const textsBefore = base.texts;
