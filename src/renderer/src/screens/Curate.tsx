@@ -108,10 +108,11 @@ function Curator({ dataset }: { dataset: string }) {
     return () => clearTimeout(t);
   }, [searchText]);
 
+  // Facets change with imports, generation and bulk actions, not with one review: refetch on those only.
   const facets = useQuery(
     (c) => c.examples.facets.query({ name: dataset }),
     [dataset],
-    (e) => e.topic === 'examples' && e.dataset === dataset,
+    (e) => e.topic === 'examples' && e.dataset === dataset && !e.ids,
   );
   const counts = useQuery(
     (c) => c.datasets.stats.query({ name: dataset, filter }),
