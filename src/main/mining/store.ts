@@ -161,6 +161,29 @@ export class MiningStore {
     }));
   }
 
+  /** Deletes a mining run and its negatives (their scores go with them); false when there is no such run. */
+  deleteRun(runId: string): boolean {
+    return this.db.transaction(() => {
+      const ids = this.db
+        .prepare('SELECT DISTINCT example_id FROM mined_negatives WHERE run_id = ?')
+        .pluck()
+        .all(runId) as number[];
+      if (this.db.prepare('DELETE FROM mining_runs WHERE id = ?').run(runId).changes !== 1) return false;
+      // The per-example aggregates of score runs follow the negatives that remain.
+      const n = (what: string, extra = '') =>
+        `(SELECT ${what} FROM example_negative_scores n WHERE n.run_id = s.run_id AND n.example_id = s.example_id${extra})`;
+      const upd = this.db.prepare(
+        `UPDATE example_scores AS s SET negatives = ${n('count(*)')},
+           flagged = ${n('count(*)', ' AND n.likely_false_negative = 1')},
+           max_negative_score = ${n('max(n.score)')}, margin = s.positive_score - ${n('max(n.score)')},
+           likely_false_negative = ${n('count(*)', ' AND n.likely_false_negative = 1')} > 0
+         WHERE s.example_id = ?`,
+      );
+      for (const id of ids) upd.run(id);
+      return true;
+    })();
+  }
+
   /** Mined negatives of one example (all runs, newest run first, then rank), or of one run. */
   minedFor(exampleId: number, runId?: string): MinedNegative[] {
     const rows = runId

@@ -63,6 +63,19 @@ describe('scoring for review (parity bert fixture)', () => {
     // Curation filters combine with the score filter.
     expect(svc.store.scoreCount(d.id, { filter: { kind: 'sts' } })).toBe(0);
 
+    // Deleting the mining run takes its negatives and their scores along; the LLM ones stay.
+    expect(svc.store.deleteRun(m.runId)).toBe(true);
+    expect(svc.store.minedOfRun(m.runId)).toEqual([]);
+    for (const e of ex) {
+      const after = svc.store.scoresOf(e.id);
+      expect(after?.negativeScores.every((n) => n.source === 'llm')).toBe(true);
+      expect(after?.negatives).toBe(e.negative ? 1 : 0);
+      expect(after?.likelyFalseNegative).toBe(after?.negativeScores.some((n) => n.likelyFalseNegative));
+      expect(after?.margin ?? null).toBe(
+        e.negative ? (after?.positiveScore ?? 0) - after!.negativeScores[0].score : null,
+      );
+    }
+    expect(svc.store.deleteRun(m.runId)).toBe(false);
     // Editing an example marks its scores stale until rescored.
     store.examples.edit(ex[0].id, 'positive', `${ex[0].positive} again`);
     expect(svc.store.scoresOf(ex[0].id)?.stale).toBe(true);
