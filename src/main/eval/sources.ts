@@ -490,6 +490,41 @@ export function loadClustering(
   };
 }
 
+const SCRIPTS: [string, RegExp][] = [
+  ['Jpan', /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
+  ['Hang', /\p{Script=Hangul}/u],
+  ['Hani', /\p{Script=Han}/u],
+  ['Cyrl', /\p{Script=Cyrillic}/u],
+  ['Arab', /\p{Script=Arabic}/u],
+  ['Deva', /\p{Script=Devanagari}/u],
+  ['Grek', /\p{Script=Greek}/u],
+  ['Hebr', /\p{Script=Hebrew}/u],
+  ['Thai', /\p{Script=Thai}/u],
+  ['Geor', /\p{Script=Georgian}/u],
+  ['Armn', /\p{Script=Armenian}/u],
+  ['Beng', /\p{Script=Bengali}/u],
+  ['Taml', /\p{Script=Tamil}/u],
+  ['Telu', /\p{Script=Telugu}/u],
+  ['Mlym', /\p{Script=Malayalam}/u],
+  ['Ethi', /\p{Script=Ethiopic}/u],
+  ['Khmr', /\p{Script=Khmer}/u],
+  ['Tfng', /\p{Script=Tifinagh}/u],
+  // Last: names like "Tom" appear in Latin inside other scripts' sentences.
+  ['Latn', /\p{Script=Latin}/u],
+];
+
+/** The dominant script of some lines (ISO 15924), for MTEB's "eng-Latn" language tags; null if unsure. */
+export function dominantScript(texts: string[]): string | null {
+  const votes = new Map<string, number>();
+  for (const t of texts.slice(0, 200)) {
+    // SCRIPTS lists kana (Jpan) before Han, so Japanese lines mixing both count as Jpan.
+    const hit = SCRIPTS.find(([, re]) => re.test(t));
+    if (hit) votes.set(hit[0], (votes.get(hit[0]) ?? 0) + 1);
+  }
+  const best = [...votes.entries()].sort((x, y) => y[1] - x[1])[0];
+  return best && best[1] >= Math.min(texts.length, 200) / 2 ? best[0] : null;
+}
+
 /** Bitext: two line-aligned files (Tatoeba: tatoeba.xxx-eng.xxx is sentence1, tatoeba.xxx-eng.eng sentence2). */
 export function loadBitext(srcFile: string, tgtFile: string, opts: FileTaskOptions = {}): BitextTask {
   const read = (f: string) => {
@@ -514,7 +549,17 @@ export function loadBitext(srcFile: string, tgtFile: string, opts: FileTaskOptio
     name: opts.name ?? safeName(path.basename(srcFile).replace(/\.[^.]+$/, '')),
     split: opts.split ?? 'test',
     hfSubset: `${ext(srcFile)}-${ext(tgtFile)}`,
-    languages: opts.languages ?? [ext(srcFile), ext(tgtFile)].filter((x) => /^[a-z]{3}$/.test(x)),
+    languages:
+      opts.languages ??
+      [
+        [ext(srcFile), s1],
+        [ext(tgtFile), s2],
+      ]
+        .filter(([code]) => /^[a-z]{3}$/.test(code as string))
+        .map(([code, lines]) => {
+          const script = dominantScript(lines as string[]);
+          return script ? `${code}-${script}` : (code as string);
+        }),
     source: `${path.resolve(srcFile)},${path.resolve(tgtFile)}`,
     instruction: opts.instruction,
     sentence1: s1,

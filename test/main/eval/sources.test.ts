@@ -126,6 +126,27 @@ shared('task sources on real data (hashed bag-of-words model)', () => {
     const t = loadBitext(src, tgt, { limit: 300 });
     expect(t.sentence1.length).toBe(300);
     expect(t.hfSubset).toBe('fra-eng');
+    expect(t.languages).toEqual(['fra-Latn', 'eng-Latn']);
+    const cmn = loadBitext(
+      path.join(D, 'tatoeba/tatoeba.cmn-eng.cmn'),
+      path.join(D, 'tatoeba/tatoeba.cmn-eng.eng'),
+      { limit: 50 },
+    );
+    const jpn = loadBitext(
+      path.join(D, 'tatoeba/tatoeba.jpn-eng.jpn'),
+      path.join(D, 'tatoeba/tatoeba.jpn-eng.eng'),
+      { limit: 50 },
+    );
+    const rus = loadBitext(
+      path.join(D, 'tatoeba/tatoeba.rus-eng.rus'),
+      path.join(D, 'tatoeba/tatoeba.rus-eng.eng'),
+      { limit: 50 },
+    );
+    expect([cmn.languages[0], jpn.languages[0], rus.languages[0]]).toEqual([
+      'cmn-Hani',
+      'jpn-Jpan',
+      'rus-Cyrl',
+    ]);
     const r = await runTask(t, emb);
     expect(r.mainScore).toBe(r.scores.f1);
     expect(r.mainScore).toBeGreaterThan(1 / 300); // names and cognates beat random matching
