@@ -124,6 +124,12 @@ export class TrainingService {
       });
     const db = this.store.db;
     const ds = this.store.datasets.find(c.datasets[0]);
+    // A resumed run's previous job died with its process (kill, crash): close that row.
+    if (p.resume)
+      db.prepare(
+        `UPDATE jobs SET state = 'failed', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+         WHERE id = (SELECT job_id FROM training_runs WHERE id = ?) AND state IN ('running','queued')`,
+      ).run(p.runId);
     const input: TrainJobInput = { config: c, dbFile: this.paths.db, runDir: p.runDir, resume: p.resume };
     const h = this.runner.start<TrainResult, TrainJobEvent>(
       'training',

@@ -194,6 +194,12 @@ describe('embedsmith train: kill and resume', () => {
       )
       .get(cut) as { n: number };
     expect(ck.n).toBeGreaterThanOrEqual(5);
+    const states = (
+      store.db.prepare("SELECT state FROM jobs WHERE type = 'training' ORDER BY created_at").all() as {
+        state: string;
+      }[]
+    ).map((j) => j.state);
+    expect(states).toEqual(['failed', 'done']);
     store.close();
   }, 120_000);
 });
