@@ -3,10 +3,12 @@ import { sql as ftsDeferred } from './002_fts_deferred';
 import { sql as counts } from './003_counts';
 import { sql as generation } from './010_generation';
 import { sql as mining } from './040_mining';
+import { sql as app } from './050_app';
 
 /**
  * Migrations keyed on PRAGMA user_version, applied in ascending order, each in its own transaction.
  * Areas own number ranges so parallel work never collides: core 1–9, generation 10–19, training 20–29,
+ * evaluation 30–39, mining 40–49, app 50–59. Append a new file; never edit a migration that has landed.
  */
 export interface Migration {
   version: number;
@@ -20,4 +22,5 @@ export const MIGRATIONS: Migration[] = [
   { version: 3, name: 'counts', sql: counts },
   { version: 10, name: 'generation', sql: generation },
   { version: 40, name: 'mining', sql: mining },
+  { version: 50, name: 'app', sql: app },
 ];
