@@ -162,7 +162,7 @@ function runChild(spec: ChildSpec) {
   });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !line.startsWith('{'))
-    throw new Error(`bench child failed: ${r.stderr.slice(-2000)}`);
+    throw new Error(`bench child failed (status ${r.status}, signal ${r.signal}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(line);
 }
 
