@@ -112,4 +112,18 @@ describe('Curate screen', () => {
     await waitFor(() => expect(examples.filter((e) => e.status === 'accepted')).toHaveLength(10));
     expect(examples.filter((e) => e.status === 'accepted').every((e) => e.kind === 'bitext')).toBe(true);
   });
+
+  it('renders only a window of a long list and loads the next keyset page on scroll', async () => {
+    const { calls } = mount(5000);
+    await waitFor(() => expect(countOf('count-total')).toBe(5000));
+    const rows = screen.getByTestId('curate-rows');
+    await waitFor(() => expect(rows.querySelectorAll('.vrow').length).toBeGreaterThan(5));
+    // 200 rows loaded, far fewer in the DOM.
+    expect(rows.querySelectorAll('.vrow').length).toBeLessThan(60);
+    expect(calls.filter((c) => c.path === 'page')).toHaveLength(1);
+    for (let i = 0; i < 170; i++) await key('j');
+    await waitFor(() => expect(calls.filter((c) => c.path === 'page').length).toBeGreaterThanOrEqual(2));
+    expect(calls.filter((c) => c.path === 'page').at(-1)?.input).toMatchObject({ after: { id: 200 } });
+    expect(rows.querySelectorAll('.vrow').length).toBeLessThan(60);
+  });
 });

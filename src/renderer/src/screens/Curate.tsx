@@ -163,9 +163,11 @@ function Curator({ dataset }: { dataset: string }) {
   });
   const items = virtualizer.getVirtualItems();
   const lastItem = items[items.length - 1];
+  // Next keyset page when the visible window, or the keyboard selection, nears the end of what is loaded.
   useEffect(() => {
-    if (lastItem && lastItem.index >= rows.length - 40 && next && !loadingPage) void load(next);
-  }, [lastItem, rows.length, next, loadingPage, load]);
+    const near = (lastItem && lastItem.index >= rows.length - 40) || sel >= rows.length - 40;
+    if (near && next && !loadingPage) void load(next);
+  }, [lastItem, sel, rows.length, next, loadingPage, load]);
 
   const current = rows[sel] as Example | undefined;
   const move = useCallback(
