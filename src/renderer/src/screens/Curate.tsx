@@ -377,7 +377,10 @@ function Curator({ dataset }: { dataset: string }) {
         <Select
           label="reject reason"
           value={filter.rejectReason}
-          options={(facets.data?.rejectReasons ?? []).map((l) => l.value)}
+          // The reviewer's reasons are always offered; reasons from generation or imports come from facets.
+          options={[
+            ...new Set([...REJECT_REASONS, ...(facets.data?.rejectReasons ?? []).map((l) => l.value)]),
+          ]}
           onChange={(v) => setF('rejectReason', v)}
         />
         <button
