@@ -8,6 +8,7 @@ import { registerServe } from './serve';
 import { registerTrain } from './train';
 import { registerExport } from './export';
 import { registerMine } from './mine';
+import { registerDemo } from './demo';
 
 /** Builds the `embedsmith` program. Each area registers its commands from its own file. */
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerExport(program);
   registerMine(program);
+  registerDemo(program);
   return program;
 }
 
