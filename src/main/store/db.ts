@@ -12,6 +12,7 @@ export type Db = Database.Database;
  */
 export function openDatabase(file: string, opts: { readonly?: boolean; migrations?: Migration[] } = {}): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fresh = file === ':memory:' || !fs.existsSync(file) || fs.statSync(file).size === 0;
   let db: Db;
   try {
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
@@ -21,6 +22,9 @@ export function openDatabase(file: string, opts: { readonly?: boolean; migration
     );
   }
   try {
+    // New files get 16 KiB pages (before WAL fixes the size): examples average ~2 KB with documents, and
+    // bigger pages cut B-tree splits and page I/O for bulk imports and index scans.
+    if (fresh && !opts.readonly) db.pragma('page_size = 16384');
     if (!opts.readonly) db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');

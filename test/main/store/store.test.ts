@@ -12,6 +12,8 @@ describe('store', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    // New files get 16 KiB pages (bulk imports and index scans); existing files keep theirs.
+    expect(db.pragma('page_size', { simple: true })).toBe(16384);
     db.close();
     // Reopening applies nothing twice.
     const again = openDatabase(file);
