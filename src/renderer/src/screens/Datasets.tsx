@@ -48,6 +48,9 @@ export function DatasetsScreen() {
             <button type="button" onClick={() => nav.go('generate', c.row.original.name)}>
               Generate
             </button>
+            <button type="button" onClick={() => nav.go('export', c.row.original.name)}>
+              Export
+            </button>
             <button
               type="button"
               className="danger"
