@@ -155,7 +155,9 @@ async function child(spec: ChildSpec) {
 }
 
 function runChild(spec: ChildSpec) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(spec)], {
+  const file = path.join(path.dirname(spec.model), `child-${process.pid}-${Date.now()}.json`);
+  fs.writeFileSync(file, JSON.stringify(spec));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', file], {
     encoding: 'utf8',
     cwd: ROOT,
     maxBuffer: 64 * 2 ** 20,
@@ -286,5 +288,6 @@ async function mainBench() {
 }
 
 const ci = argv.indexOf('--child');
-if (ci >= 0) console.log(JSON.stringify(await child(JSON.parse(argv[ci + 1]) as ChildSpec)));
+if (ci >= 0)
+  console.log(JSON.stringify(await child(JSON.parse(fs.readFileSync(argv[ci + 1], 'utf8')) as ChildSpec)));
 else await mainBench();
