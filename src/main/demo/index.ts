@@ -34,13 +34,13 @@ export const DEMO_TRAIN = {
   loraDropout: 0.05,
   batchSize: 16,
   chunkSize: 16,
-  lr: 3e-3,
+  lr: 1.5e-3,
   warmup: 5,
   weightDecay: 0.01,
   temperature: 0.05,
   maxLength: 96,
   seed: 42,
-  steps: 45,
+  steps: 90,
 };
 
 /** resources/demo/demo.jsonl, from the source tree (tsx) and from a build. */

@@ -9,6 +9,7 @@ import { readNpy } from '../../../src/main/models/io';
 import { loadAdapter } from '../../../src/main/models/lora';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { readStHeader } from '../../../src/main/models/safetensors';
+import { startLlmServer } from '../../helpers/llm-server';
 import { hasSharedDatasets, REPO_ROOT, SHARED_DATASETS, tmpDir } from '../../helpers/tmp';
 
 const STS_TEST = path.join(SHARED_DATASETS, 'stsbenchmark/original/sts-test.csv');
@@ -128,6 +129,36 @@ describe('embedsmith demo (reduced steps)', () => {
     if (extra.length)
       expect(r.evaluation.tasks.some((t) => t.type === 'STS' && t.source.includes('sts-test'))).toBe(true);
     expect(fs.readFileSync(r.files.dataset, 'utf8').trim().split('\n')).toHaveLength(338);
+  }, 120_000);
+
+  it('with --base-url it first generates examples live and trains on them too', async () => {
+    const server = await startLlmServer();
+    try {
+      const home = tmpDir();
+      const code = await main([
+        'demo',
+        '--home',
+        home,
+        '--base-url',
+        server.url,
+        '--models',
+        'local-llm=1',
+        '--count',
+        '12',
+        '--steps',
+        '1',
+        '--json',
+      ]);
+      if (code !== 0) throw new Error(`demo exited ${code}: ${stderr.slice(-2000)}`);
+      const r = JSON.parse(stdout) as DemoResult;
+      expect(server.calls.length).toBeGreaterThan(0);
+      expect(r.dataset.generated).toBe(12);
+      const split = r.dataset.bySplit;
+      expect(split.train + split.dev + split.test).toBe(330 + 12);
+      expect(stderr).toContain('== generate:');
+    } finally {
+      await server.close();
+    }
   }, 120_000);
 
   it('a bad --eval path fails before any work, naming the file', async () => {
