@@ -55,7 +55,7 @@ export function formatDemo(r: DemoResult, totalS: number): string {
   const f = r.files;
   const lines = [
     '',
-    `Demo dataset: ${r.dataset.imported} rows imported${r.dataset.generated ? `, ${r.dataset.generated} generated live` : ''}; accepted rows by split: ${Object.entries(
+    `Demo dataset: ${r.dataset.imported} rows imported${r.dataset.alreadyPresent ? ` (${r.dataset.alreadyPresent} already in this workspace)` : ''}${r.dataset.generated ? `, ${r.dataset.generated} generated live` : ''}; accepted rows by split: ${Object.entries(
       r.dataset.bySplit,
     )
       .map(([k, v]) => `${k} ${v}`)

@@ -92,7 +92,14 @@ export interface DemoTaskScore {
 export interface DemoResult {
   home: string;
   model: { dir: string; created: boolean; parameters: number; seed: number };
-  dataset: { name: string; imported: number; generated: number; bySplit: Record<string, number> };
+  dataset: {
+    name: string;
+    imported: number;
+    /** Rows of the file already in the workspace (a rerun with the same --home). */
+    alreadyPresent: number;
+    generated: number;
+    bySplit: Record<string, number>;
+  };
   distribution: { languages: string[]; rows: DistributionRow[]; bitextPairs: number };
   training: {
     runDir: string;
@@ -492,7 +499,13 @@ export async function runDemo(
   const result: DemoResult = {
     home: wb.paths.home,
     model: { dir: model.dir, created: model.created, parameters: model.parameters, seed: model.seed },
-    dataset: { name: DEMO_DATASET, imported: imported.inserted, generated, bySplit: split.bySplit },
+    dataset: {
+      name: DEMO_DATASET,
+      imported: imported.inserted,
+      alreadyPresent: imported.duplicates,
+      generated,
+      bySplit: split.bySplit,
+    },
     distribution,
     training,
     evaluation: {
