@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddingModel } from '../src/main/models/model';
 import { createTrainableEncoder } from '../src/main/models/trainable';
 import { gradCacheStep } from '../src/main/training/gradcache';
-import { OnnxInfoNce } from '../src/main/training/loss-onnx';
+import { EngineInfoNce } from '../src/main/training/loss-onnx';
 import { AdamW } from '../src/main/training/optim';
 import { mixSeed, mulberry32 } from '../src/main/training/rng';
 import { writeTensors } from '../src/main/training/tensors';
@@ -117,7 +117,7 @@ async function child(spec: ChildSpec) {
     },
     { inThread: true, threads: spec.threads },
   );
-  const loss = await OnnxInfoNce.create(spec.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu']);
+  const loss = new EngineInfoNce(spec.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu']);
   const lora = enc.initLora(0);
   for (const p of enc.params)
     if (p.name.endsWith('lora_B.weight'))

@@ -1,4 +1,3 @@
-import { providerBlocker } from '../engine';
 import type { JobContext } from '../jobs/runner';
 import { createTrainableEncoder } from '../models/trainable';
 import { Store } from '../store';
@@ -8,7 +7,7 @@ import { queryFormatter } from './config';
 import { loadTrainRows } from './data';
 import type { TrainableEncoder } from './encoder';
 import { type ContrastiveLoss, referenceLoss } from './loss';
-import { OnnxInfoNce } from './loss-onnx';
+import { EngineInfoNce } from './loss-onnx';
 import { ReferenceEncoder } from './reference-encoder';
 import { type CheckpointEvent, runTraining, type StepEvent, type TrainResult } from './trainer';
 
@@ -31,8 +30,10 @@ const ONNX_LOSS_MIN_MACS = 2e7;
 export function lossFor(c: TrainConfig, dim: number): Promise<ContrastiveLoss> {
   const macs = c.batchSize * 2 * c.batchSize * dim;
   if (macs < ONNX_LOSS_MIN_MACS) return Promise.resolve(referenceLoss);
-  const gpu = (c.device === 'cuda' || c.device === 'auto') && providerBlocker('cuda') === null;
-  return OnnxInfoNce.create(gpu ? ['cuda', 'cpu'] : ['cpu']);
+  // The engine picks the provider ('auto': cuda → webgpu → cpu, skipping what is not installed).
+  return Promise.resolve(
+    new EngineInfoNce(c.device === 'auto' ? 'auto' : c.device === 'cpu' ? ['cpu'] : [c.device, 'cpu']),
+  );
 }
 
 export async function loadEncoder(c: TrainConfig): Promise<TrainableEncoder> {

@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { createSession, type EngineSession, Graph, grad, hostTensor, type Provider, toOnnx } from '../engine';
 import type { ContrastiveLoss, LossInput, LossOutput } from './loss';
 
 // onnx-proto is CommonJS: its namespace comes through the default export under plain Node ESM.
@@ -9,7 +10,7 @@ const { onnx } = onnxProto;
  * too slow (B=2048, M=4096, d=4096 is ~34 GFLOP per matmul). The gradient is written analytically
  * (dS = (softmax − onehot)/B on allowed candidates, dQ = dS·C/τ, dC = dSᵀ·Q/τ), so the graph needs no
  * autodiff. Inputs: q [B,d], c [M,d], allowed [B,M] bool, labels [B] int64 (= 0..B-1), inv_tau [1].
- * Hand-built with onnx-proto until the engine's graph builder lands; the math is the reference's.
+ * Hand-built with onnx-proto (kept as an independent cross-check of EngineInfoNce, which training uses).
  */
 export function buildInfoNceModel(elem: 'float32' | 'float16' = 'float32'): Uint8Array {
   const T = elem === 'float16' ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT;
@@ -138,5 +139,63 @@ export class OnnxInfoNce implements ContrastiveLoss {
 
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/**
+ * The same loss built with the engine (graph builder + grad()): scores = q·cᵀ/τ plus a fed additive mask
+ * (0 allowed, −1e30 masked), mean cross-entropy against labels 0..B−1, and dLoss/dq, dLoss/dc by the
+ * engine's reverse mode. One session per temperature; runs on the given providers.
+ */
+export class EngineInfoNce implements ContrastiveLoss {
+  private readonly sessions = new Map<number, Promise<EngineSession>>();
+
+  constructor(private readonly providers: Provider[] | 'auto' = ['cpu']) {}
+
+  private session(tau: number): Promise<EngineSession> {
+    let s = this.sessions.get(tau);
+    if (!s) {
+      const g = new Graph();
+      const q = g.input('q', 'float32', ['B', 'd']);
+      const c = g.input('c', 'float32', ['M', 'd']);
+      const bias = g.input('mask_bias', 'float32', ['B', 'M']);
+      const labels = g.input('labels', 'int64', ['B']);
+      const scores = g.add(g.mul(g.matmul(q, g.transpose(c)), 1 / tau), bias);
+      const loss = g.crossEntropy(scores, labels);
+      const [dq, dc] = grad(loss, [q, c]);
+      s = createSession(toOnnx({ loss, dq, dc }, { name: 'infonce' }), {
+        inThread: true,
+        providers: this.providers,
+      });
+      this.sessions.set(tau, s);
+    }
+    return s;
+  }
+
+  async compute(x: LossInput): Promise<LossOutput> {
+    const s = await this.session(x.temperature);
+    const toF32 = (a: Float32Array | Float64Array) => (a instanceof Float32Array ? a : Float32Array.from(a));
+    const bias = new Float32Array(x.B * x.M);
+    for (let i = 0; i < bias.length; i++) if (!x.mask[i]) bias[i] = -1e30;
+    const out = await s.run({
+      q: hostTensor('float32', [x.B, x.d], toF32(x.q)),
+      c: hostTensor('float32', [x.M, x.d], toF32(x.c)),
+      mask_bias: hostTensor('float32', [x.B, x.M], bias),
+      labels: hostTensor(
+        'int64',
+        [x.B],
+        BigInt64Array.from({ length: x.B }, (_, i) => BigInt(i)),
+      ),
+    });
+    return {
+      loss: Number((out.loss.data as Float32Array)[0]),
+      dq: out.dq.data as Float32Array,
+      dc: out.dc.data as Float32Array,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { falseNegativeMask, infoNceReference, type LossInput } from '../../../src/main/training/loss';
-import { OnnxInfoNce } from '../../../src/main/training/loss-onnx';
+import type { TrainConfig } from '../../../src/main/training/config';
+import { lossFor } from '../../../src/main/training/job';
+import {
+  falseNegativeMask,
+  infoNceReference,
+  type LossInput,
+  referenceLoss,
+} from '../../../src/main/training/loss';
+import { EngineInfoNce, OnnxInfoNce } from '../../../src/main/training/loss-onnx';
 import { mulberry32 } from '../../../src/main/training/rng';
 
 function unitRows(n: number, d: number, rand: () => number): Float64Array {
@@ -66,7 +73,7 @@ describe('InfoNCE with false-negative masking', () => {
     for (let i = 0; i < M * d; i++) expect(dc[i]).toBeCloseTo(fd(c, i), 5);
   });
 
-  it('the ONNX graph equals the float64 reference', async () => {
+  it('the ONNX graphs (hand-built and engine-built) equal the float64 reference', async () => {
     const rand = mulberry32(11);
     const B = 16;
     const M = 28;
@@ -77,13 +84,24 @@ describe('InfoNCE with false-negative masking', () => {
     const cand = [...pos, ...Array.from({ length: M - B }, (_, i) => (i === 3 ? 'p2' : `n${i}`))];
     const x: LossInput = { q, c, B, M, d, mask: falseNegativeMask(pos, cand), temperature: 0.02 };
     const ref = infoNceReference(x);
-    const onnxLoss = await OnnxInfoNce.create();
-    const got = await onnxLoss.compute(x);
-    await onnxLoss.dispose();
-    expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
-    const maxAbs = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
-    const tol = 1e-4 * Math.max(maxAbs(ref.dq), maxAbs(ref.dc));
-    for (let i = 0; i < B * d; i++) expect(Math.abs(got.dq[i] - ref.dq[i])).toBeLessThan(tol);
-    for (let i = 0; i < M * d; i++) expect(Math.abs(got.dc[i] - ref.dc[i])).toBeLessThan(tol);
+    for (const backend of [await OnnxInfoNce.create(), new EngineInfoNce()]) {
+      const got = await backend.compute(x);
+      await backend.dispose();
+      expect(Math.abs(got.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+      const maxAbs = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
+      const tol = 1e-4 * Math.max(maxAbs(ref.dq), maxAbs(ref.dc));
+      for (let i = 0; i < B * d; i++) expect(Math.abs(got.dq[i] - ref.dq[i])).toBeLessThan(tol);
+      for (let i = 0; i < M * d; i++) expect(Math.abs(got.dc[i] - ref.dc[i])).toBeLessThan(tol);
+    }
+  });
+});
+
+describe('loss backend choice', () => {
+  it('small batches use the float64 reference, large ones the engine graph', async () => {
+    const base = { batchSize: 16, device: 'cpu' } as TrainConfig;
+    expect(await lossFor(base, 64)).toBe(referenceLoss);
+    const big = await lossFor({ ...base, batchSize: 2048 }, 4096);
+    expect(big).toBeInstanceOf(EngineInfoNce);
+    await big.dispose?.();
   });
 });
