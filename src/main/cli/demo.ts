@@ -150,7 +150,12 @@ export function registerDemo(program: Command): void {
               : undefined,
           },
           {
-            onStage: (s, detail) => log(`\n== ${s}: ${detail}`),
+            onStage: (s, detail) => {
+              // Finish the previous stage's bar line before the next header (TTY bars redraw in place).
+              if (current) bars.get(current)?.done();
+              current = null;
+              log(`\n== ${s}: ${detail}`);
+            },
             onLog: (m) => {
               if (!/^(step|epoch)\b/.test(m)) log(m);
             },

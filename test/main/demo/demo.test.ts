@@ -106,6 +106,17 @@ describe('embedsmith demo (reduced steps)', () => {
     expect(lw.tensors.size).toBe(2 * lw.modules.length);
     const peft = JSON.parse(fs.readFileSync(path.join(r.files.adapter, 'adapter_config.json'), 'utf8'));
     expect(peft.peft_type).toBe('LORA');
+    // … and changes what the demo model embeds (LoRA B starts at zero, so any change came from training).
+    const model = EmbeddingModel.load(r.files.model, { device: 'cpu', inThread: true });
+    try {
+      const text = ['Given a question, retrieve passages that answer it'];
+      const base = await model.embed(text);
+      const tuned = await model.embed(text, { adapter: model.loadAdapter(r.files.adapter) });
+      expect(base.length).toBe(cfg.hidden_size);
+      expect(Math.max(...base.map((v, i) => Math.abs(v - tuned[i])))).toBeGreaterThan(1e-5);
+    } finally {
+      await model.dispose();
+    }
 
     // Embeddings: [rows of the index, hidden], unit length (the model normalises).
     const npy = readNpy(r.files.embeddings);
