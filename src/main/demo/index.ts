@@ -388,7 +388,7 @@ export async function runDemo(
             embedder: t.embedder,
             tasks,
             modelName: t.modelName,
-            revision: i === 0 ? undefined : `demo-adapter-${path.basename(training.runDir)}`,
+            revision: i === 0 ? undefined : path.basename(training.runDir),
             modelPath: t.modelPath,
             adapterPaths: t.adapterPaths,
             onProgress: (task, p) => hooks.onProgress?.(`eval ${who} ${task}`, p),
@@ -427,7 +427,7 @@ export async function runDemo(
   files.results = evalOut.resultsDir;
 
   await stage('export', 'adapter (PEFT), test-split embeddings, dataset, results JSON', async () => {
-    const out = path.join(wb.paths.exports, `demo-${path.basename(training.runDir)}`);
+    const out = path.join(wb.paths.exports, path.basename(training.runDir));
     fs.mkdirSync(out, { recursive: true });
     const adapterOut = path.join(out, 'adapter');
     fs.cpSync(training.adapterDir, adapterOut, { recursive: true });
