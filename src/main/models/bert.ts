@@ -23,7 +23,7 @@ function selfAttention(
       g.reshape(m.linear(x, `${p}.self.${name}`, H, H, true), [b, s, c.numHeads, c.headDim]),
       [0, 2, 1, 3],
     );
-  const o = g.attention(heads('query'), heads('key'), heads('value'), {
+  const o = m.attention(heads('query'), heads('key'), heads('value'), {
     causal,
     paddingMask: inp.attentionMask,
   });

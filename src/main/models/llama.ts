@@ -34,7 +34,7 @@ function attention(
   const kh = g.rope(g.transpose(k, [0, 2, 1, 3]), cos, sin);
   const vh = g.transpose(v, [0, 2, 1, 3]);
   // GQA: numHeads/numKvHeads query heads share each kv head. → [b, heads, s, hd]
-  const o = g.attention(qh, kh, vh, { causal, paddingMask: inp.attentionMask });
+  const o = m.attention(qh, kh, vh, { causal, paddingMask: inp.attentionMask });
   // [b, heads, s, hd] → [b, s, heads·hd] → o_proj → [b, s, H]
   const merged = g.reshape(g.transpose(o, [0, 2, 1, 3]), [b, s, c.numHeads * hd]);
   return m.linear(merged, `${p}.o_proj`, c.numHeads * hd, H, c.oBias);

@@ -28,10 +28,17 @@ export interface LoraWiring {
 export const loraInputA = (p: string) => loraKeyA(p);
 export const loraInputB = (p: string) => loraKeyB(p);
 export const dropoutMaskInput = (p: string) => `${p}.lora_dropout.mask`;
+/**
+ * The inverted-dropout factor, one float32 scalar input shared by every module: 1/(1−p) in training and 1
+ * with all-ones masks in eval mode, so one session serves both (PEFT eval: y = Wx + B(A x)·scaling).
+ */
+export const DROPOUT_SCALE_INPUT = 'lora_dropout.scale';
 
 export class ModelContext {
   /** The LoRA A/B inputs and dropout masks, by name, in module order (A, B[, mask]). */
   readonly loraInputs = new Map<string, Tensor>();
+  /** The dropout-scale input (see DROPOUT_SCALE_INPUT), created with the first dropout module. */
+  private dropoutScale: Tensor | undefined;
   private readonly loraByPath: Map<string, LinearModule>;
 
   constructor(
@@ -92,6 +99,39 @@ export class ModelContext {
     return this.g.scope(name, () => (this.opts.checkpointLayers ? this.g.checkpoint(fn) : fn()));
   }
 
+  /**
+   * Scaled dot-product attention as transformers' eager path: in half precision the scores stay in the
+   * model dtype but the softmax runs in float32 and its probabilities are cast back (float32 graphs use the
+   * engine's attention unchanged). Shapes as Graph.attention: q [b, hq, s, d], k/v [b, hkv, s, d].
+   */
+  attention(q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; paddingMask: Tensor }): Tensor {
+    const g = this.g;
+    if (q.dtype !== 'float16' && q.dtype !== 'bfloat16') return g.attention(q, k, v, opts);
+    return g.scope('sdpa', () => {
+      const [b, hq, s, d] = q.shape;
+      const hkv = k.shape[1];
+      if (typeof hq !== 'number' || typeof hkv !== 'number' || typeof d !== 'number' || hq % hkv)
+        throw new UserError(`attention: query heads ${hq} must be a static multiple of kv heads ${hkv}`);
+      const rep = hq / hkv;
+      // GQA as an extra axis: [b, hkv, rep, s, d] against [b, hkv, 1, s, d] (K/V broadcast, not copied).
+      const qg = rep === 1 ? q : g.reshape(q, [b, hkv, rep, s, d]);
+      const kg = rep === 1 ? k : g.unsqueeze(k, [2]);
+      const vg = rep === 1 ? v : g.unsqueeze(v, [2]);
+      let scores = g.cast(g.mul(g.matmul(qg, g.transpose(kg)), 1 / Math.sqrt(d)), 'float32');
+      const sk = k.shape[2];
+      let keep = g.reshape(g.not(g.equal(opts.paddingMask, 0)), rep === 1 ? [b, 1, 1, sk] : [b, 1, 1, 1, sk]);
+      if (opts.causal) {
+        const i = g.unsqueeze(g.arange(s), [1]);
+        const j = g.unsqueeze(g.arange(sk), [0]);
+        keep = g.and(g.not(g.greater(j, i)), keep); // key j visible to query i iff j ≤ i
+      }
+      scores = g.where(keep, scores, -3.0e38); // finite: fully masked (padding) rows stay NaN-free
+      const probs = g.cast(g.softmax(scores, -1), q.dtype);
+      const out = g.matmul(probs, vg);
+      return rep === 1 ? out : g.reshape(out, [b, hq, s, d]);
+    });
+  }
+
   has(name: string): boolean {
     return this.ck.has(name);
   }
@@ -111,14 +151,17 @@ export class ModelContext {
       const B = g.input(loraInputB(path), 'float32', [outF, lora.r]);
       this.loraInputs.set(A.name!, A);
       this.loraInputs.set(B.name!, B);
-      let xd = x;
+      // The LoRA branch runs in float32 whatever the model dtype (A/B are float32 masters).
+      let xd = g.cast(x, 'float32');
       if (lora.dropout > 0) {
-        // bool keep-mask: 1 byte per element (a 7B chunk's masks would be 4× larger in float32).
+        // bool keep-mask: 1 byte per element (a 7B chunk's masks would be 4× larger in float32); Where
+        // keeps only the bool for the backward, not a float copy of the mask.
         const mask = g.input(dropoutMaskInput(path), 'bool', x.shape);
         this.loraInputs.set(mask.name!, mask);
-        xd = g.dropout(x, mask, lora.dropout);
+        this.dropoutScale ??= g.input(DROPOUT_SCALE_INPUT, 'float32', []);
+        xd = g.where(mask, g.mul(xd, this.dropoutScale), 0);
       }
-      const delta = g.linear(g.linear(g.cast(xd, 'float32'), A), B); // [..., r] → [..., out]
+      const delta = g.linear(g.linear(xd, A), B); // [..., r] → [..., out]
       y = g.add(y, g.cast(g.mul(delta, lora.scaling), y.dtype));
     }
     return y;

@@ -1,4 +1,5 @@
-import { type Feeds, hostTensor } from '../engine';
+import { type Feeds, hostTensor, providerBlocker } from '../engine';
+import { UserError } from '../errors';
 import type { DropoutSpec, EncoderOptions, TrainableEncoder } from '../training/encoder';
 import type { ParamSpec } from '../training/optim';
 import { buildForward, buildTrainingBackward } from './graphs';
@@ -12,8 +13,8 @@ import {
   seededRandom,
   selectTargets,
 } from './lora';
-import { EmbeddingModel, type LoadOptions } from './model';
-import { dropoutMaskInput, type LoraWiring } from './modeling';
+import { type Device, EmbeddingModel, type LoadOptions } from './model';
+import { DROPOUT_SCALE_INPUT, dropoutMaskInput, type LoraWiring } from './modeling';
 import type { PaddedBatch } from './pooling';
 
 const PEFT = 'base_model.model.';
@@ -30,6 +31,8 @@ export class LoraEncoder implements TrainableEncoder {
   readonly params: ParamSpec[];
   readonly modules: LinearModule[];
   private readonly wiring: LoraWiring;
+  /** Session-cache key part: encoders sharing one EmbeddingModel must not share graphs of another wiring. */
+  private readonly tag: string;
 
   constructor(
     readonly model: EmbeddingModel,
@@ -39,6 +42,8 @@ export class LoraEncoder implements TrainableEncoder {
   ) {
     this.modules = selectTargets(model.linears, lora.targetModules);
     this.wiring = { modules: this.modules, r: lora.r, scaling: loraScaling(lora), dropout: lora.dropout };
+    const w = this.wiring;
+    this.tag = `${w.r}:${w.scaling}:${w.dropout > 0 ? 'drop' : 'nodrop'}:${checkpointLayers ? 'ckpt:' : ''}${this.modules.map((m) => m.path).join(',')}`;
     this.params = this.modules.flatMap((m) => [
       { name: toPeftName(loraKeyA(m.path)), shape: [lora.r, m.inFeatures] },
       { name: toPeftName(loraKeyB(m.path)), shape: [m.outFeatures, lora.r] },
@@ -58,22 +63,33 @@ export class LoraEncoder implements TrainableEncoder {
     return this.model.tokenize(texts).map((s) => s.length);
   }
 
-  /** Keep-masks [B, T, in] per module: text i's mask is a function of (seeds[i], module index) only. */
-  private dropoutFeeds(b: PaddedBatch, seqs: number[][], d: DropoutSpec): Feeds {
+  /**
+   * Keep-masks [B, T, in] per module: text i's mask is a function of (seeds[i], module index) only. Without
+   * a DropoutSpec (eval mode) every mask is all ones and the scale 1, so the LoRA branch sees x itself.
+   */
+  private dropoutFeeds(b: PaddedBatch, seqs: number[][], d: DropoutSpec | null): Feeds {
     const f: Feeds = {};
     const { batch: B, seqLen: T } = b;
+    f[DROPOUT_SCALE_INPUT] = hostTensor('float32', [], Float32Array.of(d && d.p > 0 ? 1 / (1 - d.p) : 1));
+    // Eval: one all-ones buffer per input width, shared by the modules of that width.
+    const ones = new Map<number, Uint8Array>();
     this.modules.forEach((m, j) => {
       const inF = m.inFeatures;
-      const mask = new Uint8Array(B * T * inF).fill(1);
-      for (let i = 0; i < B; i++) {
-        const rand = seededRandom((d.seeds[i] ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0);
-        const len = seqs[i].length;
-        const start = this.model.tokenizer.paddingSide === 'left' ? T - len : 0;
-        for (let t = 0; t < len; t++) {
-          const base = (i * T + start + t) * inF;
-          for (let k = 0; k < inF; k++) mask[base + k] = rand() < d.p ? 0 : 1;
-        }
+      let mask = d ? undefined : ones.get(inF);
+      if (!mask) {
+        mask = new Uint8Array(B * T * inF).fill(1);
+        if (!d) ones.set(inF, mask);
       }
+      if (d && d.p > 0)
+        for (let i = 0; i < B; i++) {
+          const rand = seededRandom((d.seeds[i] ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0);
+          const len = seqs[i].length;
+          const start = this.model.tokenizer.paddingSide === 'left' ? T - len : 0;
+          for (let t = 0; t < len; t++) {
+            const base = (i * T + start + t) * inF;
+            for (let k = 0; k < inF; k++) mask[base + k] = rand() < d.p ? 0 : 1;
+          }
+        }
       f[dropoutMaskInput(m.path)] = hostTensor('bool', [B, T, inF], mask);
     });
     return f;
@@ -88,12 +104,7 @@ export class LoraEncoder implements TrainableEncoder {
       if (!w) throw new Error(`LoRA weights: missing ${p.name}`);
       extra[fromPeftName(p.name)] = hostTensor('float32', p.shape, w.slice());
     }
-    const useDropout = this.lora.dropout > 0;
-    if (useDropout)
-      Object.assign(
-        extra,
-        this.dropoutFeeds(b, seqs, dropout ?? { p: 0, seeds: new Uint32Array(seqs.length) }),
-      );
+    if (this.lora.dropout > 0) Object.assign(extra, this.dropoutFeeds(b, seqs, dropout));
     return { b, feeds: this.model.feeds(b, extra) };
   }
 
@@ -102,13 +113,14 @@ export class LoraEncoder implements TrainableEncoder {
     lora: Map<string, Float32Array>,
     dropout: DropoutSpec | null,
   ): Promise<Float32Array> {
-    const s = await this.model.session('train-fwd', () =>
+    const s = await this.model.session(`train-fwd:${this.tag}`, () =>
       buildForward(this.model.ck, this.model.arch, {
         causal: this.model.causal,
         lora: this.wiring,
         hidden: false,
         pooled: true,
         normalize: true,
+        dtype: this.model.dtype,
       }),
     );
     const { feeds } = this.feeds(texts, lora, dropout);
@@ -122,11 +134,13 @@ export class LoraEncoder implements TrainableEncoder {
     dropout: DropoutSpec | null,
     dEmb: Float32Array,
   ): Promise<Map<string, Float32Array>> {
-    const s = await this.model.session('train-bwd', () =>
+    const s = await this.model.session(`train-bwd:${this.tag}`, () =>
       buildTrainingBackward(this.model.ck, this.model.arch, {
         causal: this.model.causal,
         lora: this.wiring,
         normalize: true,
+        dtype: this.model.dtype,
+        checkpointLayers: this.checkpointLayers,
       }),
     );
     const { b, feeds } = this.feeds(texts, lora, dropout);
@@ -141,18 +155,42 @@ export class LoraEncoder implements TrainableEncoder {
   }
 }
 
+/** EncoderOptions.dtype → the base-weight dtype of the training graphs ('auto' trains in float32). */
+export function baseDtype(dtype: string): 'float32' | 'float16' | 'bfloat16' {
+  if (/^(fp16|float16)$/.test(dtype)) return 'float16';
+  if (/^(bf16|bfloat16)$/.test(dtype)) return 'bfloat16';
+  return 'float32';
+}
+
+/**
+ * Why `--dtype bfloat16` cannot train on `device` here (one line naming the flag and the provider that can),
+ * or null. Only CUDA has bfloat16 kernels: the CPU provider has no bf16 MatMul and WebGPU is fp32/fp16.
+ * float16 needs no check: on CPU, ORT runs it through inserted casts to float32.
+ */
+export function bfloat16Blocker(device: string): string | null {
+  const need = '--dtype bfloat16 needs the cuda provider (cpu and webgpu have no bfloat16 kernels)';
+  if (device === 'cpu' || device === 'webgpu')
+    return `${need}: pass --device cuda, or --dtype float16 or float32 with --device ${device}`;
+  if (device !== 'cuda') {
+    const why = providerBlocker('cuda');
+    if (why) return `${need} and cuda is not usable here (${why}); use --dtype float16 or float32`;
+  }
+  return null;
+}
+
 /** The EncoderFactory the trainer calls. */
 export async function createTrainableEncoder(
   o: EncoderOptions,
   load: LoadOptions = {},
   extra: { useRslora?: boolean; checkpointLayers?: boolean } = {},
 ): Promise<LoraEncoder> {
-  const device = o.device === 'cuda' || o.device === 'webgpu' || o.device === 'cpu' ? o.device : 'auto';
-  const dtype = /^(fp16|float16)$/.test(o.dtype)
-    ? 'float16'
-    : /^(bf16|bfloat16)$/.test(o.dtype)
-      ? 'bfloat16'
-      : 'float32';
+  const dtype = baseDtype(o.dtype);
+  let device: Device = o.device === 'cuda' || o.device === 'webgpu' || o.device === 'cpu' ? o.device : 'auto';
+  if (dtype === 'bfloat16') {
+    const why = bfloat16Blocker(device);
+    if (why) throw new UserError(why);
+    device = 'cuda'; // 'auto' must not fall through to a provider that cannot run bf16
+  }
   const model = EmbeddingModel.load(o.modelDir, { maxLength: o.maxLength, device, dtype, ...load });
   return new LoraEncoder(
     model,

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors';
 import type { JobHandle, JobRunner } from '../jobs/runner';
+import { bfloat16Blocker } from '../models/trainable';
 import type { WorkspacePaths } from '../paths';
 import type { Store } from '../store';
 import {
@@ -71,16 +72,9 @@ export class TrainingService {
       throw usageError(
         `--model ${config.model}: not a model folder (no config.json); pass a folder with --model`,
       );
-    if (config.dtype === 'float16' || config.dtype === 'bfloat16') {
-      if (config.device === 'cpu')
-        throw usageError(
-          `--dtype ${config.dtype}: the CPU provider trains in float32; use --dtype float32 (or auto) with --device cpu`,
-        );
-      if (config.encoder === 'model')
-        throw usageError(
-          `--dtype ${config.dtype}: half-precision base weights are not wired into the training graphs yet; use --dtype float32 (or auto)`,
-        );
-    }
+    // float16 runs everywhere (on CPU through ORT's inserted casts); bfloat16 only on CUDA.
+    const bf16 = config.dtype === 'bfloat16' && config.encoder === 'model' && bfloat16Blocker(config.device);
+    if (bf16) throw usageError(bf16);
     checkTargetModules(config);
     const rows = loadTrainRows(this.store, config.datasets, queryFormatter(config.model), {
       negatives: config.negatives,

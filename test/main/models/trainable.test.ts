@@ -3,7 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { readF32, readInt, readStHeader } from '../../../src/main/models/safetensors';
-import { LoraEncoder, toPeftName } from '../../../src/main/models/trainable';
+import { providerBlocker } from '../../../src/main/engine';
+import {
+  baseDtype,
+  bfloat16Blocker,
+  createTrainableEncoder,
+  LoraEncoder,
+  toPeftName,
+} from '../../../src/main/models/trainable';
 import { FIXTURES } from '../../helpers/tmp';
 
 const PARITY = path.join(FIXTURES, 'parity');
@@ -133,6 +140,143 @@ describe.each(['mistral', 'bert'])('LoraEncoder %s', (name) => {
     const eps = 1e-2;
     const fd = ((await f(eps)) - (await f(-eps))) / (2 * eps);
     expect(Math.abs(fd / norm - 1)).toBeLessThan(2e-2);
+    await enc.dispose();
+  });
+});
+
+/** The fixture's lora_batch rows as texts (content ids → their vocabulary words). */
+function fixtureTexts(model: EmbeddingModel, dir: string, bert: boolean): string[] {
+  const cases = readStHeader(path.join(dir, 'cases.safetensors'));
+  const ids = readInt(cases, 'lora_batch.input_ids');
+  const mask = readInt(cases, 'lora_batch.attention_mask');
+  const specials = bert ? [101, 102] : [1, 2];
+  return Array.from({ length: 6 }, (_, r) =>
+    ids
+      .slice(r * 16, r * 16 + 16)
+      .filter((id, t) => mask[r * 16 + t] && !specials.includes(id))
+      .map((id) => model.tokenizer.idToToken(id))
+      .join(' '),
+  );
+}
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array) =>
+  a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i])), 0);
+
+describe('LoraEncoder eval mode with dropout configured (PEFT eval: y = Wx + B(A x)·scaling)', () => {
+  it('embed(texts, lora, null) equals dropout 0 and EmbeddingModel.embed with the adapter', async () => {
+    const dir = path.join(PARITY, 'mistral');
+    const model = EmbeddingModel.load(dir, { inThread: true });
+    const adapter = model.loadAdapter(path.join(dir, 'adapter'));
+    const lora = new Map([...adapter.tensors].map(([k, t]) => [toPeftName(k), t.data]));
+    const texts = fixtureTexts(model, dir, false).map(model.prompt('document'));
+    const withDrop = new LoraEncoder(model, { ...adapter.config, dropout: 0.1 });
+    const noDrop = new LoraEncoder(model, { ...adapter.config, dropout: 0 });
+    const evalEmb = await withDrop.embed(texts, lora, null);
+    const ref = await noDrop.embed(texts, lora, null);
+    const viaModel = await model.embed(texts, { role: 'document', adapter });
+    const base = await model.embed(texts, { role: 'document' });
+    // The LoRA branch moves the embeddings far more than 1e-5, so a 1/(1−p) = 1.11 factor on it would show.
+    expect(maxAbsDiff(ref, base)).toBeGreaterThan(1e-3);
+    console.log(
+      `[eval dropout 0.1] vs dropout 0: ${maxAbsDiff(evalEmb, ref).toExponential(2)}, vs EmbeddingModel.embed: ${maxAbsDiff(evalEmb, viaModel).toExponential(2)} (LoRA effect ${maxAbsDiff(ref, base).toExponential(2)})`,
+    );
+    expect(maxAbsDiff(evalEmb, ref)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(evalEmb, viaModel)).toBeLessThan(1e-5);
+    // Training mode still drops: same graph, masks and 1/(1−p) fed.
+    const train = await withDrop.embed(texts, lora, { p: 0.1, seeds: Uint32Array.from([1, 2, 3, 4, 5, 6]) });
+    expect(maxAbsDiff(train, ref)).toBeGreaterThan(1e-4);
+    await model.dispose();
+  });
+});
+
+describe.each(['mistral', 'bert'])('LoraEncoder %s in float16', (name) => {
+  const dir = path.join(PARITY, name);
+
+  /** Full GradCache gradient (chunks of 3) of the fixture's InfoNCE with dropout seeds, at a given dtype. */
+  async function grads(dtype: 'float32' | 'float16') {
+    const model = EmbeddingModel.load(dir, { inThread: true, dtype });
+    const adapter = model.loadAdapter(path.join(dir, 'adapter'));
+    const enc = new LoraEncoder(model, { ...adapter.config, dropout: 0.1 });
+    const lora = new Map([...adapter.tensors].map(([k, t]) => [toPeftName(k), t.data]));
+    const texts = fixtureTexts(model, dir, name === 'bert');
+    const seeds = Uint32Array.from([5, 6, 7, 8, 9, 10]);
+    const drop = (lo: number) => ({ p: 0.1, seeds: seeds.slice(lo, lo + 3) });
+    const e = new Float32Array(6 * enc.dim);
+    for (const lo of [0, 3]) e.set(await enc.embed(texts.slice(lo, lo + 3), lora, drop(lo)), lo * enc.dim);
+    const { loss, dE } = infoNce(e, enc.dim, 2, 4, 0.05);
+    const sum = new Map<string, Float32Array>();
+    for (const lo of [0, 3]) {
+      const g = await enc.backward(
+        texts.slice(lo, lo + 3),
+        lora,
+        drop(lo),
+        dE.slice(lo * enc.dim, (lo + 3) * enc.dim),
+      );
+      for (const [k, v] of g) {
+        expect(v).toBeInstanceOf(Float32Array); // LoRA gradients stay float32
+        const a = sum.get(k) ?? new Float32Array(v.length);
+        v.forEach((x, i) => {
+          a[i] += x;
+        });
+        sum.set(k, a);
+      }
+    }
+    await enc.dispose();
+    return { loss, e, sum };
+  }
+
+  it('training graphs keep base weights in float16; LoRA gradients within 2e-2·max|g| of float32', async () => {
+    const f32 = await grads('float32');
+    const f16 = await grads('float16');
+    let worst = 0;
+    let gmax = 0;
+    for (const [k, ref] of f32.sum) {
+      const got = f16.sum.get(k)!;
+      expect(got.every(Number.isFinite)).toBe(true);
+      gmax = Math.max(gmax, ...Array.from(ref, Math.abs));
+      worst = Math.max(worst, maxAbsDiff(got, ref));
+    }
+    const embDiff = maxAbsDiff(f16.e, f32.e);
+    console.log(
+      `[${name} fp16] loss ${f16.loss.toFixed(5)} vs ${f32.loss.toFixed(5)}, emb max|Δ| ${embDiff.toExponential(2)}, grads max|Δg|/max|g| ${(worst / gmax).toExponential(2)}`,
+    );
+    // Half precision really is in the graph (not silently float32), and stays close.
+    expect(embDiff).toBeGreaterThan(0);
+    expect(embDiff).toBeLessThan(5e-3);
+    expect(Math.abs(f16.loss - f32.loss) / f32.loss).toBeLessThan(1e-2);
+    expect(worst / gmax).toBeLessThan(2e-2);
+  });
+});
+
+describe('createTrainableEncoder dtype', () => {
+  const opts = {
+    modelDir: path.join(PARITY, 'mistral'),
+    rank: 4,
+    alpha: 8,
+    dropout: 0,
+    targetModules: ['all-linear'],
+    maxLength: 16,
+  };
+
+  it('refuses bfloat16 on the CPU provider with one line naming --dtype and cuda', async () => {
+    for (const device of ['cpu', 'webgpu'])
+      await expect(
+        createTrainableEncoder({ ...opts, device, dtype: 'bfloat16' }, { inThread: true }),
+      ).rejects.toThrow(/^--dtype bfloat16 needs the cuda provider [^\n]*--device cuda[^\n]*$/);
+    expect(bfloat16Blocker('cuda')).toBeNull();
+    // auto: refused exactly when the CUDA provider is not installed (this machine decides which).
+    expect(bfloat16Blocker('auto') === null).toBe(providerBlocker('cuda') === null);
+  });
+
+  it('builds float16 training graphs from --dtype float16 / fp16 and float32 from auto', async () => {
+    expect(baseDtype('fp16')).toBe('float16');
+    expect(baseDtype('bf16')).toBe('bfloat16');
+    expect(baseDtype('auto')).toBe('float32');
+    const enc = await createTrainableEncoder(
+      { ...opts, device: 'cpu', dtype: 'float16' },
+      { inThread: true },
+    );
+    expect(enc.model.dtype).toBe('float16');
     await enc.dispose();
   });
 });

@@ -46,6 +46,11 @@ describe('embedsmith train: bad configurations fail before any work, naming the 
     ['max length below the instruction', ['--max-length', '6'], '--max-length'],
     ['not a number', ['--lr', 'fast'], '--lr'],
     ['batch larger than the split', ['--batch-size', '1000', '--chunk-size', '4'], '--batch-size'],
+    [
+      'bfloat16 on the CPU provider',
+      ['--dtype', 'bfloat16', '--device', 'cpu'],
+      '--dtype bfloat16 needs the cuda',
+    ],
   ];
   for (const [name, args, flag] of cases)
     it(name, async () => {
@@ -88,6 +93,70 @@ describe('embedsmith train: bad configurations fail before any work, naming the 
     ]);
     expect(code).toBe(1);
     expect(stderr).toContain('embedsmith datasets split nosplit');
+  });
+});
+
+describe('embedsmith train --dtype float16', () => {
+  it('trains the model in float16 on CPU with the loss scaler in the loop', async () => {
+    const home = makeHome();
+    const out = path.join(home, 'run16');
+    let err = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      err += String(s);
+      return true;
+    });
+    const code = await main([
+      'train',
+      '--home',
+      home,
+      '--dataset',
+      'syn',
+      '--model',
+      MODEL,
+      '--out',
+      out,
+      '--batch-size',
+      '8',
+      '--chunk-size',
+      '8',
+      '--max-steps',
+      '4',
+      '--warmup',
+      '1',
+      '--max-length',
+      '16',
+      '--device',
+      'cpu',
+      '--dtype',
+      'float16',
+      '--json',
+    ]);
+    vi.restoreAllMocks();
+    expect(code, err).toBe(0);
+    const log = fs
+      .readFileSync(path.join(out, 'train.log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as { loss: number; gradNorm: number | null; lossScale?: number; skipped?: boolean },
+      );
+    expect(log.length).toBe(4);
+    // GradScaler semantics at the CLI's defaults (τ 0.02): a step whose scaled float16 gradients overflow is
+    // skipped and halves the scale (2^16 at the start); clean steps report a finite, unscaled norm.
+    let scale = 2 ** 16;
+    for (const e of log) {
+      expect(Number.isFinite(e.loss)).toBe(true);
+      if (e.skipped) scale /= 2;
+      expect(e.lossScale).toBe(scale);
+      expect(e.skipped ? e.gradNorm === null : Number.isFinite(e.gradNorm)).toBe(true);
+    }
+    expect(log.some((e) => !e.skipped)).toBe(true);
+    console.log(
+      `[cli fp16] steps: ${log.map((e) => (e.skipped ? `skip→${e.lossScale}` : `ok |g| ${e.gradNorm?.toFixed(2)}`)).join(', ')}`,
+    );
+    expect(fs.existsSync(path.join(out, 'adapter/adapter_model.safetensors'))).toBe(true);
   });
 });
 

@@ -15,6 +15,8 @@ import { ReferenceEncoder } from '../../../src/main/training/reference-encoder';
 import { runTraining, type StepEvent } from '../../../src/main/training/trainer';
 import { loadAdapter } from '../../../src/main/models/lora';
 import { EmbeddingModel } from '../../../src/main/models/model';
+import type { LoraEncoder } from '../../../src/main/models/trainable';
+import type { TrainableEncoder } from '../../../src/main/training/encoder';
 import { loadEncoder } from '../../../src/main/training/job';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { syntheticTask } from './synthetic';
@@ -204,5 +206,110 @@ describe('training loop (real mistral fixture model, ONNX training graphs)', () 
     );
     await model.dispose();
     expect(r1).toBeGreaterThan(r0 + 0.15);
+  });
+});
+
+describe('training loop in float16 (real mistral fixture model, half-precision base weights on CPU)', () => {
+  it('loss falls; gradients are unscaled before clipping and AdamW; an overflow step is skipped', async () => {
+    const dir = tmpDir();
+    const store = Store.open(path.join(dir, 'db.sqlite'));
+    const ds = store.datasets.create('syn');
+    store.examples.insertMany(ds.id, syntheticTask(96, 11));
+    const rows = loadTrainRows(store, ['syn'], queryFormatter(MODEL));
+    store.close();
+    const config = parseTrainConfig({
+      datasets: ['syn'],
+      model: MODEL,
+      loraRank: 8,
+      loraAlpha: 16,
+      loraDropout: 0.05,
+      targetModules: ['all-linear'],
+      batchSize: 16,
+      chunkSize: 16,
+      lr: 1e-2,
+      warmup: 3,
+      weightDecay: 0.01,
+      temperature: 0.05,
+      epochs: 5,
+      maxSteps: 20,
+      maxLength: 16,
+      checkpointEvery: 0,
+      device: 'cpu',
+      dtype: 'float16',
+      out: path.join(dir, 'run'),
+    });
+    const inner = await loadEncoder(config);
+    expect((inner as LoraEncoder).model.dtype).toBe('float16');
+    // Wrapper: records the LoRA weights each step starts from and the gradients the graph returns, and
+    // makes step 6's gradients overflow (as a too-large loss scale does in float16).
+    const OVERFLOW_STEP = 6;
+    let step = 0;
+    let backwardSeen = true; // a step's first embed call follows the previous step's backward calls
+    const startWeights: Float32Array[] = [];
+    const rawGrads: Map<string, Float32Array>[] = []; // per step, summed over chunks
+    const enc: TrainableEncoder = {
+      dim: inner.dim,
+      params: inner.params,
+      initLora: (s) => inner.initLora(s),
+      countTokens: (t) => inner.countTokens(t),
+      embed: async (texts, lora, drop) => {
+        if (backwardSeen) {
+          backwardSeen = false;
+          step++;
+          startWeights.push(Float32Array.from([...lora.values()].flatMap((v) => Array.from(v))));
+        }
+        return inner.embed(texts, lora, drop);
+      },
+      backward: async (texts, lora, drop, dEmb) => {
+        backwardSeen = true;
+        const g = await inner.backward(texts, lora, drop, dEmb);
+        rawGrads[step - 1] ??= new Map();
+        const acc = rawGrads[step - 1];
+        for (const [k, v] of g) {
+          const t = acc.get(k) ?? new Float32Array(v.length);
+          v.forEach((x, i) => {
+            t[i] += x;
+          });
+          acc.set(k, t);
+        }
+        if (step === OVERFLOW_STEP) [...g.values()][0][0] = Number.POSITIVE_INFINITY;
+        return g;
+      },
+    };
+    const events: StepEvent[] = [];
+    await runTraining({
+      config,
+      rows,
+      encoder: enc,
+      loss: referenceLoss,
+      runDir: config.out,
+      resume: false,
+      hooks: { onStep: (e) => events.push(e) },
+    });
+    await inner.dispose?.();
+    expect(events.length).toBe(20);
+    expect(startWeights.length).toBe(20);
+    const skipped = events.filter((e) => e.skipped).map((e) => e.step);
+    console.log(
+      `[fp16 train] losses ${events.map((e) => e.loss.toFixed(3)).join(' ')}; skipped ${skipped.join(',') || 'none'}; scales ${[...new Set(events.map((e) => e.lossScale))].join(' → ')}`,
+    );
+    expect(skipped).toEqual([OVERFLOW_STEP]);
+    // The skipped step left the weights untouched and halved the scale; clean steps moved the weights.
+    const same = (a: Float32Array, b: Float32Array) => a.every((v, i) => v === b[i]);
+    expect(same(startWeights[OVERFLOW_STEP], startWeights[OVERFLOW_STEP - 1])).toBe(true);
+    expect(same(startWeights[OVERFLOW_STEP - 1], startWeights[OVERFLOW_STEP - 2])).toBe(false);
+    // The graph gave gradients × scale; clipping (whose pre-clip norm is gradNorm) and AdamW got them
+    // divided by the scale of that step.
+    const norm = (m: Map<string, Float32Array>) =>
+      Math.sqrt([...m.values()].reduce((a, v) => a + v.reduce((b, x) => b + x * x, 0), 0));
+    for (const e of events.filter((x) => !x.skipped)) {
+      const scaleUsed = e.step > OVERFLOW_STEP ? 2 ** 15 : 2 ** 16;
+      expect(e.lossScale).toBe(scaleUsed);
+      expect(Math.abs(e.gradNorm / (norm(rawGrads[e.step - 1]) / scaleUsed) - 1)).toBeLessThan(1e-5);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(events.slice(-5).map((e) => e.loss))).toBeLessThan(
+      0.7 * mean(events.slice(0, 5).map((e) => e.loss)),
+    );
   });
 });
