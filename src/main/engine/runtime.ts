@@ -31,6 +31,16 @@ export interface SessionOptions {
    * materialise a second copy of a frozen weight behind any Transpose/Cast on it.
    */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Let the CPU provider prepack constant MatMul weights (faster kernels, but a second, repacked copy of
+   * each weight). Default false; inference sessions of small models turn it on.
+   */
+  prepack?: boolean;
+  /**
+   * Use ORT's CPU memory arena (faster allocation, but it keeps transient peaks reserved). Default false for
+   * training graphs; inference sessions turn it on.
+   */
+  memArena?: boolean;
   /** Write the graph ORT actually runs here (debugging). */
   optimizedModelFilePath?: string;
 }
@@ -101,12 +111,12 @@ function ortOptions(
   p: Provider,
   opts: SessionOptions,
 ): ort.InferenceSession.SessionOptions {
-  const session: Record<string, string> = { disable_prepacking: '1' };
+  const session: Record<string, string> = opts.prepack ? {} : { disable_prepacking: '1' };
   if (model.externalDir) session.model_external_initializers_file_folder_path = model.externalDir;
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: [p === 'cuda' ? { name: 'cuda', deviceId: 0 } : p],
     graphOptimizationLevel: opts.optimization ?? 'disabled',
-    enableCpuMemArena: false,
+    enableCpuMemArena: opts.memArena ?? false,
     extra: { session },
   };
   if (opts.threads) o.intraOpNumThreads = opts.threads;
