@@ -214,6 +214,9 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByLabel('batch size').fill('4');
     await page.getByLabel('chunk size').fill('4');
     await page.getByLabel('max length').fill('64');
+    // A learning rate big enough that 3 steps move the zero-initialised LoRA B weights visibly.
+    await page.getByLabel('learning rate').fill('0.01');
+    await page.getByLabel('warmup').fill('0');
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByTestId('train-runs').getByText('done').waitFor({ timeout: 45_000 });
     const adapterText = await page.locator('.attrs span', { hasText: /^adapter / }).textContent();

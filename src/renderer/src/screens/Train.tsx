@@ -18,6 +18,7 @@ export function TrainScreen() {
     batchSize: '32',
     chunkSize: '8',
     lr: '0.0001',
+    warmup: '',
     loraRank: '16',
     maxLength: '128',
     device: 'auto' as 'auto' | 'cuda' | 'webgpu' | 'cpu',
@@ -97,6 +98,7 @@ export function TrainScreen() {
                 batchSize: n(form.batchSize),
                 chunkSize: n(form.chunkSize),
                 lr: n(form.lr),
+                warmup: n(form.warmup),
                 loraRank: n(form.loraRank),
                 maxLength: n(form.maxLength),
                 device: form.device,
@@ -153,6 +155,15 @@ export function TrainScreen() {
           <label>
             Learning rate
             <input aria-label="learning rate" value={form.lr} onChange={(e) => set('lr', e.target.value)} />
+          </label>
+          <label>
+            Warm-up steps
+            <input
+              aria-label="warmup"
+              placeholder="auto: min(100, steps ÷ 10)"
+              value={form.warmup}
+              onChange={(e) => set('warmup', e.target.value)}
+            />
           </label>
           <label>
             LoRA rank
