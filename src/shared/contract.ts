@@ -3,7 +3,15 @@
 // No node:* and no DOM here.
 import { z } from 'zod';
 import { KINDS, ORIGINS, SPLITS, STATUSES } from './domain';
-import type { Dataset, DatasetStats, Example, JobState, Progress } from './domain';
+import type {
+  Dataset,
+  DatasetStats,
+  Example,
+  GenerationProgress,
+  JobState,
+  Progress,
+  RunSummary,
+} from './domain';
 
 const oneOrMany = <T extends z.ZodType>(s: T) => z.union([s, z.array(s).max(100)]);
 
@@ -287,22 +295,7 @@ export interface JobInfo {
 }
 
 /** Live progress of a generation run (mirrors the generation service's events). */
-export interface GenerationProgressInfo {
-  run: string;
-  state: string;
-  planned: number;
-  accepted: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-  failedByClass: Record<string, number>;
-  inFlight: number;
-  requests: number;
-  retries: number;
-  tokens: { prompt: number; completion: number };
-  costUsd: number;
-  ratePerS: number | null;
-  etaS: number | null;
-}
+export type GenerationProgressInfo = GenerationProgress;
 
 export interface GenerationPlanInfo {
   count: number;
@@ -332,21 +325,7 @@ export interface GenerationRunInfo {
   live: GenerationProgressInfo | null;
 }
 
-export interface RunSummaryInfo {
-  run: string;
-  state: string;
-  accepted: number;
-  surplus: number;
-  rejected: Record<string, number>;
-  requests: number;
-  retries: number;
-  failed_requests: Record<string, number>;
-  tokens: { prompt: number; completion: number };
-  cost_usd: number;
-  by_kind: Record<string, number>;
-  by_language: Record<string, number>;
-  error?: string;
-}
+export type RunSummaryInfo = RunSummary;
 
 /** A request that failed or whose answer was rejected, with the model's raw answer. */
 export interface FailedRequest {

@@ -148,3 +148,41 @@ export interface Progress {
   etaS: number | null;
   message?: string;
 }
+
+/** State of a generation run. */
+export type RunState = 'pending' | 'running' | 'paused' | 'done' | 'budget' | 'cancelled' | 'failed';
+
+/** The `--json` summary of a generation run (and what the app shows when a run ends). */
+export interface RunSummary {
+  run: string;
+  state: RunState;
+  accepted: number;
+  surplus: number;
+  rejected: Record<string, number>;
+  requests: number;
+  retries: number;
+  failed_requests: Record<string, number>;
+  tokens: { prompt: number; completion: number };
+  cost_usd: number;
+  by_kind: Record<string, number>;
+  by_language: Record<string, number>;
+  error?: string;
+}
+
+/** Live progress of a generation run, emitted as 'progress' events. */
+export interface GenerationProgress {
+  run: string;
+  state: RunState;
+  planned: number;
+  accepted: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  failedByClass: Record<string, number>;
+  inFlight: number;
+  requests: number;
+  retries: number;
+  tokens: { prompt: number; completion: number };
+  costUsd: number;
+  ratePerS: number | null;
+  etaS: number | null;
+}

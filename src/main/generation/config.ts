@@ -59,39 +59,4 @@ export const RUN_DEFAULTS = {
   apiKeyEnv: 'OPENAI_API_KEY',
 } as const;
 
-export type RunState = 'pending' | 'running' | 'paused' | 'done' | 'budget' | 'cancelled' | 'failed';
-
-/** The `--json` summary of a run (and what the app shows when a run ends). */
-export interface RunSummary {
-  run: string;
-  state: RunState;
-  accepted: number;
-  surplus: number;
-  rejected: Record<string, number>;
-  requests: number;
-  retries: number;
-  failed_requests: Record<string, number>;
-  tokens: { prompt: number; completion: number };
-  cost_usd: number;
-  by_kind: Record<string, number>;
-  by_language: Record<string, number>;
-  error?: string;
-}
-
-/** Live progress of a run, emitted as 'progress' events. */
-export interface GenerationProgress {
-  run: string;
-  state: RunState;
-  planned: number;
-  accepted: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-  failedByClass: Record<string, number>;
-  inFlight: number;
-  requests: number;
-  retries: number;
-  tokens: { prompt: number; completion: number };
-  costUsd: number;
-  ratePerS: number | null;
-  etaS: number | null;
-}
+export type { GenerationProgress, RunState, RunSummary } from '../../shared/domain';
