@@ -10,7 +10,7 @@ import type {
 } from '../../shared/domain';
 import { UserError } from '../errors';
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './db';
+import { type Db, nowIso } from './db';
 import { contentHash } from './hash';
 
 interface ExampleRow {
@@ -156,8 +156,8 @@ export class ExampleStore {
     this.insertStmtCache ??= this.db.prepare<unknown[]>(
       `INSERT OR IGNORE INTO examples (dataset_id, kind, task_id, instruction, language, src_lang, tgt_lang, query,
          positive, negative, extras_json, attributes_json, seed, origin, generator_model, template_version, run_id,
-         status, reject_reason, split, content_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         status, reject_reason, split, content_hash, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.insertStmtCache;
   }
@@ -177,6 +177,9 @@ export class ExampleStore {
       let inserted = 0;
       let duplicates = 0;
       const ids: number[] = [];
+      // One timestamp per call (same format as the column default): two strftime('now') per row cost ~5% of
+      // a bulk insert.
+      const now = nowIso();
       for (const e of rows) {
         const hash = contentHash(e);
         // Positional parameters and skipped stringify of empty objects: the 500k-row bench is bound by this loop.
@@ -202,6 +205,8 @@ export class ExampleStore {
           e.rejectReason ?? null,
           e.split ?? opts.splitFor?.(hash) ?? null,
           hash,
+          now,
+          now,
         );
         if (info.changes === 1) {
           inserted++;
@@ -294,6 +299,11 @@ export class ExampleStore {
     const f = req.filter ?? {};
     const multi = [f.kind, f.language, f.status].some((v) => Array.isArray(v) && v.length > 1);
     const hint = sort === 'id' && !req.after && (req.offset ?? 0) >= 10_000 && multi && !f.search?.trim();
+    const limit = Math.min(Math.max(req.limit ?? 100, 1), 10_000);
+    if (hint && !req.desc && req.offset) {
+      const ids = this.deepOffsetIds(datasetId, f, req.offset, limit);
+      if (ids) return this.rowsByIds(ids);
+    }
     let sql = `SELECT e.id FROM examples e ${hint ? 'INDEXED BY examples_scan ' : ''}WHERE ${where}`;
     if (req.after) {
       sql += sort === 'id' ? ` AND e.id ${cmp} ?` : ` AND (e.${sort}, e.id) ${cmp} (?, ?)`;
@@ -301,7 +311,7 @@ export class ExampleStore {
     }
     const order = sort === 'id' ? ` ORDER BY e.id ${dir}` : ` ORDER BY e.${sort} ${dir}, e.id ${dir}`;
     sql += `${order} LIMIT ?`;
-    params.push(Math.min(Math.max(req.limit ?? 100, 1), 10_000));
+    params.push(limit);
     if (!req.after && req.offset) {
       sql += ' OFFSET ?';
       params.push(req.offset);
@@ -310,6 +320,60 @@ export class ExampleStore {
       .prepare(`SELECT * FROM examples e WHERE e.id IN (${sql})${order}`)
       .all(...params) as ExampleRow[];
     return rows.map(toExample);
+  }
+
+  private rowsByIds(ids: number[]): Example[] {
+    if (!ids.length) return [];
+    return (
+      this.db
+        .prepare(`SELECT * FROM examples WHERE id IN (${ids.map(() => '?').join(',')}) ORDER BY id`)
+        .all(...ids) as ExampleRow[]
+    ).map(toExample);
+  }
+
+  /**
+   * Ids of an ascending-id OFFSET page over a kind/language/status filter, without stepping `offset` entries
+   * while testing three IN lists on each (63 ms at offset 250k of 500k rows). Guesses the id X near the
+   * offset from the counts table (only an estimate: a stale or empty table just makes a worse guess),
+   * counts the matches below X through examples_curation (one range seek per kind × language × status cell,
+   * no IN tests per entry), then walks examples_scan from X over the few remaining matches. Returns
+   * undefined (the caller runs the plain query) for other filters or when the guess overshoots.
+   */
+  private deepOffsetIds(datasetId: number, f: ExampleFilter, offset: number, limit: number) {
+    const keys = Object.entries(f)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k);
+    if (!keys.every((k) => k === 'kind' || k === 'language' || k === 'status')) return undefined;
+    return this.db.transaction(() => {
+      const { lo, hi } = this.db
+        .prepare('SELECT min(id) AS lo, max(id) AS hi FROM examples WHERE dataset_id = ?')
+        .get(datasetId) as { lo: number | null; hi: number | null };
+      if (lo === null || hi === null) return [];
+      const c = filterSql(datasetId, f, 'c');
+      const est = (
+        this.db
+          .prepare(`SELECT coalesce(sum(c.n), 0) AS n FROM example_counts c WHERE ${c.where}`)
+          .get(...c.params) as { n: number }
+      ).n;
+      if (est <= offset) return undefined;
+      // Aim ~2% low: undershooting costs a short walk, overshooting the plain query.
+      const x = lo + Math.floor(((hi - lo + 1) * offset * 0.98) / est);
+      const { where, params } = filterSql(datasetId, f);
+      const below = (
+        this.db
+          .prepare(
+            `SELECT count(*) AS n FROM examples e INDEXED BY examples_curation WHERE ${where} AND e.id < ?`,
+          )
+          .get(...params, x) as { n: number }
+      ).n;
+      if (below > offset) return undefined;
+      return this.db
+        .prepare(
+          `SELECT e.id FROM examples e INDEXED BY examples_scan WHERE ${where} AND e.id >= ? ORDER BY e.id LIMIT ? OFFSET ?`,
+        )
+        .pluck()
+        .all(...params, x, limit, offset - below) as number[];
+    })();
   }
 
   /** Streams every matching row in id order, without holding them all in memory. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NewExample } from '../../shared/domain';
 
 // Whitespace other than a plain space (JS \s), or two spaces in a row: the text needs normalising. Most
@@ -18,19 +18,11 @@ const norm = (s: string | null | undefined) => {
 export function contentHash(
   e: Pick<NewExample, 'kind' | 'query' | 'positive' | 'negative' | 'srcLang' | 'tgtLang'>,
 ) {
-  // Same bytes as hashing [kind, q, p, n, src, tgt].join('\0'), fed piecewise to avoid building the string.
-  return createHash('sha256')
-    .update(e.kind)
-    .update('\u0000')
-    .update(norm(e.query))
-    .update('\u0000')
-    .update(norm(e.positive))
-    .update('\u0000')
-    .update(norm(e.negative))
-    .update('\u0000')
-    .update(e.srcLang ?? '')
-    .update('\u0000')
-    .update(e.tgtLang ?? '')
-    .digest('hex')
-    .slice(0, 32);
+  // One-shot crypto.hash over the joined string: same bytes as the earlier createHash().update() chain
+  // (UTF-8 of [kind, q, p, n, src, tgt].join('\0')), ~1.5 instead of ~14 µs per ~1 KB row.
+  return hash(
+    'sha256',
+    `${e.kind}\u0000${norm(e.query)}\u0000${norm(e.positive)}\u0000${norm(e.negative)}\u0000${e.srcLang ?? ''}\u0000${e.tgtLang ?? ''}`,
+    'hex',
+  ).slice(0, 32);
 }
