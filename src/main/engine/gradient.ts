@@ -3,7 +3,7 @@
 // and returns one gradient (or null) per input. Composites (silu, gelu, rmsNorm, attention, cross-entropy…)
 // have no rows: they are built from primitives. Fused rows: softmax, logSoftmax, layerNorm, gemm.
 import { type Dim, dimAdd, type Shape } from './dims';
-import { type Graph, GraphError, isFloat, isLeaf, type Tensor } from './graph';
+import { type Graph, GraphError, isFloat, isLeaf, type Tensor, topoOrder } from './graph';
 
 export interface VjpContext {
   g: Graph;
@@ -278,29 +278,7 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
   for (const w of wrt) if (!isFloat(w.dtype)) throw new GraphError(`grad: ${w} is not a float tensor`);
 
   // Topological order of everything the outputs depend on.
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  const visit = (root: Tensor) => {
-    const stack: [Tensor, number][] = [[root, 0]];
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const [t, i] = top;
-      if (i === 0 && seen.has(t.id)) {
-        stack.pop();
-        continue;
-      }
-      seen.add(t.id);
-      if (i < t.inputs.length) {
-        top[1]++;
-        const inp = t.inputs[i];
-        if (!seen.has(inp.id)) stack.push([inp, 0]);
-      } else {
-        stack.pop();
-        order.push(t);
-      }
-    }
-  };
-  for (const o of outs) visit(o);
+  const order = topoOrder(outs);
 
   // Which tensors depend on a requested one (only those carry gradients).
   const wrtIds = new Set(wrt.map((w) => w.id));

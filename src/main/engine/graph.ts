@@ -824,3 +824,32 @@ export const DTYPE_BYTES: Record<DType, number> = {
 
 /** Element product of a static shape. */
 export const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Every tensor the roots depend on, inputs before users (post-order DFS, iterative so deep graphs of
+ * thousands of nodes cannot overflow the stack). Shared by grad() and the ONNX lowering.
+ */
+export function topoOrder(roots: Iterable<Tensor>): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  for (const root of roots) {
+    const stack: [Tensor, number][] = [[root, 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [t, i] = top;
+      if (i === 0 && seen.has(t.id)) {
+        stack.pop();
+        continue;
+      }
+      seen.add(t.id);
+      if (i < t.inputs.length) {
+        top[1]++;
+        if (!seen.has(t.inputs[i].id)) stack.push([t.inputs[i], 0]);
+      } else {
+        stack.pop();
+        order.push(t);
+      }
+    }
+  }
+  return order;
+}

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { type Dim, type DimExpr, dimAtoms, fmtShape, isStatic, parseDim, type Shape } from './dims';
-import { type DType, GraphError, type Tensor, type TypedArray } from './graph';
+import { type DType, GraphError, type Tensor, type TypedArray, topoOrder } from './graph';
 
 const { onnx } = onnxProto;
 type INode = onnxProto.onnx.INodeProto;
@@ -114,28 +114,8 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
   const outEntries = Object.entries(outputs);
   if (outEntries.length === 0) throw new GraphError('toOnnx: no outputs');
 
-  // Topological order of the reachable subgraph.
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  for (const [, root] of outEntries) {
-    const stack: [Tensor, number][] = [[root, 0]];
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const [t, i] = top;
-      if (i === 0 && seen.has(t.id)) {
-        stack.pop();
-        continue;
-      }
-      seen.add(t.id);
-      if (i < t.inputs.length) {
-        top[1]++;
-        if (!seen.has(t.inputs[i].id)) stack.push([t.inputs[i], 0]);
-      } else {
-        stack.pop();
-        order.push(t);
-      }
-    }
-  }
+  // The reachable subgraph.
+  const order = topoOrder(outEntries.map(([, root]) => root));
 
   // Creation order is a topological order (a node is built after its inputs) and it is the order the user
   // and grad() built things: forward, then the backward layer by layer, each weight gradient right after the
