@@ -120,14 +120,12 @@ export function TrainScreen() {
               placeholder="/models/bge-small-en"
             />
           </label>
-          <label>
-            Max steps
-            <input
-              aria-label="max steps"
-              value={form.maxSteps}
-              onChange={(e) => set('maxSteps', e.target.value)}
-            />
-          </label>
+          <TextField
+            label="Max steps"
+            aria="max steps"
+            value={form.maxSteps}
+            onChange={(v) => set('maxSteps', v)}
+          />
           <label>
             Device
             <select value={form.device} onChange={(e) => set('device', e.target.value)}>
@@ -136,51 +134,43 @@ export function TrainScreen() {
               ))}
             </select>
           </label>
-          <label>
-            Batch size (in-batch negatives)
-            <input
-              aria-label="batch size"
-              value={form.batchSize}
-              onChange={(e) => set('batchSize', e.target.value)}
-            />
-          </label>
-          <label>
-            GradCache chunk
-            <input
-              aria-label="chunk size"
-              value={form.chunkSize}
-              onChange={(e) => set('chunkSize', e.target.value)}
-            />
-          </label>
-          <label>
-            Learning rate
-            <input aria-label="learning rate" value={form.lr} onChange={(e) => set('lr', e.target.value)} />
-          </label>
-          <label>
-            Warm-up steps
-            <input
-              aria-label="warmup"
-              placeholder="auto: min(100, steps ÷ 10)"
-              value={form.warmup}
-              onChange={(e) => set('warmup', e.target.value)}
-            />
-          </label>
-          <label>
-            LoRA rank
-            <input
-              aria-label="lora rank"
-              value={form.loraRank}
-              onChange={(e) => set('loraRank', e.target.value)}
-            />
-          </label>
-          <label>
-            Max tokens per text
-            <input
-              aria-label="max length"
-              value={form.maxLength}
-              onChange={(e) => set('maxLength', e.target.value)}
-            />
-          </label>
+          <TextField
+            label="Batch size (in-batch negatives)"
+            aria="batch size"
+            value={form.batchSize}
+            onChange={(v) => set('batchSize', v)}
+          />
+          <TextField
+            label="GradCache chunk"
+            aria="chunk size"
+            value={form.chunkSize}
+            onChange={(v) => set('chunkSize', v)}
+          />
+          <TextField
+            label="Learning rate"
+            aria="learning rate"
+            value={form.lr}
+            onChange={(v) => set('lr', v)}
+          />
+          <TextField
+            label="Warm-up steps"
+            aria="warmup"
+            value={form.warmup}
+            onChange={(v) => set('warmup', v)}
+            placeholder="auto: min(100, steps ÷ 10)"
+          />
+          <TextField
+            label="LoRA rank"
+            aria="lora rank"
+            value={form.loraRank}
+            onChange={(v) => set('loraRank', v)}
+          />
+          <TextField
+            label="Max tokens per text"
+            aria="max length"
+            value={form.maxLength}
+            onChange={(v) => set('maxLength', v)}
+          />
           <button type="submit" className="primary" disabled={!nav.dataset || !form.model}>
             Start training
           </button>
@@ -297,5 +287,26 @@ function LossCurve({ points }: { points: [number, number][] }) {
         step {x1}
       </text>
     </svg>
+  );
+}
+
+/** A labelled text input; the aria label is what tests and screen readers find it by. */
+function TextField(props: {
+  label: string;
+  aria: string;
+  value: string;
+  onChange: (value: string) => void;
+  placeholder?: string;
+}) {
+  return (
+    <label>
+      {props.label}
+      <input
+        aria-label={props.aria}
+        value={props.value}
+        placeholder={props.placeholder}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+    </label>
   );
 }
