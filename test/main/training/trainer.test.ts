@@ -158,25 +158,7 @@ describe('training loop (real mistral fixture model, ONNX training graphs)', () 
     const rows = loadTrainRows(store, ['syn'], fmt);
     const test = [...store.examples.iterate(ds.id, { split: 'test' })];
     store.close();
-    const config = parseTrainConfig({
-      datasets: ['syn'],
-      model: MODEL,
-      loraRank: 8,
-      loraAlpha: 16,
-      loraDropout: 0.05,
-      targetModules: ['all-linear'],
-      batchSize: 16,
-      chunkSize: 16,
-      lr: 1e-2,
-      warmup: 3,
-      weightDecay: 0.01,
-      temperature: 0.05,
-      epochs: 5,
-      maxSteps: 30,
-      maxLength: 16,
-      checkpointEvery: 0,
-      out: path.join(dir, 'run'),
-    });
+    const config = realModelConfig(dir, { maxSteps: 30 });
     const enc = await loadEncoder(config);
     const events: StepEvent[] = [];
     await runTraining({
@@ -217,27 +199,7 @@ describe('training loop in float16 (real mistral fixture model, half-precision b
     store.examples.insertMany(ds.id, syntheticTask(96, 11));
     const rows = loadTrainRows(store, ['syn'], queryFormatter(MODEL));
     store.close();
-    const config = parseTrainConfig({
-      datasets: ['syn'],
-      model: MODEL,
-      loraRank: 8,
-      loraAlpha: 16,
-      loraDropout: 0.05,
-      targetModules: ['all-linear'],
-      batchSize: 16,
-      chunkSize: 16,
-      lr: 1e-2,
-      warmup: 3,
-      weightDecay: 0.01,
-      temperature: 0.05,
-      epochs: 5,
-      maxSteps: 20,
-      maxLength: 16,
-      checkpointEvery: 0,
-      device: 'cpu',
-      dtype: 'float16',
-      out: path.join(dir, 'run'),
-    });
+    const config = realModelConfig(dir, { maxSteps: 20, device: 'cpu', dtype: 'float16' });
     const inner = await loadEncoder(config);
     expect((inner as LoraEncoder).model.dtype).toBe('float16');
     // Wrapper: records the LoRA weights each step starts from and the gradients the graph returns, and
@@ -313,3 +275,26 @@ describe('training loop in float16 (real mistral fixture model, half-precision b
     );
   });
 });
+
+/** The real-model runs' shared settings: tiny batches of the synthetic task on the mistral fixture. */
+function realModelConfig(dir: string, overrides: Record<string, unknown>) {
+  return parseTrainConfig({
+    datasets: ['syn'],
+    model: MODEL,
+    loraRank: 8,
+    loraAlpha: 16,
+    loraDropout: 0.05,
+    targetModules: ['all-linear'],
+    batchSize: 16,
+    chunkSize: 16,
+    lr: 1e-2,
+    warmup: 3,
+    weightDecay: 0.01,
+    temperature: 0.05,
+    epochs: 5,
+    maxLength: 16,
+    checkpointEvery: 0,
+    out: path.join(dir, 'run'),
+    ...overrides,
+  });
+}
