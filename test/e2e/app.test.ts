@@ -14,6 +14,10 @@ import { REPO_ROOT } from '../helpers/tmp';
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(REPO_ROOT, 'test-output/screens');
 const haveChromium = fs.existsSync(CHROMIUM);
+if (!haveChromium)
+  console.warn(
+    `skipping the Chromium end-to-end test: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`,
+  );
 
 /** Starts `embedsmith serve` and resolves with the printed URL. */
 export async function startServe(home: string): Promise<{ url: string; proc: ChildProcess }> {

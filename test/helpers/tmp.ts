@@ -20,3 +20,6 @@ export const FIXTURES = path.join(REPO_ROOT, 'test/fixtures');
 /** ../shared/datasets when present (CI has it); tests that need it skip with the reason otherwise. */
 export const SHARED_DATASETS = path.resolve(REPO_ROOT, '../shared/datasets');
 export const hasSharedDatasets = fs.existsSync(SHARED_DATASETS);
+// Tests that read real public datasets skip without them; say so instead of skipping silently.
+if (!hasSharedDatasets)
+  console.warn(`skipping the tests that read ${SHARED_DATASETS}: it is missing (CI has it beside the clone)`);

@@ -62,14 +62,14 @@ export function assignSplits(
       `SELECT id, content_hash FROM examples WHERE dataset_id = ? ${opts.reassign ? '' : 'AND split IS NULL'}`,
     );
     const upd = db.prepare('UPDATE examples SET split = ? WHERE id = ?');
-    const todo = sel.all(datasetId);
-    for (const r of todo) upd.run(splitFor(r.content_hash, settings), r.id);
+    const unassigned = sel.all(datasetId);
+    for (const r of unassigned) upd.run(splitFor(r.content_hash, settings), r.id);
     const counts = db
       .prepare<unknown[], { split: string; n: number }>(
         `SELECT coalesce(split, 'none') AS split, count(*) AS n FROM examples WHERE dataset_id = ? GROUP BY 1`,
       )
       .all(datasetId);
-    return { assigned: todo.length, bySplit: Object.fromEntries(counts.map((c) => [c.split, c.n])) };
+    return { assigned: unassigned.length, bySplit: Object.fromEntries(counts.map((c) => [c.split, c.n])) };
   })();
 }
 
