@@ -54,13 +54,4 @@ export class ProgressTracker {
   }
 }
 
-export function formatDuration(s: number | null): string {
-  if (s === null || !Number.isFinite(s)) return '--:--';
-  const t = Math.round(s);
-  const h = Math.floor(t / 3600);
-  const m = Math.floor((t % 3600) / 60);
-  const sec = t % 60;
-  return h > 0
-    ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
-    : `${m}:${String(sec).padStart(2, '0')}`;
-}
+export { formatDuration } from '../../shared/format';

@@ -22,7 +22,8 @@ export function mergedWeights(model: EmbeddingModel, w: LoraWeights): Map<string
   return out;
 }
 
-const COPY = [
+/** The non-weight files of a model folder that every export carries along. */
+export const MODEL_FOLDER_FILES = [
   'config.json',
   'tokenizer.json',
   'tokenizer_config.json',
@@ -109,7 +110,7 @@ export function exportOnnx(
     throw new UserError('model is over 2 GB: export with external weights');
   fs.writeFileSync(path.join(outDir, 'onnx', 'model.onnx'), bytes);
   const files = ['onnx/model.onnx', ...(external ? [`onnx/${dataName}`] : [])];
-  for (const f of COPY) {
+  for (const f of MODEL_FOLDER_FILES) {
     const src = path.join(model.ck.dir, f);
     if (!fs.existsSync(src)) continue;
     if (f === 'config.json') {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { mulberry32 } from '../../shared/random';
 import { UserError } from '../errors';
 import { readF32, readStHeader, writeSafetensors, type StTensorOut } from './safetensors';
 
@@ -66,17 +67,8 @@ export interface LoraWeights {
 export const loraKeyA = (p: string) => `${p}.lora_A.weight`;
 export const loraKeyB = (p: string) => `${p}.lora_B.weight`;
 
-/** mulberry32: a small seeded generator so an initialisation can be reproduced. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator so an initialisation can be reproduced (mulberry32, shared with the trainer). */
+export const seededRandom = mulberry32;
 
 /**
  * PEFT's default init: A ~ kaiming_uniform(a=√5) = U(−1/√in, 1/√in) (gain √(2/(1+5)), bound √3·gain/√in),

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors';
-import { exportOnnx, mergedWeights } from '../models/export';
+import { exportOnnx, MODEL_FOLDER_FILES, mergedWeights } from '../models/export';
 import { EmbeddingModel } from '../models/model';
 import { latestCheckpoint } from './checkpoint';
 import { readRunJson } from './trainer';
@@ -33,17 +33,8 @@ export function resolveRun(run: string, runsDir: string): ResolvedRun {
   return { runDir, modelDir, adapterDir };
 }
 
-const COPY = [
-  'config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'modules.json',
-  'config_sentence_transformers.json',
-  'sentence_bert_config.json',
-  'model.safetensors.index.json',
-  'generation_config.json',
-];
+// The merged model keeps the base's shards, so their index and the generation config come along too.
+const COPY = [...MODEL_FOLDER_FILES, 'model.safetensors.index.json', 'generation_config.json'];
 const PREFIXES = ['model.', 'bert.', 'roberta.', 'transformer.'];
 
 /** Writes into a temp folder beside `out`, then renames it into place. */

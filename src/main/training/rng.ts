@@ -1,14 +1,5 @@
 /** Seeded PRNG (mulberry32) and helpers: every random choice in training derives from the run seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../../shared/random';
 
 /** Mixes integers into one 32-bit seed (splitmix-style), e.g. (runSeed, step, row) → dropout seed. */
 export function mixSeed(...xs: number[]): number {

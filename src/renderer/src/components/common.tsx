@@ -1,16 +1,8 @@
 import type { ReactNode } from 'react';
 import type { Progress } from '../../../shared/domain';
+import { formatDuration } from '../../../shared/format';
 
-export function formatDuration(s: number | null | undefined): string {
-  if (s === null || s === undefined || !Number.isFinite(s)) return '--:--';
-  const t = Math.round(s);
-  const h = Math.floor(t / 3600);
-  const m = Math.floor((t % 3600) / 60);
-  const sec = t % 60;
-  return h > 0
-    ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
-    : `${m}:${String(sec).padStart(2, '0')}`;
-}
+export { formatDuration };
 
 /** The bar every long operation shows: fraction, count, rate and ETA. */
 export function ProgressBar({ p, label }: { p: Progress; label?: string }) {
