@@ -3,6 +3,7 @@
 // No node:* and no DOM here.
 import { z } from 'zod';
 import { KINDS, ORIGINS, SPLITS, STATUSES } from './domain';
+import type { ComparisonTable, ScoredExample } from './results';
 import type {
   Dataset,
   DatasetStats,
@@ -340,17 +341,7 @@ export interface FailedRequest {
   createdAt: string;
 }
 
-export interface ComparisonInfo {
-  columns: { key: string; kind: 'task' | 'type-average' | 'average'; taskType: string | null }[];
-  rows: {
-    label: string;
-    model: string;
-    revision: string;
-    isBase: boolean;
-    values: Record<string, number | null>;
-    delta: Record<string, number | null> | null;
-  }[];
-}
+export type ComparisonInfo = ComparisonTable;
 
 export interface TrainStep {
   step: number;
@@ -378,25 +369,7 @@ export interface TrainingRunInfo {
   error: string | null;
 }
 
-export interface ScoredExampleInfo {
-  example: Example;
-  runId: string;
-  positiveScore: number;
-  maxNegativeScore: number | null;
-  margin: number | null;
-  negatives: number;
-  flagged: number;
-  likelyFalseNegative: boolean;
-  stale: boolean;
-  negativeScores: {
-    source: 'llm' | 'mined';
-    minedId: number | null;
-    text: string;
-    score: number;
-    margin: number;
-    likelyFalseNegative: boolean;
-  }[];
-}
+export type ScoredExampleInfo = ScoredExample;
 
 export interface SecretsStatus {
   storage: 'os-keychain' | 'memory';

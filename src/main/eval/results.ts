@@ -5,6 +5,7 @@ import path from 'node:path';
 import { UserError } from '../errors';
 import type { Db } from '../store';
 import type { TaskResult } from './run';
+import type { ComparisonColumn, ComparisonRow, ComparisonTable } from '../../shared/results';
 import { MAIN_SCORE, TASK_TYPES, type TaskType } from './tasks';
 
 export const NO_REVISION = 'no_revision_available';
@@ -190,26 +191,7 @@ export interface ScoreEntry {
   mainScore: number;
 }
 
-export interface ComparisonColumn {
-  key: string;
-  kind: 'task' | 'type-average' | 'average';
-  taskType: TaskType | null;
-}
-
-export interface ComparisonRow {
-  label: string;
-  model: string;
-  revision: string;
-  isBase: boolean;
-  values: Record<string, number | null>;
-  /** Row minus its base row (same model, base revision), per column; null for base rows or no base. */
-  delta: Record<string, number | null> | null;
-}
-
-export interface ComparisonTable {
-  columns: ComparisonColumn[];
-  rows: ComparisonRow[];
-}
+export type { ComparisonColumn, ComparisonRow, ComparisonTable } from '../../shared/results';
 
 const taskKey = (task: string, subset: unknown) =>
   subset && subset !== 'default' ? `${task}/${subset}` : task;

@@ -1,16 +1,9 @@
 // Evaluation tasks as plain data: what each task type needs once loaded from its source.
 import type { Qrels } from './metrics/retrieval';
 
-export const TASK_TYPES = [
-  'Retrieval',
-  'Reranking',
-  'STS',
-  'PairClassification',
-  'Classification',
-  'Clustering',
-  'BitextMining',
-] as const;
-export type TaskType = (typeof TASK_TYPES)[number];
+import { TASK_TYPES, type TaskType } from '../../shared/results';
+
+export { TASK_TYPES, type TaskType };
 
 /** MTEB's main score per task type (EVALUATION.md §1 table). */
 export const MAIN_SCORE: Record<TaskType, string> = {

@@ -1,7 +1,7 @@
 // SQLite access for mining (migration 40): runs, mined negatives, and the review scores the curation
 // screen filters and sorts. Every write of a run happens in one transaction.
 import type { Statement } from 'better-sqlite3';
-import type { Example } from '../../shared/domain';
+import type { ScoredExample } from '../../shared/results';
 import { UserError } from '../errors';
 import type { Db } from '../store/db';
 import { type ExampleFilter, filterSql, toExample } from '../store/examples';
@@ -33,32 +33,7 @@ export interface MiningRunRow {
   createdAt: string;
 }
 
-export interface NegativeScore {
-  source: 'llm' | 'mined';
-  minedId: number | null;
-  text: string;
-  score: number;
-  /** positive score − this negative's score */
-  margin: number;
-  likelyFalseNegative: boolean;
-}
-
-/** One example with the scores of a score run: the curation list row. */
-export interface ScoredExample {
-  example: Example;
-  runId: string;
-  positiveScore: number;
-  /** Highest negative score (null: the example has no negative). */
-  maxNegativeScore: number | null;
-  /** Smallest positive − negative over its negatives (null: no negative). */
-  margin: number | null;
-  negatives: number;
-  flagged: number;
-  likelyFalseNegative: boolean;
-  /** The example was edited after scoring: rescore before trusting these numbers. */
-  stale: boolean;
-  negativeScores: NegativeScore[];
-}
+export type { NegativeScore, ScoredExample } from '../../shared/results';
 
 export const SCORE_SORTS = ['margin', 'positive_score', 'max_negative_score', 'id'] as const;
 export type ScoreSort = (typeof SCORE_SORTS)[number];
