@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { type CheckRequest, type CheckResult, checkAnswer } from './check';
+import { loadDetector } from './langid';
 
 /** Answers checked in a worker thread so far in this process (tests and the benchmark read it). */
 export const poolStats = { threaded: 0, ms: 0 };
@@ -8,21 +9,36 @@ export const poolStats = { threaded: 0, ms: 0 };
  * Checks answers (parse, validate, language ID, MinHash) in a worker thread so the main thread keeps to
  * HTTP and SQLite. Requests are posted in batches per event-loop turn. When no worker can run (bundled
  * builds without the worker file, or a worker error) answers are checked inline: same results, same order.
+ * The language detector (~115 MB of tables) is loaded only where the checks run: in the worker, or here
+ * once checks fall back inline.
  */
 export class CheckPool {
   private worker: Worker | null = null;
   private readonly waiting = new Map<number, { req: CheckRequest; resolve: (r: CheckResult) => void }>();
   private outgoing: CheckRequest[] = [];
   private posted = false;
+  private inlineReady: Promise<void> | null = null;
+  /** Resolves once checks can run: the worker has loaded its detector, or (inline) this thread has. */
+  readonly ready: Promise<void>;
+  private markReady: () => void = () => {};
 
-  constructor(enabled: boolean) {
-    if (!enabled || !import.meta.url.endsWith('.ts')) return;
+  constructor(
+    enabled: boolean,
+    private readonly languageCheck = true,
+  ) {
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
+    if (!enabled || !import.meta.url.endsWith('.ts')) {
+      this.loadInline().then(this.markReady, this.markReady);
+      return;
+    }
     try {
       this.worker = new Worker(new URL('./check-worker-boot.mjs', import.meta.url), {
         workerData: { entry: new URL('./check-worker.ts', import.meta.url).href },
       });
       this.worker.on('message', (m: { results: CheckResult[]; ms: number } | 'ready') => {
-        if (m === 'ready') return;
+        if (m === 'ready') return this.markReady();
         poolStats.threaded += m.results.length;
         poolStats.ms += m.ms;
         for (const r of m.results) {
@@ -35,7 +51,14 @@ export class CheckPool {
       this.worker.unref();
     } catch {
       this.worker = null;
+      this.loadInline().then(this.markReady, this.markReady);
     }
+  }
+
+  /** Loads the detector on this thread, once (inline checks need it). */
+  loadInline(): Promise<void> {
+    this.inlineReady ??= this.languageCheck ? loadDetector() : Promise.resolve();
+    return this.inlineReady;
   }
 
   get threaded(): boolean {
@@ -43,7 +66,7 @@ export class CheckPool {
   }
 
   check(req: CheckRequest): Promise<CheckResult> {
-    if (!this.worker) return Promise.resolve(checkAnswer(req));
+    if (!this.worker) return this.loadInline().then(() => checkAnswer(req));
     return new Promise((resolve) => {
       this.waiting.set(req.id, { req, resolve });
       this.outgoing.push(req);
@@ -54,7 +77,7 @@ export class CheckPool {
           const batch = this.outgoing;
           this.outgoing = [];
           if (this.worker) this.worker.postMessage(batch);
-          else for (const r of batch) this.settleInline(r.id);
+          else this.loadInline().then(() => this.settleAllInline());
         });
       }
     });
@@ -67,16 +90,24 @@ export class CheckPool {
     w.resolve(checkAnswer(w.req));
   }
 
+  private settleAllInline() {
+    for (const id of [...this.waiting.keys()]) this.settleInline(id);
+  }
+
   /** The worker died: check everything it held here. */
   private fallback() {
     this.worker = null;
-    for (const id of [...this.waiting.keys()]) this.settleInline(id);
+    this.markReady();
+    this.loadInline().then(() => this.settleAllInline());
   }
 
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    for (const id of [...this.waiting.keys()]) this.settleInline(id);
+    if (this.waiting.size) {
+      await this.loadInline();
+      this.settleAllInline();
+    }
     if (w) await w.terminate();
   }
 }

@@ -6,6 +6,7 @@ import OpenAI, {
   AzureOpenAI,
   toFile,
 } from 'openai';
+import { createFetch } from './fetch';
 import type { ErrorClass } from './reasons';
 
 export interface ProviderOptions {
@@ -100,6 +101,7 @@ export class Provider {
       defaultHeaders: opts.headers,
       timeout: opts.timeoutMs,
       maxRetries: 0,
+      fetch: createFetch(),
     };
     this.client = opts.azureApiVersion
       ? new AzureOpenAI({ ...common, endpoint: opts.baseUrl, apiVersion: opts.azureApiVersion })
