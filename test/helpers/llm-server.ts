@@ -47,7 +47,15 @@ export interface LlmServer {
   /** Base URL including /v1. */
   url: string;
   calls: ChatCall[];
-  counts: { chat: number; status: Record<number, number>; files: number; batches: number };
+  counts: {
+    chat: number;
+    status: Record<number, number>;
+    files: number;
+    batches: number;
+    /** Chat requests being answered now, and the most at any moment (the client's concurrency). */
+    inFlight: number;
+    maxInFlight: number;
+  };
   close(): Promise<void>;
 }
 
@@ -204,7 +212,14 @@ function multipartFile(body: Buffer, contentType: string): { filename: string; c
 
 export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmServer> {
   const calls: ChatCall[] = [];
-  const counts = { chat: 0, status: {} as Record<number, number>, files: 0, batches: 0 };
+  const counts = {
+    chat: 0,
+    status: {} as Record<number, number>,
+    files: 0,
+    batches: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+  };
   const files = new Map<string, { filename: string; content: string; purpose: string }>();
   const batches = new Map<string, { obj: Record<string, unknown>; polls: number }>();
   let n = 0;
@@ -264,7 +279,10 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
         counts.chat++;
         const reply = decide(call);
         if (typeof reply === 'object' && 'hang' in reply) return; // never answered; the client times out
+        counts.inFlight++;
+        counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
         await new Promise((r) => setTimeout(r, opts.latencyMs ?? 0));
+        counts.inFlight--;
         if (typeof reply === 'object' && 'status' in reply)
           return send(
             res,

@@ -646,7 +646,10 @@ export class RunEngine extends EventEmitter {
   async run(): Promise<RunSummary> {
     this.acquireLease();
     try {
-      this.pool = new CheckPool(this.useWorker && !this.config.batchApi, this.config.validation.languageCheck);
+      this.pool = new CheckPool(
+        this.useWorker && !this.config.batchApi,
+        this.config.validation.languageCheck,
+      );
       // Brainstorm answers and inline fallbacks are checked on this thread; with a worker, only the worker
       // loads the detector. Sending starts once checks can run, so answers do not pile up behind the load.
       await this.pool.ready;

@@ -17,7 +17,10 @@ export function createFetch(): typeof fetch {
   );
   return async (input, init = {}) => {
     const body = init.body;
-    if (input instanceof Request || (body != null && typeof body !== 'string' && !(body instanceof Uint8Array)))
+    if (
+      input instanceof Request ||
+      (body != null && typeof body !== 'string' && !(body instanceof Uint8Array))
+    )
       return fetch(input, init);
     const headers: Record<string, string> = {};
     const given = init.headers instanceof Headers ? init.headers : new Headers(init.headers);

@@ -212,6 +212,17 @@ describe('generation run against a local OpenAI-compatible server', () => {
     expect(later.length).toBeGreaterThan(0);
   });
 
+  it('keeps exactly `concurrency` requests on the wire while answers wait to be checked and stored', async () => {
+    const srv = await server({ latencyMs: 30 });
+    const { gen } = setup();
+    const { runId } = gen.create(fast(srv.url, { kinds: 'sts', languages: 'en', count: 60, concurrency: 5 }));
+    const s = await gen.start(runId).done;
+    expect(s).toMatchObject({ state: 'done', accepted: 60 });
+    // Never more than the limit at the server, and the limit is reached (slots free as answers arrive).
+    expect(srv.counts.maxInFlight).toBe(5);
+    expect(srv.counts.inFlight).toBe(0);
+  });
+
   it('counts a request that fails after all retries per error class and still reaches the count', async () => {
     let n = 0;
     const srv = await server({ script: () => (++n <= 3 ? { status: 503 } : 'auto') });
