@@ -32,6 +32,7 @@ if (process.argv[2] === '--server') {
   const { GenerationService } = await import('../src/main/generation');
   const { ingestTiming } = await import('../src/main/generation/engine');
   const { poolStats } = await import('../src/main/generation/pool');
+  const { httpStats } = await import('../src/main/generation/http-pool');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gen-'));
   const store = Store.open(path.join(dir, 'embedsmith.db'));
   store.datasets.create('bench');
@@ -109,6 +110,7 @@ if (process.argv[2] === '--server') {
       cpu_ms_per_example: Number(cpuMs.toFixed(4)),
       main_thread_ms_per_example: Number(mainMs.toFixed(4)),
       process_cpu_ms_per_request: Number(processMs.toFixed(4)),
+      http_worker_calls: httpStats.threaded,
       mean_latency_ms: Number(latency.mean.toFixed(1)),
       // How late the main thread's event loop ran timers during the run (ms): time an answer may wait.
       loop_delay_ms: {

@@ -14,7 +14,8 @@ import { parseTaskList } from './parse';
 import { EXPECTED_COMPLETION_TOKENS, type Plan } from './plan';
 import { costUsd } from './prices';
 import { brainstormTemplateId, exampleTemplateId, isAsym, render, type Template } from './prompts';
-import { type ChatResult, LlmError, Provider } from './provider';
+import { HttpPool } from './http-pool';
+import { type ChatClient, type ChatResult, LlmError, Provider, type ProviderOptions } from './provider';
 import { RateLimiter } from './ratelimit';
 import type { ErrorClass, RejectReason } from './reasons';
 import { Rng, itemSeed } from './rng';
@@ -112,6 +113,8 @@ export interface EngineOptions {
   apiKey: string;
   /** Check answers in a worker thread (default: runs of 1,000+ examples, when running from source). */
   checkWorker?: boolean;
+  /** Make the chat calls from a worker thread (same default as checkWorker; realtime runs only). */
+  httpWorker?: boolean;
   /** Test hook: a ready provider (otherwise built from the config and apiKey). */
   provider?: Provider;
   owner?: string;
@@ -214,17 +217,19 @@ export class RunEngine extends EventEmitter {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.config.headers ?? {}))
       headers[k] = v.startsWith('env:') ? (process.env[v.slice(4)] ?? '') : v;
-    this.provider =
-      opts.provider ??
-      new Provider({
-        baseUrl: this.config.baseUrl,
-        apiKey: opts.apiKey,
-        azureApiVersion: this.config.azureApiVersion,
-        headers,
-        timeoutMs: this.config.timeoutMs,
-      });
+    this.providerOptions = {
+      baseUrl: this.config.baseUrl,
+      apiKey: opts.apiKey,
+      azureApiVersion: this.config.azureApiVersion,
+      headers,
+      timeoutMs: this.config.timeoutMs,
+    };
+    this.provider = opts.provider ?? new Provider(this.providerOptions);
+    this.chatClient = this.provider;
+    this.injectedProvider = opts.provider !== undefined;
     this.limiter = new RateLimiter(this.config.rpm, this.config.tpm);
     this.useWorker = opts.checkWorker ?? this.config.count >= 1000;
+    this.useHttpWorker = opts.httpWorker ?? this.config.count >= 1000;
     this.templates = this.config.templates;
     this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
     this.tracker = new ProgressTracker(this.config.count, 'examples');
@@ -239,6 +244,12 @@ export class RunEngine extends EventEmitter {
   private readonly requestAborters = new Set<AbortController>();
   private pool: CheckPool | null = null;
   private readonly useWorker: boolean;
+  private readonly useHttpWorker: boolean;
+  private readonly providerOptions: ProviderOptions;
+  private readonly injectedProvider: boolean;
+  /** Where realtime chat calls go: the provider itself, or the HTTP worker's pool. */
+  private chatClient: ChatClient;
+  private http: HttpPool | null = null;
 
   // ---------------------------------------------------------------- lease
 
@@ -650,6 +661,11 @@ export class RunEngine extends EventEmitter {
         this.useWorker && !this.config.batchApi,
         this.config.validation.languageCheck,
       );
+      if (!this.config.batchApi && !this.injectedProvider) {
+        this.http = new HttpPool(this.providerOptions, this.config.concurrency, this.useHttpWorker);
+        this.chatClient = this.http;
+        await this.http.ready;
+      }
       // Brainstorm answers and inline fallbacks are checked on this thread; with a worker, only the worker
       // loads the detector. Sending starts once checks can run, so answers do not pile up behind the load.
       await this.pool.ready;
@@ -668,9 +684,11 @@ export class RunEngine extends EventEmitter {
       }
       this.releaseLease('failed');
       await this.pool?.close();
+      await this.http?.close();
       throw e;
     }
     await this.pool?.close();
+    await this.http?.close();
     this.flush();
     const final: RunState = this.complete() ? 'done' : (this.stopReason ?? 'failed');
     if (final === 'failed' && !this.stopError)
@@ -686,9 +704,12 @@ export class RunEngine extends EventEmitter {
     const running = new Set<Promise<void>>();
     while (!this.stopReason) {
       if (this.complete()) break;
+      // With the HTTP worker, up to twice `concurrency` calls are handed over so the worker always has the
+      // next one ready (it keeps `concurrency` on the wire); not under rate limits, which pace the handing.
       // Answers waiting for the check or the store keep their cell's quota reserved; at most one
       // concurrency's worth of them, so a slow disk slows the sending instead of growing the backlog.
-      if (this.sending >= c.concurrency || this.inflight >= 2 * c.concurrency) {
+      const handOver = this.http?.threaded && !c.rpm && !c.tpm ? 2 * c.concurrency : c.concurrency;
+      if (this.sending >= handOver || this.inflight >= handOver + c.concurrency) {
         await this.waitSignal(1000);
         continue;
       }
@@ -793,7 +814,7 @@ export class RunEngine extends EventEmitter {
       if (this.aborter.signal.aborted) ac.abort();
       this.requestAborters.add(ac);
       try {
-        const r = await this.provider
+        const r = await this.chatClient
           .chat(item.model, prompt, {
             temperature: c.temperature,
             topP: c.topP,

@@ -28,6 +28,18 @@ export interface ChatResult {
   jsonMode: boolean;
 }
 
+/** Sampling settings of one chat call; `json` asks for JSON mode where the server has it. */
+export interface ChatParams {
+  temperature: number;
+  topP: number;
+  json: boolean;
+}
+
+/** What the queue needs of a provider: one chat call (in this thread or the HTTP worker's). */
+export interface ChatClient {
+  chat(model: string, prompt: string, p: ChatParams & { signal?: AbortSignal }): Promise<ChatResult>;
+}
+
 /** A failed LLM call, classified for retry decisions and for counting failed requests per class. */
 export class LlmError extends Error {
   constructor(
@@ -90,7 +102,7 @@ const JSON_UNSUPPORTED =
   /response_format|json_object|json mode|not supported|unsupported|unknown (field|parameter)|extra (fields|inputs)/i;
 
 /** One OpenAI / Azure OpenAI / OpenAI-compatible endpoint through the official SDK (its own retries off). */
-export class Provider {
+export class Provider implements ChatClient {
   readonly client: OpenAI;
   /** Models whose server refused response_format: asked without it from then on. */
   readonly noJsonMode = new Set<string>();
@@ -108,11 +120,7 @@ export class Provider {
       : new OpenAI({ ...common, baseURL: opts.baseUrl });
   }
 
-  async chat(
-    model: string,
-    prompt: string,
-    p: { temperature: number; topP: number; json: boolean; signal?: AbortSignal },
-  ): Promise<ChatResult> {
+  async chat(model: string, prompt: string, p: ChatParams & { signal?: AbortSignal }): Promise<ChatResult> {
     const t0 = performance.now();
     let json = p.json && !this.noJsonMode.has(model);
     for (;;) {

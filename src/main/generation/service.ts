@@ -245,6 +245,8 @@ export class GenerationService {
       provider?: Provider;
       /** Check answers in a worker thread (default: runs of 1,000+ examples). */
       checkWorker?: boolean;
+      /** Make the chat calls from a worker thread (default: runs of 1,000+ examples). */
+      httpWorker?: boolean;
       onProgress?: (p: GenerationProgress) => void;
     } = {},
   ): RunHandle {
@@ -265,6 +267,7 @@ export class GenerationService {
       apiKey,
       provider: opts.provider,
       checkWorker: opts.checkWorker,
+      httpWorker: opts.httpWorker,
     });
     if (opts.onProgress) engine.on('progress', opts.onProgress);
     // Resolve after the caller had a chance to subscribe; the lease is taken synchronously inside run().

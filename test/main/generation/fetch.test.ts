@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFetch } from '../../../src/main/generation/fetch';
 
+// biome-ignore lint/suspicious/noExplicitAny: test reads of JSON answers
+const json = async (r: Response) => (await r.json()) as any;
+
 // A real server: what the openai SDK's fetch option must handle besides plain JSON answers.
 let server: http.Server;
 let base = '';
@@ -35,6 +38,14 @@ beforeAll(async () => {
         res.writeHead(307, { location: '/echo' });
         return res.end();
       }
+      if (req.url === '/see-other') {
+        res.writeHead(303, { location: `/echo?from=${req.method}` });
+        return res.end('ignored');
+      }
+      if (req.url?.startsWith('/echo?')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ method: req.method, body, url: req.url }));
+      }
       if (req.url === '/slow') return; // never answers
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"no such route"}}');
@@ -58,7 +69,7 @@ describe('createFetch (the SDK transport over undici request)', () => {
     expect(r.ok).toBe(true);
     expect(r.headers.get('x-one')).toBe('v');
     expect(r.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
-    expect(await r.json()).toEqual({
+    expect(await json(r)).toEqual({
       method: 'POST',
       body: '{"x":1}',
       auth: 'Bearer k',
@@ -72,9 +83,28 @@ describe('createFetch (the SDK transport over undici request)', () => {
       headers: { authorization: 'Bearer z' },
     });
     expect(r.status).toBe(201);
-    expect((await r.json()).auth).toBe('Bearer z');
+    expect((await json(r)).auth).toBe('Bearer z');
+    // 307 keeps method and body; 303 turns into a body-less GET.
+    const kept = await f(`${base}/moved`, { method: 'POST', body: 'kept' });
+    expect(await json(kept)).toMatchObject({ method: 'POST', body: 'kept' });
+    const seen = await f(`${base}/see-other`, { method: 'POST', body: 'dropped' });
+    expect(await json(seen)).toEqual({ method: 'GET', body: '', url: '/echo?from=POST' });
     const b = await f(`${base}/echo`, { method: 'PUT', body: new TextEncoder().encode('bytes') });
-    expect((await b.json()).body).toBe('bytes');
+    expect((await json(b)).body).toBe('bytes');
+  });
+
+  it('reads a body once, like any Response, and still offers clone(), blob() and the body stream', async () => {
+    const r = await f(`${base}/echo`, { method: 'POST', body: 'x' });
+    const c = r.clone();
+    expect(r.bodyUsed).toBe(false);
+    expect(JSON.parse(await r.text()).body).toBe('x');
+    expect(r.bodyUsed).toBe(true);
+    await expect(r.json()).rejects.toThrow(TypeError);
+    expect(() => r.clone()).toThrow(TypeError);
+    expect((await c.blob()).type).toBe('application/json');
+    const s = await f(`${base}/echo`, { method: 'POST', body: 'y' });
+    const text = await new Response(s.body).text();
+    expect(JSON.parse(text).body).toBe('y');
   });
 
   it('gives a 204 a null body and passes error statuses through', async () => {
@@ -83,14 +113,14 @@ describe('createFetch (the SDK transport over undici request)', () => {
     expect(r.body).toBeNull();
     const nf = await f(`${base}/nothing`);
     expect(nf.status).toBe(404);
-    expect((await nf.json()).error.message).toBe('no such route');
+    expect((await json(nf)).error.message).toBe('no such route');
   });
 
   it('sends FormData through the global fetch (multipart uploads of the Batch API)', async () => {
     const fd = new FormData();
     fd.append('purpose', 'batch');
     const r = await f(`${base}/echo`, { method: 'POST', body: fd });
-    const j = await r.json();
+    const j = await json(r);
     expect(j.type).toMatch(/^multipart\/form-data; boundary=/);
     expect(j.body).toContain('name="purpose"');
   });

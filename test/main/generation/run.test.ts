@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GenerateOptions, GenerationService } from '../../../src/main/generation';
+import { httpStats } from '../../../src/main/generation/http-pool';
 import { poolStats } from '../../../src/main/generation/pool';
 import { Store } from '../../../src/main/store';
 import {
@@ -68,7 +69,7 @@ function perKind(
 describe('generation run against a local OpenAI-compatible server', () => {
   it.each([
     ['inline', false],
-    ['in the check worker thread', true],
+    ['in the check worker thread, chat calls from the HTTP worker', true],
   ])(
     'accepts exactly --count valid examples and rejects every faulty answer with its reason (checks %s)',
     async (_name, checkWorker) => {
@@ -129,9 +130,15 @@ describe('generation run against a local OpenAI-compatible server', () => {
       expect(plan.cells.map((c) => c.quota)).toEqual([3, 3, 3]);
       const progress: number[] = [];
       const threadedBefore = poolStats.threaded;
-      const s = await gen.start(runId, { checkWorker, onProgress: (p) => progress.push(p.accepted) }).done;
-      // 21 example answers went through the worker (or none, inline).
+      const httpBefore = httpStats.threaded;
+      const s = await gen.start(runId, {
+        checkWorker,
+        httpWorker: checkWorker,
+        onProgress: (p) => progress.push(p.accepted),
+      }).done;
+      // 21 example answers went through the worker (or none, inline); every call through the HTTP worker.
       expect(poolStats.threaded - threadedBefore).toBe(checkWorker ? 21 : 0);
+      expect(httpStats.threaded - httpBefore).toBe(checkWorker ? s.requests : 0);
       expect(s.state).toBe('done');
       expect(s.accepted).toBe(9);
       expect(s.rejected).toEqual({
@@ -182,41 +189,50 @@ describe('generation run against a local OpenAI-compatible server', () => {
     },
   );
 
-  it('retries 429 (honouring Retry-After), 500 and a hung request, then finishes', async () => {
-    let n = 0;
-    let at429 = 0;
-    const srv = await server({
-      script: (call) => {
-        if (promptKind(call.prompt) !== 'sts') return 'auto';
-        n++;
-        if (n === 2) {
-          at429 = call.at;
-          return { status: 429, headers: { 'retry-after': '0.2' } };
-        }
-        if (n === 4) return { status: 500 };
-        if (n === 6) return { hang: true };
-        return 'auto';
-      },
-    });
-    const { gen } = setup();
-    const { runId } = gen.create(
-      fast(srv.url, { kinds: 'sts', languages: 'en', count: 20, concurrency: 4, timeoutMs: 1500 }),
-    );
-    const s = await gen.start(runId).done;
-    expect(s).toMatchObject({ state: 'done', accepted: 20, retries: 3, requests: 23, failed_requests: {} });
-    expect(srv.counts.status[429]).toBe(1);
-    expect(srv.counts.status[500]).toBe(1);
-    // The retry after the 429 waited at least the Retry-After: with 20 items and 4 in flight the run
-    // would otherwise be long over before 200 ms.
-    const later = srv.calls.filter((c) => c.at >= at429 + 195);
-    expect(later.length).toBeGreaterThan(0);
-  });
+  it.each([
+    ['in this thread', false],
+    ['from the HTTP worker', true],
+  ])(
+    'retries 429 (honouring Retry-After), 500 and a hung request, then finishes (calls %s)',
+    async (_n, httpWorker) => {
+      let n = 0;
+      let at429 = 0;
+      const srv = await server({
+        script: (call) => {
+          if (promptKind(call.prompt) !== 'sts') return 'auto';
+          n++;
+          if (n === 2) {
+            at429 = call.at;
+            return { status: 429, headers: { 'retry-after': '0.2' } };
+          }
+          if (n === 4) return { status: 500 };
+          if (n === 6) return { hang: true };
+          return 'auto';
+        },
+      });
+      const { gen } = setup();
+      const { runId } = gen.create(
+        fast(srv.url, { kinds: 'sts', languages: 'en', count: 20, concurrency: 4, timeoutMs: 1500 }),
+      );
+      const s = await gen.start(runId, { httpWorker }).done;
+      expect(s).toMatchObject({ state: 'done', accepted: 20, retries: 3, requests: 23, failed_requests: {} });
+      expect(srv.counts.status[429]).toBe(1);
+      expect(srv.counts.status[500]).toBe(1);
+      // The retry after the 429 waited at least the Retry-After: with 20 items and 4 in flight the run
+      // would otherwise be long over before 200 ms.
+      const later = srv.calls.filter((c) => c.at >= at429 + 195);
+      expect(later.length).toBeGreaterThan(0);
+    },
+  );
 
-  it('keeps exactly `concurrency` requests on the wire while answers wait to be checked and stored', async () => {
+  it.each([
+    ['in this thread', false],
+    ['from the HTTP worker, handed twice as many', true],
+  ])('keeps exactly `concurrency` requests on the wire (calls %s)', async (_n, httpWorker) => {
     const srv = await server({ latencyMs: 30 });
     const { gen } = setup();
     const { runId } = gen.create(fast(srv.url, { kinds: 'sts', languages: 'en', count: 60, concurrency: 5 }));
-    const s = await gen.start(runId).done;
+    const s = await gen.start(runId, { httpWorker }).done;
     expect(s).toMatchObject({ state: 'done', accepted: 60 });
     // Never more than the limit at the server, and the limit is reached (slots free as answers arrive).
     expect(srv.counts.maxInFlight).toBe(5);
@@ -299,26 +315,37 @@ describe('generation run against a local OpenAI-compatible server', () => {
     expect(s).toMatchObject({ state: 'done', accepted: 10 });
   });
 
-  it('pauses after the requests in flight and resumes to the exact count', async () => {
-    const srv = await server({ latencyMs: 20 });
-    const { gen } = setup();
-    const { runId } = gen.create(fast(srv.url, { kinds: 'sts', languages: 'en', count: 30, concurrency: 2 }));
-    const h = gen.start(runId);
-    h.on('progress', (p) => {
-      if (p.accepted >= 4) h.pause();
-    });
-    const s = await h.done;
-    expect(s.state).toBe('paused');
-    expect(s.accepted).toBeLessThan(30);
-    const c = await gen.start(runId).done;
-    expect(c).toMatchObject({ state: 'done', accepted: 30 });
-  });
+  it.each([
+    ['in this thread', false],
+    ['from the HTTP worker', true],
+  ])(
+    'pauses after the requests in flight and resumes to the exact count (calls %s)',
+    async (_n, httpWorker) => {
+      const srv = await server({ latencyMs: 20 });
+      const { gen } = setup();
+      const { runId } = gen.create(
+        fast(srv.url, { kinds: 'sts', languages: 'en', count: 30, concurrency: 2 }),
+      );
+      const h = gen.start(runId, { httpWorker });
+      h.on('progress', (p) => {
+        if (p.accepted >= 4) h.pause();
+      });
+      const s = await h.done;
+      expect(s.state).toBe('paused');
+      expect(s.accepted).toBeLessThan(30);
+      const c = await gen.start(runId).done;
+      expect(c).toMatchObject({ state: 'done', accepted: 30 });
+    },
+  );
 
-  it('cancel stops at once and returns in-flight work to the queue', async () => {
+  it.each([
+    ['in this thread', false],
+    ['from the HTTP worker', true],
+  ])('cancel stops at once and returns in-flight work to the queue (calls %s)', async (_n, httpWorker) => {
     const srv = await server({ latencyMs: 200 });
     const { gen, store } = setup();
     const { runId } = gen.create(fast(srv.url, { kinds: 'sts', languages: 'en', count: 10, concurrency: 4 }));
-    const h = gen.start(runId);
+    const h = gen.start(runId, { httpWorker });
     setTimeout(() => h.cancel(), 50);
     const s = await h.done;
     expect(s.state).toBe('cancelled');
