@@ -773,13 +773,17 @@ export class RunEngine extends EventEmitter {
     // Inline pools check here too (after the detector has loaded), so a worker that dies mid-run never
     // leaves ingest to check on a thread without the detector.
     if (!o.answer || o.item.type !== 'example' || !this.pool) return o;
-    o.check = await this.pool.check({
-      id: o.item.id,
-      kind: o.item.kind,
-      text: o.answer.text,
-      attrs: o.item.attrs,
-      validation: this.config.validation,
-    });
+    try {
+      o.check = await this.pool.check({
+        id: o.item.id,
+        kind: o.item.kind,
+        text: o.answer.text,
+        attrs: o.item.attrs,
+        validation: this.config.validation,
+      });
+    } catch {
+      // Left to ingest, which checks inline; an error there stops the run with its message.
+    }
     return o;
   }
 

@@ -2,7 +2,7 @@
 // wire and starts the next queued one the moment an answer arrives, before handing the answer back.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HttpReply, HttpRequest } from './http-pool';
-import { type LlmError, Provider, type ProviderOptions } from './provider';
+import { classify, Provider, type ProviderOptions } from './provider';
 
 const { options, concurrency } = workerData as { options: ProviderOptions; concurrency: number };
 const provider = new Provider(options);
@@ -16,11 +16,13 @@ function pump() {
     active.set(req.id, ac);
     provider.chat(req.model, req.prompt, { ...req.params, signal: ac.signal }).then(
       (result) => settle(req.id, { id: req.id, result }),
-      (e: LlmError) =>
+      (err: unknown) => {
+        const e = classify(err);
         settle(req.id, {
           id: req.id,
           error: { message: e.message, cls: e.cls, status: e.status, retryAfterMs: e.retryAfterMs },
-        }),
+        });
+      },
     );
   }
 }
