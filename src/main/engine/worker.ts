@@ -1,9 +1,7 @@
 // Main-thread side of the session worker: a small promise API over worker_threads messages.
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { UserError } from '../errors';
+import { siblingModule, startWorker } from '../ts-worker';
 import type { IOInfo, OnnxModel } from './onnx';
 import type { EngineSession, Feeds, Fetches, Provider, SessionOptions } from './runtime';
 import type { WorkerReply, WorkerRequest } from './session-worker';
@@ -35,19 +33,8 @@ export class EngineWorker {
   private dead: Error | null = null;
 
   constructor() {
-    // Under tsx/vitest this module is TypeScript and the worker needs tsx's loader. `execArgv: ['--import',
-    // 'tsx']` does not take effect in a Node 20 worker, so a tiny eval'd bootstrap registers tsx's ESM hooks
-    // and then imports the worker module. Bundled builds ship session-worker.js and load it directly.
-    const isTs = import.meta.url.endsWith('.ts');
-    const url = new URL(isTs ? './session-worker.ts' : './session-worker.js', import.meta.url);
-    if (isTs) {
-      const tsxPkg = createRequire(import.meta.url).resolve('tsx/package.json');
-      const api = pathToFileURL(path.join(path.dirname(tsxPkg), 'dist/esm/api/index.mjs')).href;
-      const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-      this.worker = new Worker(boot, { eval: true });
-    } else {
-      this.worker = new Worker(url);
-    }
+    // A thread of its own: session.run() blocks its thread.
+    this.worker = startWorker(siblingModule(import.meta.url, 'session-worker'));
     this.worker.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { siblingModule, startOptionalWorker } from '../ts-worker';
 import type { ErrorClass } from './reasons';
 import {
   type ChatClient,
@@ -56,14 +57,16 @@ export class HttpPool implements ChatClient {
     this.ready = new Promise((r) => {
       markReady = r;
     });
-    if (!enabled || !import.meta.url.endsWith('.ts')) {
-      markReady();
-      return;
-    }
     try {
-      this.worker = new Worker(new URL('./check-worker-boot.mjs', import.meta.url), {
-        workerData: { entry: new URL('./http-worker.ts', import.meta.url).href, options, concurrency },
-      });
+      this.worker = enabled
+        ? startOptionalWorker(siblingModule(import.meta.url, 'http-worker'), {
+            workerData: { options, concurrency },
+          })
+        : null;
+      if (!this.worker) {
+        markReady();
+        return;
+      }
       this.worker.on('message', (m: HttpReply | 'ready') => {
         if (m === 'ready') return markReady();
         const w = this.waiting.get(m.id);

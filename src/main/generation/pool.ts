@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { siblingModule, startOptionalWorker } from '../ts-worker';
 import { type CheckRequest, type CheckResult, checkAnswer } from './check';
 import { loadDetector } from './langid';
 
@@ -29,14 +30,12 @@ export class CheckPool {
     this.ready = new Promise((resolve) => {
       this.markReady = resolve;
     });
-    if (!enabled || !import.meta.url.endsWith('.ts')) {
-      this.loadInline().then(this.markReady, this.markReady);
-      return;
-    }
     try {
-      this.worker = new Worker(new URL('./check-worker-boot.mjs', import.meta.url), {
-        workerData: { entry: new URL('./check-worker.ts', import.meta.url).href },
-      });
+      this.worker = enabled ? startOptionalWorker(siblingModule(import.meta.url, 'check-worker')) : null;
+      if (!this.worker) {
+        this.loadInline().then(this.markReady, this.markReady);
+        return;
+      }
       this.worker.on('message', (m: { results: CheckResult[]; ms: number } | 'ready') => {
         if (m === 'ready') return this.markReady();
         poolStats.threaded += m.results.length;

@@ -1,9 +1,6 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Progress } from '../../shared/domain';
 import { UserError } from '../errors';
+import { siblingModule, startWorker as startThread } from '../ts-worker';
 import type { JobStore } from './store';
 
 /** What a job handler sees inside its worker. */
@@ -43,25 +40,10 @@ export interface StartOptions<E> {
   onLog?(m: string): void;
 }
 
-/**
- * A worker that runs TypeScript under tsx / vitest and plain JS in a bundled build. `execArgv: ['--import',
- * 'tsx']` alone does not take effect in a Node 20 worker (the entry is resolved before the hook), so a
- * tiny eval'd bootstrap registers tsx's ESM hooks first, then imports the entry (as engine/worker.ts does).
- */
-function tsWorker(entry: URL, workerData: unknown): Worker {
-  if (!entry.href.endsWith('.ts')) return new Worker(entry, { workerData });
-  const tsxPkg = createRequire(import.meta.url).resolve('tsx/package.json');
-  const api = pathToFileURL(path.join(path.dirname(tsxPkg), 'dist/esm/api/index.mjs')).href;
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(boot, { eval: true, workerData });
-}
-
 /** Runs a job module in a worker thread: the main thread (UI, CLI bar, DB writes) never blocks on it. */
 export function startWorker<R, E = unknown>(id: string, o: StartOptions<E>): JobHandle<R> {
-  const isTs = import.meta.url.endsWith('.ts');
-  const worker = tsWorker(new URL(isTs ? './worker-entry.ts' : './worker-entry.js', import.meta.url), {
-    moduleUrl: o.moduleUrl,
-    input: o.input,
+  const worker = startThread(siblingModule(import.meta.url, 'worker-entry'), {
+    workerData: { moduleUrl: o.moduleUrl, input: o.input },
   });
   let settled = false;
   const done = new Promise<R>((resolve, reject) => {
