@@ -2,7 +2,7 @@
 // and which of them the latest score run flagged as likely false negatives.
 import { UserError } from '../errors';
 import type { Store } from '../store';
-import type { TrainRow } from '../training/data';
+import type { TrainRow } from '../training/train-row';
 
 export const NEGATIVE_SOURCES = ['llm', 'mined', 'both'] as const;
 export type NegativeSource = (typeof NEGATIVE_SOURCES)[number];

@@ -1,23 +1,13 @@
-import type { Example, Kind } from '../../shared/domain';
+import type { Example } from '../../shared/domain';
 import { FIXED_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
 import { applyNegativeOptions, type NegativeOptions } from '../mining/training';
+import type { TrainRow } from './train-row';
 import type { Store } from '../store';
 import { mulberry32, shuffled } from './rng';
 
 /** One training row: the query already carries its instruction through the model's query template. */
-export interface TrainRow {
-  id: number;
-  kind: Kind;
-  /** Grouping key for homogeneous batches (`dataset:kind` or `dataset`). */
-  dataset: string;
-  instruction: string;
-  query: string;
-  positive: string;
-  negative: string | null;
-  /** More hard negatives of the row (mined ones with --negatives mined|both); each is a batch candidate. */
-  extraNegatives?: string[];
-}
+export type { TrainRow };
 
 export type BatchGrouping = 'none' | 'kind' | 'dataset';
 
