@@ -86,7 +86,7 @@ export class HttpPool implements ChatClient {
         markReady();
         if (this.worker) this.fallback();
       });
-      this.worker.unref();
+      // Referenced until close(): the main thread's only pending work may be the worker's answers.
     } catch {
       this.worker = null;
       markReady();

@@ -47,7 +47,8 @@ export class CheckPool {
         }
       });
       this.worker.on('error', () => this.fallback());
-      this.worker.unref();
+      // Referenced until close(): while the run waits on it (the detector loading, answers being checked)
+      // it may be all that keeps the process alive.
     } catch {
       this.worker = null;
       this.loadInline().then(this.markReady, this.markReady);

@@ -164,6 +164,62 @@ describe('embedsmith generate / runs (real CLI)', () => {
     db.close();
   });
 
+  it('a run of 1,000+ (check and HTTP worker threads) survives kill -9 and --resume finishes it, exit 0', async () => {
+    const srv = await startLlmServer({ latencyMs: 20 });
+    servers.push(srv);
+    const home = tmpDir();
+    expect((await inProcess(['datasets', 'create', 'd', '--home', home])).code).toBe(0);
+    const count = 1000;
+    const args = ['--kinds', 'sts', '--languages', 'en', '--count', String(count), '--models', 'm'];
+    const first = cli(
+      [
+        'generate',
+        '--home',
+        home,
+        '--dataset',
+        'd',
+        ...args,
+        '--base-url',
+        srv.url,
+        '--concurrency',
+        '32',
+        '--json',
+      ],
+      { OPENAI_API_KEY: 'sk-test' },
+    );
+    const dbFile = path.join(home, 'embedsmith.db');
+    let runId = '';
+    for (let i = 0; i < 800 && !runId; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      try {
+        const db = new Database(dbFile, { readonly: true });
+        const r = db
+          .prepare(`SELECT run_id, count(*) AS n FROM examples WHERE status != 'rejected' GROUP BY run_id`)
+          .get() as { run_id: string; n: number } | undefined;
+        db.close();
+        if (r && r.n >= 100) runId = r.run_id;
+      } catch {
+        // the database may not exist yet
+      }
+    }
+    expect(runId).not.toBe('');
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    const resumed = await cli(['generate', '--home', home, '--resume', runId, '--json'], {
+      OPENAI_API_KEY: 'sk-test',
+    }).done;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ run: runId, state: 'done', accepted: count });
+    const db = new Database(dbFile, { readonly: true });
+    const rows = db
+      .prepare(
+        `SELECT count(*) AS n, count(DISTINCT content_hash) AS u FROM examples WHERE run_id = ? AND status != 'rejected' AND surplus = 0`,
+      )
+      .get(runId) as { n: number; u: number };
+    db.close();
+    expect(rows).toEqual({ n: count, u: count });
+  });
+
   it('survives kill -9 mid-run: --resume reaches the exact count with no duplicates', async () => {
     const srv = await startLlmServer({ latencyMs: 40 });
     servers.push(srv);
