@@ -217,12 +217,7 @@ export function loadBeir(dir: string, opts: BeirOptions = {}): RetrievalTask {
   return {
     type: candidates ? 'Reranking' : 'Retrieval',
     candidates,
-    name: opts.name ?? nameFromPath(dir),
-    split,
-    hfSubset: 'default',
-    languages: opts.languages ?? [],
-    source: path.resolve(dir),
-    instruction: opts.instruction,
+    ...taskMeta(dir, opts),
     corpus,
     queries: qids.map((id) => ({ id, text: qtext.get(id)! })),
     qrels,
@@ -330,6 +325,25 @@ export interface FileTaskOptions {
   limit?: number;
 }
 
+/**
+ * What every task read from a file or folder carries besides its data: the name (the file's unless given),
+ * split, subset, languages, the source path and the instruction.
+ */
+function taskMeta(
+  source: string,
+  opts: Pick<FileTaskOptions, 'name' | 'split' | 'languages' | 'instruction'>,
+  dflt: { nameFrom?: string; languages?: () => string[] } = {},
+) {
+  return {
+    name: opts.name ?? nameFromPath(dflt.nameFrom ?? source),
+    split: opts.split ?? 'test',
+    hfSubset: 'default',
+    languages: opts.languages ?? dflt.languages?.() ?? [],
+    source: path.resolve(source),
+    instruction: opts.instruction,
+  };
+}
+
 /** STS file: STS Benchmark original (TSV), its JSONL, stsb-multi-mt CSV, SICK TSV, or any header TSV/CSV. */
 export function loadSts(
   file: string,
@@ -346,12 +360,7 @@ export function loadSts(
   });
   return {
     type: 'STS',
-    name: opts.name ?? nameFromPath(file),
-    split: opts.split ?? 'test',
-    hfSubset: 'default',
-    languages: opts.languages ?? [],
-    source: path.resolve(file),
-    instruction: opts.instruction,
+    ...taskMeta(file, opts),
     pairs,
     minScore: opts.minScore ?? 0,
     maxScore: opts.maxScore ?? 5,
@@ -377,12 +386,7 @@ export function loadPairClassification(file: string, opts: FileTaskOptions = {})
   });
   return {
     type: 'PairClassification',
-    name: opts.name ?? nameFromPath(file),
-    split: opts.split ?? 'test',
-    hfSubset: 'default',
-    languages: opts.languages ?? [],
-    source: path.resolve(file),
-    instruction: opts.instruction,
+    ...taskMeta(file, opts),
     pairs,
   };
 }
@@ -455,12 +459,10 @@ export function loadClassification(
     throw new UserError(`${spec}: the train and test files need at least one row each`);
   return {
     type: 'Classification',
-    name: opts.name ?? nameFromPath(spec.includes(',') ? testFile : spec),
-    split,
-    hfSubset: 'default',
-    languages: opts.languages ?? floresLang(testFile),
-    source: path.resolve(testFile),
-    instruction: opts.instruction,
+    ...taskMeta(testFile, opts, {
+      nameFrom: spec.includes(',') ? testFile : spec,
+      languages: () => floresLang(testFile),
+    }),
     train,
     test,
     samplesPerLabel: opts.samplesPerLabel,
@@ -478,12 +480,7 @@ export function loadClustering(
   if (rows.length < 2) throw new UserError(`${file}: clustering needs at least two labelled texts`);
   return {
     type: 'Clustering',
-    name: opts.name ?? nameFromPath(file),
-    split: opts.split ?? 'test',
-    hfSubset: 'default',
-    languages: opts.languages ?? floresLang(file),
-    source: path.resolve(file),
-    instruction: opts.instruction,
+    ...taskMeta(file, opts, { languages: () => floresLang(file) }),
     sets: [rows],
     protocol: opts.protocol ?? 'legacy',
     bootstrap: opts.bootstrap,

@@ -15,7 +15,7 @@ import { EXPECTED_COMPLETION_TOKENS, type Plan } from './plan';
 import { costUsd } from './prices';
 import { brainstormTemplateId, exampleTemplateId, isAsym, render, type Template } from './prompts';
 import { HttpPool } from './http-pool';
-import { type ChatClient, type ChatResult, LlmError, Provider, type ProviderOptions } from './provider';
+import { type ChatResult, LlmError, Provider, type ProviderOptions } from './provider';
 import { RateLimiter } from './ratelimit';
 import type { ErrorClass, RejectReason } from './reasons';
 import { Rng, itemSeed } from './rng';
@@ -225,11 +225,10 @@ export class RunEngine extends EventEmitter {
       timeoutMs: this.config.timeoutMs,
     };
     this.provider = opts.provider ?? new Provider(this.providerOptions);
-    this.chatClient = this.provider;
-    this.injectedProvider = opts.provider !== undefined;
     this.limiter = new RateLimiter(this.config.rpm, this.config.tpm);
     this.useWorker = opts.checkWorker ?? this.config.count >= 1000;
-    this.useHttpWorker = opts.httpWorker ?? this.config.count >= 1000;
+    // A provider handed in by a test is used as it is, in this thread.
+    this.useHttpWorker = !opts.provider && (opts.httpWorker ?? this.config.count >= 1000);
     this.templates = this.config.templates;
     this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
     this.tracker = new ProgressTracker(this.config.count, 'examples');
@@ -246,9 +245,7 @@ export class RunEngine extends EventEmitter {
   private readonly useWorker: boolean;
   private readonly useHttpWorker: boolean;
   private readonly providerOptions: ProviderOptions;
-  private readonly injectedProvider: boolean;
-  /** Where realtime chat calls go: the provider itself, or the HTTP worker's pool. */
-  private chatClient: ChatClient;
+  /** Realtime chat calls: from the HTTP worker, or through `provider` in this thread. */
   private http: HttpPool | null = null;
 
   // ---------------------------------------------------------------- lease
@@ -661,9 +658,13 @@ export class RunEngine extends EventEmitter {
         this.useWorker && !this.config.batchApi,
         this.config.validation.languageCheck,
       );
-      if (!this.config.batchApi && !this.injectedProvider) {
-        this.http = new HttpPool(this.providerOptions, this.config.concurrency, this.useHttpWorker);
-        this.chatClient = this.http;
+      if (!this.config.batchApi) {
+        this.http = new HttpPool(
+          this.provider,
+          this.providerOptions,
+          this.config.concurrency,
+          this.useHttpWorker,
+        );
         await this.http.ready;
       }
       // Brainstorm answers and inline fallbacks are checked on this thread; with a worker, only the worker
@@ -818,14 +819,12 @@ export class RunEngine extends EventEmitter {
       if (this.aborter.signal.aborted) ac.abort();
       this.requestAborters.add(ac);
       try {
-        const r = await this.chatClient
-          .chat(item.model, prompt, {
-            temperature: c.temperature,
-            topP: c.topP,
-            json: item.type === 'example',
-            signal: ac.signal,
-          })
-          .finally(() => this.requestAborters.delete(ac));
+        const r = await this.http!.chat(item.model, prompt, {
+          temperature: c.temperature,
+          topP: c.topP,
+          json: item.type === 'example',
+          signal: ac.signal,
+        }).finally(() => this.requestAborters.delete(ac));
         this.limiter.settle(est.tokens, r.promptTokens + r.completionTokens);
         attempts.push({
           model: item.model,

@@ -6,7 +6,7 @@ import {
   type ChatParams,
   type ChatResult,
   LlmError,
-  Provider,
+  type Provider,
   type ProviderOptions,
 } from './provider';
 
@@ -37,7 +37,6 @@ export const httpStats = { threaded: 0 };
  */
 export class HttpPool implements ChatClient {
   private worker: Worker | null = null;
-  private readonly local: Provider;
   private readonly waiting = new Map<
     number,
     {
@@ -51,8 +50,13 @@ export class HttpPool implements ChatClient {
   /** Resolves once the worker has loaded (at once without one). */
   readonly ready: Promise<void>;
 
-  constructor(options: ProviderOptions, concurrency: number, enabled: boolean) {
-    this.local = new Provider(options);
+  /** `local` makes the calls when no worker runs; the worker builds its own Provider from `options`. */
+  constructor(
+    private readonly local: Provider,
+    options: ProviderOptions,
+    concurrency: number,
+    enabled: boolean,
+  ) {
     let markReady: () => void = () => {};
     this.ready = new Promise((r) => {
       markReady = r;

@@ -8,7 +8,7 @@ export const poolStats = { threaded: 0, ms: 0 };
 
 /**
  * Checks answers (parse, validate, language ID, MinHash) in a worker thread so the main thread keeps to
- * HTTP and SQLite. Requests are posted in batches per event-loop turn. When no worker can run (bundled
+ * planning and SQLite. Requests are posted in batches per event-loop turn. When no worker can run (bundled
  * builds without the worker file, or a worker error) answers are checked inline: same results, same order.
  * The language detector (~115 MB of tables) is loaded only where the checks run: in the worker, or here
  * once checks fall back inline.
@@ -46,7 +46,11 @@ export class CheckPool {
           w?.resolve(r);
         }
       });
+      // An error, or an exit we did not ask for: what it held is checked here.
       this.worker.on('error', () => this.fallback());
+      this.worker.on('exit', () => {
+        if (this.worker) this.fallback();
+      });
       // Referenced until close(): while the run waits on it (the detector loading, answers being checked)
       // it may be all that keeps the process alive.
     } catch {

@@ -18,7 +18,7 @@ function setup() {
     out.push({ conn, msg: msg as Record<string, unknown> }),
   );
   const reply = async (id: number) => {
-    await expect.poll(() => out.find((o) => o.msg.id === id)).toBeTruthy();
+    await expect.poll(() => out.some((o) => o.msg.id === id)).toBe(true);
     return out.find((o) => o.msg.id === id)!;
   };
   return { host, out, reply };

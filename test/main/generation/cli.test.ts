@@ -40,6 +40,27 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, done };
 }
 
+/**
+ * Polls the workspace database (25 ms apart, at most `tries` times) until a run has stored at least `min`
+ * accepted or unreviewed examples; returns its id, or '' if none got there.
+ */
+async function runWithStored(dbFile: string, min: number, tries: number): Promise<string> {
+  for (let i = 0; i < tries; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    try {
+      const db = new Database(dbFile, { readonly: true });
+      const r = db
+        .prepare(`SELECT run_id, count(*) AS n FROM examples WHERE status != 'rejected' GROUP BY run_id`)
+        .get() as { run_id: string; n: number } | undefined;
+      db.close();
+      if (r && r.n >= min) return r.run_id;
+    } catch {
+      // the database may not exist yet
+    }
+  }
+  return '';
+}
+
 /** Our commands in this process (fast, and independent of other areas' commands), capturing stdout. */
 async function main(args: string[]): Promise<number> {
   const program = new Command('embedsmith').exitOverride();
@@ -188,20 +209,7 @@ describe('embedsmith generate / runs (real CLI)', () => {
       { OPENAI_API_KEY: 'sk-test' },
     );
     const dbFile = path.join(home, 'embedsmith.db');
-    let runId = '';
-    for (let i = 0; i < 800 && !runId; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      try {
-        const db = new Database(dbFile, { readonly: true });
-        const r = db
-          .prepare(`SELECT run_id, count(*) AS n FROM examples WHERE status != 'rejected' GROUP BY run_id`)
-          .get() as { run_id: string; n: number } | undefined;
-        db.close();
-        if (r && r.n >= 100) runId = r.run_id;
-      } catch {
-        // the database may not exist yet
-      }
-    }
+    const runId = await runWithStored(dbFile, 100, 800);
     expect(runId).not.toBe('');
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
@@ -255,23 +263,7 @@ describe('embedsmith generate / runs (real CLI)', () => {
     );
     const dbFile = path.join(home, 'embedsmith.db');
     // Wait until some but not all examples are stored, then SIGKILL the process.
-    let runId = '';
-    for (let i = 0; i < 400; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      try {
-        const db = new Database(dbFile, { readonly: true });
-        const r = db
-          .prepare(`SELECT run_id, count(*) AS n FROM examples WHERE status != 'rejected' GROUP BY run_id`)
-          .get() as { run_id: string; n: number } | undefined;
-        db.close();
-        if (r && r.n >= 15) {
-          runId = r.run_id;
-          break;
-        }
-      } catch {
-        // the database may not exist yet
-      }
-    }
+    const runId = await runWithStored(dbFile, 15, 400);
     expect(runId).not.toBe('');
     first.child.kill('SIGKILL');
     const killed = await first.done;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpPool, httpStats } from '../../../src/main/generation/http-pool';
+import { Provider } from '../../../src/main/generation/provider';
 import { type LlmServer, startLlmServer } from '../../helpers/llm-server';
 
 // The HTTP worker on its own: the wire limit, cancelling a call still queued, and a worker that dies.
@@ -13,7 +14,8 @@ afterEach(async () => {
 async function setup(latencyMs: number, concurrency: number) {
   const srv = await startLlmServer({ latencyMs });
   servers.push(srv);
-  const pool = new HttpPool({ baseUrl: srv.url, apiKey: 'k', timeoutMs: 5000 }, concurrency, true);
+  const options = { baseUrl: srv.url, apiKey: 'k', timeoutMs: 5000 };
+  const pool = new HttpPool(new Provider(options), options, concurrency, true);
   pools.push(pool);
   await pool.ready;
   return { srv, pool };

@@ -65,6 +65,20 @@ const sqdist = (x: Float32Array, c: Float64Array, off: number, d: number) => {
   return s;
 };
 
+/** Index of the center nearest to x (the first on ties, as sklearn's argmin). */
+const nearest = (x: Float32Array, centers: Float64Array, k: number, d: number) => {
+  let arg = 0;
+  let bd = Number.POSITIVE_INFINITY;
+  for (let c = 0; c < k; c++) {
+    const s = sqdist(x, centers, c * d, d);
+    if (s < bd) {
+      bd = s;
+      arg = c;
+    }
+  }
+  return arg;
+};
+
 export interface KMeansOptions {
   batchSize?: number;
   maxIter?: number;
@@ -141,16 +155,8 @@ export function miniBatchKMeans(X: readonly Float32Array[], k: number, opts: KMe
     let inertia = 0;
     for (let b = 0; b < batch; b++) {
       const x = X[rng.randint(n)];
-      let arg = 0;
-      let bd = Number.POSITIVE_INFINITY;
-      for (let c = 0; c < k; c++) {
-        const s = sqdist(x, centers, c * d, d);
-        if (s < bd) {
-          bd = s;
-          arg = c;
-        }
-      }
-      inertia += bd;
+      const arg = nearest(x, centers, k, d);
+      inertia += sqdist(x, centers, arg * d, d);
       bc[arg]++;
       for (let j = 0; j < d; j++) sums[arg * d + j] += x[j];
     }
@@ -169,18 +175,7 @@ export function miniBatchKMeans(X: readonly Float32Array[], k: number, opts: KMe
       noImp = 0;
     } else if (++noImp >= maxNoImp) break;
   }
-  return X.map((x) => {
-    let arg = 0;
-    let bd = Number.POSITIVE_INFINITY;
-    for (let c = 0; c < k; c++) {
-      const s = sqdist(x, centers, c * d, d);
-      if (s < bd) {
-        bd = s;
-        arg = c;
-      }
-    }
-    return arg;
-  });
+  return X.map((x) => nearest(x, centers, k, d));
 }
 
 /** Legacy protocol: per set, MiniBatchKMeans(k = #labels, batch 500, seed 42), V-measure; mean and std. */
