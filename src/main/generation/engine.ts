@@ -109,6 +109,19 @@ interface Outcome {
   estTokens: number;
 }
 
+/** One line of a Batch API output or error file. */
+interface BatchOutputLine {
+  custom_id: string;
+  response?: {
+    status_code: number;
+    body?: {
+      choices?: { message?: { content?: string } }[];
+      usage?: { prompt_tokens: number; completion_tokens: number };
+    };
+  } | null;
+  error?: { code?: string; message?: string } | null;
+}
+
 export interface EngineOptions {
   apiKey: string;
   /** Check answers in a worker thread (default: runs of 1,000+ examples, when running from source). */
@@ -1249,17 +1262,7 @@ export class RunEngine extends EventEmitter {
     ];
     for (const line of lines) {
       if (!line.trim()) continue;
-      let rec: {
-        custom_id: string;
-        response?: {
-          status_code: number;
-          body?: {
-            choices?: { message?: { content?: string } }[];
-            usage?: { prompt_tokens: number; completion_tokens: number };
-          };
-        } | null;
-        error?: { code?: string; message?: string } | null;
-      };
+      let rec: BatchOutputLine;
       try {
         rec = JSON.parse(line);
       } catch {
@@ -1289,19 +1292,7 @@ export class RunEngine extends EventEmitter {
     this.flush();
   }
 
-  private pushBatchOutcome(
-    item: Item,
-    rec: {
-      response?: {
-        status_code: number;
-        body?: {
-          choices?: { message?: { content?: string } }[];
-          usage?: { prompt_tokens: number; completion_tokens: number };
-        };
-      } | null;
-      error?: { code?: string; message?: string } | null;
-    },
-  ) {
+  private pushBatchOutcome(item: Item, rec: BatchOutputLine) {
     item.attempts++;
     const body = rec.response?.body;
     const text = body?.choices?.[0]?.message?.content;

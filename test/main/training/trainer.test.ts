@@ -41,17 +41,23 @@ function recallAt1(q: Float32Array, d: Float32Array, n: number, dim: number): nu
   return hits / n;
 }
 
+/** A workspace with dataset 'syn': `n` synthetic examples, the last `test` of them in the test split. */
+function synDataset(n: number, seed: number, test: number) {
+  const dir = tmpDir();
+  const store = Store.open(path.join(dir, 'db.sqlite'));
+  const ds = store.datasets.create('syn');
+  const all = syntheticTask(n, seed);
+  store.examples.insertMany(ds.id, all.slice(0, n - test));
+  store.examples.insertMany(
+    ds.id,
+    all.slice(n - test).map((e) => ({ ...e, split: 'test' as const })),
+  );
+  return { dir, store, ds };
+}
+
 describe('training loop (reference encoder)', () => {
   it('loss falls, held-out retrieval improves over the base, the adapter reloads to the same embeddings', async () => {
-    const dir = tmpDir();
-    const store = Store.open(path.join(dir, 'db.sqlite'));
-    const ds = store.datasets.create('syn');
-    const all = syntheticTask(200, 5);
-    store.examples.insertMany(ds.id, all.slice(0, 160));
-    store.examples.insertMany(
-      ds.id,
-      all.slice(160).map((e) => ({ ...e, split: 'test' as const })),
-    );
+    const { dir, store, ds } = synDataset(200, 5, 40);
     const fmt = queryFormatter(MODEL);
     const rows = loadTrainRows(store, ['syn'], fmt);
     expect(rows.length).toBe(160);
@@ -145,15 +151,7 @@ describe('training loop (reference encoder)', () => {
 
 describe('training loop (real mistral fixture model, ONNX training graphs)', () => {
   it('loss falls and held-out retrieval improves over the base model', async () => {
-    const dir = tmpDir();
-    const store = Store.open(path.join(dir, 'db.sqlite'));
-    const ds = store.datasets.create('syn');
-    const all = syntheticTask(120, 11);
-    store.examples.insertMany(ds.id, all.slice(0, 96));
-    store.examples.insertMany(
-      ds.id,
-      all.slice(96).map((e) => ({ ...e, split: 'test' as const })),
-    );
+    const { dir, store, ds } = synDataset(120, 11, 24);
     const fmt = queryFormatter(MODEL);
     const rows = loadTrainRows(store, ['syn'], fmt);
     const test = [...store.examples.iterate(ds.id, { split: 'test' })];
@@ -193,10 +191,7 @@ describe('training loop (real mistral fixture model, ONNX training graphs)', () 
 
 describe('training loop in float16 (real mistral fixture model, half-precision base weights on CPU)', () => {
   it('loss falls; gradients are unscaled before clipping and AdamW; an overflow step is skipped', async () => {
-    const dir = tmpDir();
-    const store = Store.open(path.join(dir, 'db.sqlite'));
-    const ds = store.datasets.create('syn');
-    store.examples.insertMany(ds.id, syntheticTask(96, 11));
+    const { dir, store } = synDataset(96, 11, 0);
     const rows = loadTrainRows(store, ['syn'], queryFormatter(MODEL));
     store.close();
     const config = realModelConfig(dir, { maxSteps: 20, device: 'cpu', dtype: 'float16' });
