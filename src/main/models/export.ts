@@ -6,6 +6,7 @@ import { UserError } from '../errors';
 import { buildForward } from './graphs';
 import { type LoraWeights, loraKeyA, loraKeyB, loraScaling, mergeInto } from './lora';
 import type { EmbeddingModel } from './model';
+import { EmbedTokenizer } from './tokenizer';
 
 const { onnx } = onnxProto;
 
@@ -32,6 +33,69 @@ export const MODEL_FOLDER_FILES = [
   'config_sentence_transformers.json',
   'sentence_bert_config.json',
 ];
+
+type Json = Record<string, unknown>;
+const readJson = (f: string): Json => JSON.parse(fs.readFileSync(f, 'utf8'));
+
+/**
+ * tokenizer.json + tokenizer_config.json rewritten so that a stock tokenizer produces exactly the ids our
+ * embed() feeds, and a stock last-token pooler (transformers.js `pooling: 'last_token'` takes position −1;
+ * sentence-transformers' lasttoken takes the last masked-in position) lands on the token we pool:
+ * - last-token models whose tokenizer adds no EOS (e5-mistral's adds BOS only) get EOS appended by the
+ *   post-processor (and `add_eos_token: true`, which transformers' Llama tokenizer rebuilds the same way);
+ * - last-token models pad on the left, so position −1 of every row of a batch is that EOS.
+ * Mean / CLS models are copied as they are.
+ */
+export function embeddingTokenizerFiles(model: EmbeddingModel): { tokenizer: Json; config: Json } {
+  const dir = model.ck.dir;
+  const tokenizer = readJson(path.join(dir, 'tokenizer.json'));
+  const cfgFile = path.join(dir, 'tokenizer_config.json');
+  const config = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
+  if (model.pooling !== 'last_token') return { tokenizer, config };
+  config.padding_side = 'left';
+  const tok = model.tokenizer;
+  if (!tok.appendsEos) {
+    if (tok.eosId === null) throw new UserError('tokenizer_config.json: no eos_token for last-token pooling');
+    const eos = tok.idToToken(tok.eosId) as string;
+    const special = (type_id: number) => ({ SpecialToken: { id: eos, type_id } });
+    const seq = (id: 'A' | 'B', type_id: number) => ({ Sequence: { id, type_id } });
+    const pp = tokenizer.post_processor as Json | null | undefined;
+    const eosSpec = { id: eos, ids: [tok.eosId], tokens: [eos] };
+    if (pp?.type === 'TemplateProcessing') {
+      tokenizer.post_processor = {
+        ...pp,
+        single: [...(pp.single as unknown[]), special(0)],
+        pair: [...(pp.pair as unknown[]), special(1)],
+        special_tokens: { ...(pp.special_tokens as Json), [eos]: eosSpec },
+      };
+    } else {
+      const template = {
+        type: 'TemplateProcessing',
+        single: [seq('A', 0), special(0)],
+        pair: [seq('A', 0), seq('B', 1), special(1)],
+        special_tokens: { [eos]: eosSpec },
+      };
+      // A ByteLevel (or other) processor keeps its job; the template runs after it.
+      tokenizer.post_processor = pp ? { type: 'Sequence', processors: [pp, template] } : template;
+    }
+    config.add_eos_token = true;
+  }
+  return { tokenizer, config };
+}
+
+/** Writes the embedding tokenizer files into outDir and checks they reproduce our ids. */
+export function writeEmbeddingTokenizer(model: EmbeddingModel, outDir: string): string[] {
+  const { tokenizer, config } = embeddingTokenizerFiles(model);
+  fs.writeFileSync(path.join(outDir, 'tokenizer.json'), `${JSON.stringify(tokenizer, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  // Self-check: the written files, read back, give the ids embed() uses (EOS once, not twice).
+  if (model.pooling !== 'last_token') return ['tokenizer.json', 'tokenizer_config.json'];
+  const back = EmbedTokenizer.load(outDir, model.ck.config);
+  for (const probe of ['hello world', 'a'])
+    if (JSON.stringify(back.encode(probe)) !== JSON.stringify(model.tokenize([probe])[0]))
+      throw new Error(`export: the written tokenizer does not reproduce the embedding ids of "${probe}"`);
+  return ['tokenizer.json', 'tokenizer_config.json'];
+}
 
 export interface ExportOptions {
   adapter?: LoraWeights | null;
@@ -110,9 +174,10 @@ export function exportOnnx(
     throw new UserError('model is over 2 GB: export with external weights');
   fs.writeFileSync(path.join(outDir, 'onnx', 'model.onnx'), bytes);
   const files = ['onnx/model.onnx', ...(external ? [`onnx/${dataName}`] : [])];
+  files.push(...writeEmbeddingTokenizer(model, outDir));
   for (const f of MODEL_FOLDER_FILES) {
     const src = path.join(model.ck.dir, f);
-    if (!fs.existsSync(src)) continue;
+    if (!fs.existsSync(src) || files.includes(f)) continue;
     if (f === 'config.json') {
       const cfg = JSON.parse(fs.readFileSync(src, 'utf8'));
       cfg.torch_dtype = 'float32';
