@@ -26,8 +26,18 @@ export interface ComparisonRow {
   revision: string;
   isBase: boolean;
   values: Record<string, number | null>;
-  /** Row minus its base row (same model, base revision), per column; null for base rows or no base. */
+  /**
+   * Row minus its base row (same model, base revision), per column; null for base rows or no base.
+   * Average columns: the mean of the per-task differences over the tasks both rows have (see `common`).
+   */
   delta: Record<string, number | null> | null;
+  /**
+   * Average columns of a row with a base: how many tasks both rows have, and each row's average over
+   * just those tasks (so value − base = delta). Rows evaluated on different task sets compare only there.
+   */
+  common?: Record<string, { n: number; value: number | null; base: number | null }> | null;
+  /** Task column → why this row has no score there (e.g. a task every model scores 0 on by construction). */
+  notScored?: Record<string, string>;
 }
 
 export interface ComparisonTable {

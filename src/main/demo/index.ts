@@ -4,7 +4,7 @@ import type { Progress } from '../../shared/domain';
 import { FIXED_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
 import type { EvaluateResult } from '../eval/service';
-import type { EvalTask, RetrievalTask } from '../eval/tasks';
+import { type EvalTask, type RetrievalTask, unscorableReason } from '../eval/tasks';
 import { exportDataset } from '../export';
 import { importDataset } from '../import';
 import { ProgressTracker } from '../jobs/progress';
@@ -191,18 +191,8 @@ export function poolRetrieval(tasks: EvalTask[], name: string): EvalTask[] {
   return [merged, ...tasks.filter((t) => t.type !== 'Retrieval')];
 }
 
-/**
- * Tasks whose score cannot move: a classification whose test labels never occur in its train labels
- * (the demo's long-short labels are free text per row) scores 0 for every model.
- */
-function degenerate(t: EvalTask): string | null {
-  if (t.type === 'Classification') {
-    const seen = new Set(t.train.map((x) => x.label));
-    if (!t.test.some((x) => seen.has(x.label)))
-      return 'no test label occurs among the train labels (free-text labels), so every model scores 0';
-  }
-  return null;
-}
+/** Tasks whose score cannot move (the demo's long-short labels are free text per row). */
+const degenerate = unscorableReason;
 
 /**
  * `embedsmith demo`: the whole pipeline on the embedded defaults, in the given workbench — demo model

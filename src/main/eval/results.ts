@@ -189,6 +189,8 @@ export interface ScoreEntry {
   task: string;
   taskType: TaskType | null;
   mainScore: number;
+  /** Set when the task was not scored for this row: why (the cell shows it instead of a number). */
+  notScored?: string;
 }
 
 export type { ComparisonColumn, ComparisonRow, ComparisonTable } from '../../shared/results';
@@ -258,6 +260,7 @@ export function entriesFromDb(db: Db, filter: { model?: string } = {}): ScoreEnt
       task: taskKey(r.taskName, r.scores.hf_subset),
       taskType: r.taskType,
       mainScore: r.mainScore,
+      notScored: typeof r.scores.not_scored === 'string' ? r.scores.not_scored : undefined,
     };
     latest.set(`${e.model}\u0000${e.revision}\u0000${e.task}`, e);
   }
@@ -298,7 +301,8 @@ export function compareEntries(entries: ScoreEntry[], opts: { baseRevision?: str
       };
       rowsByKey.set(k, row);
     }
-    row.values[e.task] = e.mainScore;
+    if (e.notScored) row.notScored = { ...row.notScored, [e.task]: e.notScored };
+    else row.values[e.task] = e.mainScore;
   }
   const avg = (xs: (number | null | undefined)[]) => {
     const v = xs.filter((x): x is number => typeof x === 'number');
@@ -320,13 +324,30 @@ export function compareEntries(entries: ScoreEntry[], opts: { baseRevision?: str
     if (r.isBase) continue;
     const b = rows.find((x) => x.model === r.model && x.isBase);
     if (!b) continue;
-    r.delta = Object.fromEntries(
-      columns.map((c) => {
+    // Averages compare only the tasks both rows have: a row evaluated on more (or other) tasks would
+    // otherwise get a delta that mixes task sets (issue #18: "avg −25.08" while every shared task improved).
+    const scope = (c: ComparisonColumn) =>
+      tasks.filter(
+        (k) =>
+          (c.kind === 'average' || types.get(k) === c.taskType) &&
+          typeof r.values[k] === 'number' &&
+          typeof b.values[k] === 'number',
+      );
+    r.common = {};
+    r.delta = {};
+    for (const c of columns) {
+      if (c.kind === 'task') {
         const x = r.values[c.key];
         const y = b.values[c.key];
-        return [c.key, x !== null && y !== null ? x - y : null];
-      }),
-    );
+        r.delta[c.key] = x !== null && y !== null ? x - y : null;
+        continue;
+      }
+      const ks = scope(c);
+      const value = avg(ks.map((k) => r.values[k]));
+      const base = avg(ks.map((k) => b.values[k]));
+      r.common[c.key] = { n: ks.length, value, base };
+      r.delta[c.key] = value !== null && base !== null ? value - base : null;
+    }
   }
   return { columns, rows };
 }
@@ -338,7 +359,7 @@ export function formatComparison(t: ComparisonTable): string {
     r.label,
     ...t.columns.map((c) => {
       const v = r.values[c.key];
-      if (v === null || v === undefined) return '-';
+      if (v === null || v === undefined) return r.notScored?.[c.key] ? 'not scored' : '-';
       const d = r.delta?.[c.key];
       return `${(v * 100).toFixed(2)}${d !== null && d !== undefined ? ` (${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)})` : ''}`;
     }),

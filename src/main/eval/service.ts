@@ -33,7 +33,7 @@ import {
   loadPairClassification,
   loadSts,
 } from './sources';
-import type { EvalTask } from './tasks';
+import { type EvalTask, unscorableReason } from './tasks';
 
 export const TASK_SPEC_HELP =
   'beir:DIR | rerank:DIR (BEIR + top_ranked) | sts:FILE | dataset:NAME[:split] | pairclf:FILE | clf:DIR_or_TRAIN,TEST | cluster:FILE | bitext:SRC_FILE,TGT_FILE';
@@ -234,6 +234,28 @@ export class EvalService {
     };
     const results: EvaluateResult['results'] = [];
     for (const task of req.tasks) {
+      // A task that cannot be scored gets a row saying why (the comparison shows it), not a fake 0.
+      const why = unscorableReason(task);
+      if (why) {
+        insertResult(
+          this.store.db,
+          model,
+          revision,
+          {
+            taskName: task.name,
+            taskType: task.type,
+            split: task.split,
+            hfSubset: task.hfSubset,
+            languages: task.languages,
+            scores: {},
+            mainScore: 0,
+            evaluationTime: 0,
+          },
+          null,
+          { not_scored: why, source: task.source },
+        );
+        continue;
+      }
       const r = await runTask(task, emb, {
         instruction: req.instruction,
         provider: req.provider,

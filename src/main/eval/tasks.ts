@@ -92,3 +92,16 @@ export type EvalTask =
   | ClassificationTask
   | ClusteringTask
   | BitextTask;
+
+/**
+ * Why a task cannot be scored meaningfully, or null. A classification whose test labels never occur among
+ * its train labels (e.g. free-text long-short labels, one per row) scores 0 for every model by construction.
+ */
+export function unscorableReason(t: EvalTask): string | null {
+  if (t.type === 'Classification') {
+    const seen = new Set(t.train.map((x) => x.label));
+    if (!t.test.some((x) => seen.has(x.label)))
+      return 'no test label occurs among the train labels (free-text labels), so every model scores 0';
+  }
+  return null;
+}
