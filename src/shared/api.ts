@@ -56,6 +56,9 @@ export const appRouter = t.router({
     import: p.input(inputs.datasetImport).mutation(({ ctx, input }) => ctx.svc.datasets.import(input)),
     export: p.input(inputs.datasetExport).mutation(({ ctx, input }) => ctx.svc.datasets.export(input)),
     split: p.input(inputs.datasetSplit).mutation(({ ctx, input }) => ctx.svc.datasets.split(input)),
+    setInstruction: p
+      .input(inputs.datasetInstruction)
+      .mutation(({ ctx, input }) => ctx.svc.datasets.setInstruction(input)),
   }),
   jobs: t.router({
     list: p.query(({ ctx }) => ctx.svc.jobs.list()),

@@ -110,8 +110,12 @@ export const inputs = {
       status: z.enum(STATUSES).optional(),
       skipInvalid: z.boolean().optional(),
       create: z.boolean().optional(),
+      /** Sets the dataset's default instruction (rows without one train with it). */
+      instruction: z.string().max(2000).optional(),
     })
     .strict(),
+  /** The dataset's default instruction; null or blank clears it (then the method's default per kind). */
+  datasetInstruction: z.object({ name: datasetName, instruction: z.string().max(2000).nullable() }).strict(),
   datasetExport: z
     .object({
       name: datasetName,
@@ -400,6 +404,7 @@ export interface Services {
     import(i: Inputs['datasetImport']): JobInfo;
     export(i: Inputs['datasetExport']): JobInfo;
     split(i: Inputs['datasetSplit']): { assigned: number; bySplit: Record<string, number> };
+    setInstruction(i: Inputs['datasetInstruction']): Dataset;
   };
   jobs: {
     list(): JobInfo[];

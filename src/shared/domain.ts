@@ -24,6 +24,22 @@ export const FIXED_INSTRUCTIONS: Partial<Record<Kind, string>> = {
 };
 
 /**
+ * The instruction of a row that has none and whose dataset sets no default (METHOD.md §7): sts and bitext
+ * use the method's fixed ones; short-long and short-short the public-set instructions §7 lists for the
+ * closest sets (MS-MARCO passage, Quora duplicates); long-short and long-long have no published one, so the
+ * wording is ours, following the kind's definition in §2.
+ */
+export const KIND_DEFAULT_INSTRUCTIONS: Record<Kind, string> = {
+  'short-long': 'Given a web search query, retrieve relevant passages that answer the query',
+  'long-short': 'Given a text, retrieve the label that classifies it',
+  'short-short':
+    'Given a question, retrieve questions that are semantically equivalent to the given question',
+  'long-long': 'Given a document, retrieve documents that match it',
+  sts: FIXED_INSTRUCTIONS.sts as string,
+  bitext: FIXED_INSTRUCTIONS.bitext as string,
+};
+
+/**
  * Keys of each kind's step-2 JSON answer (METHOD.md §2) and which key plays query / positive / negative.
  * The paper layout of import and export uses exactly these keys.
  */
@@ -118,6 +134,8 @@ export interface Dataset {
   createdAt: string;
   updatedAt: string;
   exampleCount: number;
+  /** Instruction of the rows that have none (a dataset setting); null: the method's per kind. */
+  instruction: string | null;
 }
 
 export interface StatsCell {

@@ -16,7 +16,7 @@ beforeEach(() => {
 function mount(n = 30) {
   const examples = makeExamples(n);
   const mem = memoryServices(examples, [
-    { id: 1, name: 'd', description: '', createdAt: '', updatedAt: '', exampleCount: n },
+    { id: 1, name: 'd', description: '', createdAt: '', updatedAt: '', exampleCount: n, instruction: null },
   ]);
   render(
     <ApiProvider client={mem.client as never}>

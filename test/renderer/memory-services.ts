@@ -89,6 +89,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       import: notHere,
       export: notHere,
       split: notHere,
+      setInstruction: notHere,
     },
     examples: {
       page: log('page', (i) => {

@@ -119,6 +119,7 @@ export function createServices(
               status: i.status,
               skipInvalid: i.skipInvalid,
               create: i.create,
+              instruction: i.instruction,
               rejectedDir: path.join(wb.paths.home, 'imports'),
               onProgress,
             });
@@ -153,6 +154,11 @@ export function createServices(
         );
         hub.emit({ topic: 'examples', dataset: d.name });
         return r;
+      },
+      setInstruction(i) {
+        const d = store.datasets.setInstruction(i.name, i.instruction);
+        hub.emit({ topic: 'datasets' });
+        return d;
       },
     },
     jobs: {

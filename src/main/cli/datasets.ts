@@ -59,6 +59,31 @@ export function registerDatasets(program: Command): void {
       }),
     );
 
+  withGlobals(
+    ds
+      .command('instruction')
+      .argument('<name>', 'dataset')
+      .argument('[text]', 'the new default instruction (omit to show the current one)')
+      .option('--clear', "remove it: rows without an instruction get the method's default per kind"),
+  )
+    .description("show or set the instruction that training gives the dataset's rows without one")
+    .action((name: string, text: string | undefined, opts: GlobalOpts & { clear?: boolean }) =>
+      runWithWorkbench(opts, ({ wb, out }) => {
+        if (opts.clear && text !== undefined)
+          throw usageError('give either an instruction or --clear, not both');
+        const d =
+          opts.clear || text !== undefined
+            ? wb.store.datasets.setInstruction(name, opts.clear ? null : (text as string))
+            : wb.store.datasets.get(name);
+        out(
+          { dataset: d.name, instruction: d.instruction },
+          d.instruction
+            ? `${d.name}: rows without an instruction train with "${d.instruction}"`
+            : `${d.name}: no default instruction; rows without one get the method's default per kind`,
+        );
+      }),
+    );
+
   withGlobals(ds.command('delete').argument('<name>'))
     .description('delete a dataset and all its examples')
     .action((name: string, opts: GlobalOpts) =>
@@ -106,7 +131,11 @@ export function registerDatasets(program: Command): void {
       .option('--language <code>', 'language of rows whose line has none')
       .option('--status <status>', `status of rows whose line has none: ${STATUSES.join(', ')}`)
       .option('--skip-invalid', 'import the valid lines; write the invalid ones to a file and print its path')
-      .option('--create', 'create the dataset if it does not exist'),
+      .option('--create', 'create the dataset if it does not exist')
+      .option(
+        '--instruction <text>',
+        "the dataset's default instruction: training gives it to rows without one (else the method's per kind)",
+      ),
   )
     .description(
       'import a JSONL file (paper, sentence-transformers, FlagEmbedding) or a BEIR folder; all or nothing',
@@ -122,6 +151,7 @@ export function registerDatasets(program: Command): void {
           status?: string;
           skipInvalid?: boolean;
           create?: boolean;
+          instruction?: string;
         },
       ) => {
         const layout = oneOf<ImportLayout>('--layout', opts.layout, IMPORT_LAYOUTS);
@@ -136,6 +166,7 @@ export function registerDatasets(program: Command): void {
             status,
             skipInvalid: opts.skipInvalid,
             create: opts.create,
+            instruction: opts.instruction,
             rejectedDir: path.join(wb.paths.home, 'imports'),
             onProgress: (p) => b.update(p),
           });

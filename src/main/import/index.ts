@@ -31,6 +31,8 @@ export interface ImportOptions {
   skipInvalid?: boolean;
   /** Create the dataset (in the same transaction) when it does not exist. */
   create?: boolean;
+  /** Sets the dataset's default instruction (rows without one train with it), in the same transaction. */
+  instruction?: string;
   /** Folder for the rejected-lines file (default: the workspace's imports/ folder). */
   rejectedDir: string;
   onProgress?: ProgressListener;
@@ -184,6 +186,7 @@ export async function importDataset(
   db.exec('BEGIN IMMEDIATE');
   try {
     const ds = store.datasets.find(name) ?? store.datasets.create(name);
+    if (opts.instruction?.trim()) store.datasets.setInstruction(name, opts.instruction);
     const splitFor = splitAssigner(splitSettings(db, ds.id));
     let batch: NewExample[] = [];
     const flush = (final = false) => {

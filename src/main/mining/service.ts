@@ -216,7 +216,7 @@ export class MiningService {
     const taskText = (id: number) => (taskStmt.get(id) as { text: string } | undefined)?.text;
     const rows: { e: Example; instruction: string | null }[] = [];
     for (const e of this.core.examples.iterate(d.id, f))
-      rows.push({ e, instruction: instructionOf(e, taskText) });
+      rows.push({ e, instruction: instructionOf(e, taskText, d.instruction) });
     return { d, rows };
   }
 

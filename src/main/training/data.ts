@@ -1,5 +1,5 @@
 import type { Example } from '../../shared/domain';
-import { FIXED_INSTRUCTIONS } from '../../shared/domain';
+import { FIXED_INSTRUCTIONS, KIND_DEFAULT_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
 import { applyNegativeOptions, type NegativeOptions } from '../mining/training';
 import type { TrainRow } from './train-row';
@@ -12,16 +12,23 @@ export type { TrainRow };
 export type BatchGrouping = 'none' | 'kind' | 'dataset';
 
 /**
- * The instruction of an example (METHOD.md §7): the brainstormed task for asymmetric synthetic kinds
- * (its own instruction column, else its task's text), the fixed instruction for sts / bitext, the
- * imported set's instruction column otherwise.
+ * The instruction of an example (METHOD.md §7): its own instruction column; else for asymmetric synthetic
+ * kinds its brainstormed task's text; else the dataset's default instruction; else the method's default for
+ * its kind (sts / bitext: the fixed ones). Never null, so rows imported without one train instead of
+ * refusing the run.
  */
-export function instructionOf(e: Example, taskText: (id: number) => string | undefined): string | null {
-  const fixed = FIXED_INSTRUCTIONS[e.kind];
+export function instructionOf(
+  e: Example,
+  taskText: (id: number) => string | undefined,
+  datasetDefault: string | null = null,
+): string {
   if (e.instruction?.trim()) return e.instruction;
-  if (fixed) return fixed;
-  if (e.taskId !== null) return taskText(e.taskId) ?? null;
-  return null;
+  if (!FIXED_INSTRUCTIONS[e.kind] && e.taskId !== null) {
+    const t = taskText(e.taskId);
+    if (t?.trim()) return t;
+  }
+  if (datasetDefault?.trim()) return datasetDefault;
+  return KIND_DEFAULT_INSTRUCTIONS[e.kind];
 }
 
 /**
@@ -50,13 +57,8 @@ export function loadTrainRows(
         `dataset "${name}" has ${accepted} accepted examples but none in the train split; run \`embedsmith datasets split ${name}\` first`,
       );
     }
-    const missing: number[] = [];
     for (const e of store.examples.iterate(d.id, { status: 'accepted', split: 'train' })) {
-      const ins = instructionOf(e, taskText);
-      if (!ins) {
-        missing.push(e.id);
-        continue;
-      }
+      const ins = instructionOf(e, taskText, d.instruction);
       rows.push({
         id: e.id,
         kind: e.kind,
@@ -67,10 +69,6 @@ export function loadTrainRows(
         negative: e.negative?.trim() ? e.negative : null,
       });
     }
-    if (missing.length)
-      throw new UserError(
-        `dataset "${name}": ${missing.length} train examples have no instruction (e.g. id ${missing.slice(0, 5).join(', ')}); set one with \`embedsmith datasets edit\` or reject them`,
-      );
   }
   // --negatives / --drop-false-negatives (src/main/mining): a no-op with the defaults.
   if ((negatives.negatives ?? 'llm') === 'llm' && (negatives.dropFalseNegatives ?? 'off') === 'off')

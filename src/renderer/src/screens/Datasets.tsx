@@ -144,7 +144,10 @@ export function DatasetsScreen() {
       </Card>
       {selected && <DatasetDetail name={selected} />}
       {info?.capabilities.importExport ? (
-        <ImportSplit dataset={selected} />
+        <ImportSplit
+          dataset={selected}
+          instruction={list.data?.find((d) => d.name === selected)?.instruction ?? null}
+        />
       ) : (
         <ComingWith what="Import, export and train/dev/test split" service="dataset import/export service" />
       )}
@@ -194,7 +197,7 @@ function Marginal({ title, m }: { title: string; m: Record<string, number> }) {
   );
 }
 
-function ImportSplit({ dataset }: { dataset: string | null }) {
+function ImportSplit({ dataset, instruction }: { dataset: string | null; instruction: string | null }) {
   const { client } = useApi();
   const nav = useNav();
   const [imp, setImp] = useState({
@@ -204,7 +207,9 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
     language: '',
     status: 'unreviewed',
     skipInvalid: false,
+    instruction: '',
   });
+  const [defaultIns, setDefaultIns] = useState<string | null>(null);
   const [ratios, setRatios] = useState('0.9,0.05,0.05');
   const [msg, setMsg] = useState<string | null>(null);
   const [err, setErr] = useState<string | null>(null);
@@ -233,6 +238,7 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
               status: imp.status as 'unreviewed',
               skipInvalid: imp.skipInvalid,
               create: true,
+              instruction: imp.instruction.trim() || undefined,
             });
             nav.setDataset(name);
             return `started: ${j.label}`;
@@ -290,6 +296,15 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
           />
           skip invalid lines (kept in a file)
         </label>
+        <label className="wide">
+          Default instruction (rows without one train with it; empty: the method's per kind)
+          <input
+            aria-label="import default instruction"
+            value={imp.instruction}
+            onChange={(e) => setImp({ ...imp, instruction: e.target.value })}
+            placeholder="Given a web search query, retrieve relevant passages that answer the query"
+          />
+        </label>
         <button type="submit" className="primary" disabled={!imp.path || !(imp.name || dataset)}>
           Import
         </button>
@@ -311,6 +326,33 @@ function ImportSplit({ dataset }: { dataset: string | null }) {
           <span>Split {dataset} train,dev,test:</span>
           <input aria-label="split ratios" value={ratios} onChange={(e) => setRatios(e.target.value)} />
           <button type="submit">Assign splits</button>
+        </form>
+      )}
+      {dataset && (
+        <form
+          className="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(async () => {
+              const d = await client.datasets.setInstruction.mutate({
+                name: dataset,
+                instruction: (defaultIns ?? instruction ?? '').trim() || null,
+              });
+              setDefaultIns(null);
+              return d.instruction
+                ? `${dataset}: rows without an instruction train with "${d.instruction}"`
+                : `${dataset}: rows without an instruction get the method's default per kind`;
+            });
+          }}
+        >
+          <span>Default instruction of {dataset}:</span>
+          <input
+            aria-label="dataset default instruction"
+            value={defaultIns ?? instruction ?? ''}
+            onChange={(e) => setDefaultIns(e.target.value)}
+            placeholder="none: the method's default per kind"
+          />
+          <button type="submit">Save</button>
         </form>
       )}
       {msg && <div className="notice">{msg}</div>}
