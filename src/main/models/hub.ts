@@ -4,6 +4,7 @@ import path from 'node:path';
 import { downloadFile, listFiles, modelInfo } from '@huggingface/hub';
 import { UserError } from '../errors';
 import { ProgressTracker, type ProgressListener } from '../jobs/progress';
+import { MODEL_MANIFEST } from './origin';
 
 /** What `models pull` records next to the files. */
 export interface PulledModel {
@@ -15,7 +16,7 @@ export interface PulledModel {
   endpoint: string;
 }
 
-const MANIFEST = '.embedsmith-model.json';
+const MANIFEST = MODEL_MANIFEST;
 
 /** `owner/name` → folder name under the workspace's models/ directory. */
 export const modelDirName = (id: string) => id.replace(/\//g, '--');

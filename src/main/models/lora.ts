@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mulberry32 } from '../../shared/random';
 import { UserError } from '../errors';
+import { modelReference } from './origin';
 import { readF32, readStHeader, writeSafetensors, type StTensorOut } from './safetensors';
 
 /** A linear layer of an architecture, named by its transformers module path (`layers.0.self_attn.q_proj`). */
@@ -115,8 +116,24 @@ export function mergeInto(
 
 const PEFT_PREFIX = 'base_model.model.';
 
+/**
+ * The target_modules PEFT saves: 'all-linear' resolved to the last name component of every adapted linear
+ * (peft/tuners/tuners_utils.py `_maybe_include_all_linear_layers`), since PEFT < 0.8 reads the literal
+ * string as a regex that matches nothing; a list or regex as given.
+ */
+export function savedTargetModules(c: LoraConfig, modules?: LinearModule[]): string[] | string {
+  if (c.targetModules === 'all-linear' && modules?.length)
+    return [...new Set(modules.map((m) => m.path.split('.').at(-1) as string))].sort();
+  return typeof c.targetModules === 'string' ? c.targetModules : [...c.targetModules];
+}
+
 /** The fields PEFT 0.10 writes in adapter_config.json, in its order. */
-export function peftConfigJson(c: LoraConfig, baseModel = '', taskType = 'FEATURE_EXTRACTION') {
+export function peftConfigJson(
+  c: LoraConfig,
+  baseModel = '',
+  taskType = 'FEATURE_EXTRACTION',
+  o: { modules?: LinearModule[]; revision?: string | null } = {},
+) {
   return {
     alpha_pattern: {},
     auto_mapping: null,
@@ -137,11 +154,8 @@ export function peftConfigJson(c: LoraConfig, baseModel = '', taskType = 'FEATUR
     peft_type: 'LORA',
     r: c.r,
     rank_pattern: {},
-    revision: null,
-    target_modules:
-      c.targetModules === 'all-linear' || typeof c.targetModules === 'string'
-        ? c.targetModules
-        : [...c.targetModules],
+    revision: o.revision ?? null,
+    target_modules: savedTargetModules(c, o.modules),
     task_type: taskType,
     use_dora: false,
     use_rslora: c.useRslora,
@@ -150,10 +164,12 @@ export function peftConfigJson(c: LoraConfig, baseModel = '', taskType = 'FEATUR
 
 /** Writes `adapter_config.json` + `adapter_model.safetensors` with PEFT's key names (over a bare base model). */
 export function saveAdapter(dir: string, w: LoraWeights, opts: { baseModel?: string } = {}): void {
+  // A hub id (pulled models) or an absolute path, so PEFT and `export` find the base from anywhere.
+  const ref = modelReference(opts.baseModel ?? '');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'adapter_config.json'),
-    `${JSON.stringify(peftConfigJson(w.config, opts.baseModel ?? ''), null, 2)}\n`,
+    `${JSON.stringify(peftConfigJson(w.config, ref.name, undefined, { modules: w.modules, revision: ref.revision }), null, 2)}\n`,
   );
   const out = new Map<string, StTensorOut>();
   for (const [k, t] of w.tensors) out.set(PEFT_PREFIX + k, t);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoraConfig } from '../models/lora';
+import { modelReference } from '../models/origin';
 import {
   checkpointName,
   latestCheckpoint,
@@ -78,7 +79,8 @@ export function writeRunJson(runDir: string, c: TrainConfig, extra: Record<strin
   fs.mkdirSync(runDir, { recursive: true });
   writeFileAtomic(
     path.join(runDir, 'run.json'),
-    `${JSON.stringify({ version: 1, config: c, ...extra }, null, 2)}\n`,
+    // The model as an absolute path (a cwd-relative one breaks `export` run elsewhere), plus its hub id.
+    `${JSON.stringify({ version: 1, config: { ...c, model: path.resolve(c.model) }, baseModel: modelReference(c.model), ...extra }, null, 2)}\n`,
   );
 }
 

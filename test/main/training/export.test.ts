@@ -11,8 +11,10 @@ import { loadTrainRows } from '../../../src/main/training/data';
 import { loadEncoder } from '../../../src/main/training/job';
 import { referenceLoss } from '../../../src/main/training/loss';
 import { readTensors } from '../../../src/main/training/tensors';
-import { runTraining, writeRunJson } from '../../../src/main/training/trainer';
+import { readRunJson, runTraining, writeRunJson } from '../../../src/main/training/trainer';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
+import { pullModel } from '../../../src/main/models/hub';
+import { hubServer, SHA } from '../models/hub-server';
 import { syntheticTask } from './synthetic';
 
 const MODEL = path.join(FIXTURES, 'parity/mistral');
@@ -26,13 +28,18 @@ function fixtureRun(): string {
 }
 
 let stdout = '';
+let stderr = '';
 beforeEach(() => {
   stdout = '';
+  stderr = '';
   vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
     stdout += String(s);
     return true;
   });
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    stderr += String(s);
+    return true;
+  });
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -192,5 +199,75 @@ describe('embedsmith export', () => {
     const viaMerged = await merged.embed(texts);
     await merged.dispose();
     expect(maxDiff(viaMerged, inTraining)).toBeLessThan(1e-4);
+  });
+
+  /** A workspace with a synthetic dataset, and `train` run on `model` for 2 steps (cwd as given). */
+  async function trainRun(home: string, model: string, out: string) {
+    const store = Store.open(path.join(home, 'embedsmith.db'));
+    const ds = store.datasets.create('syn');
+    store.examples.insertMany(ds.id, syntheticTask(24, 3));
+    store.close();
+    const args = ['train', '--home', home, '--dataset', 'syn', '--model', model, '--out', out];
+    const opts = [
+      '--batch-size',
+      '8',
+      '--chunk-size',
+      '8',
+      '--max-steps',
+      '2',
+      '--warmup',
+      '0',
+      '--max-length',
+      '24',
+    ];
+    expect(await main([...args, ...opts, '--device', 'cpu', '--json']), stderr).toBe(0);
+  }
+
+  it('adapter_config: all-linear resolved to module names (as PEFT saves it), base model as an absolute path; export merged from another cwd', async () => {
+    const root = tmpDir();
+    fs.cpSync(MODEL, path.join(root, 'fx', 'mistral'), { recursive: true });
+    const cwd = process.cwd();
+    try {
+      process.chdir(root);
+      await trainRun(path.join(root, 'home'), 'fx/mistral', 'run');
+      const cfg = JSON.parse(
+        fs.readFileSync(path.join(root, 'run', 'adapter', 'adapter_config.json'), 'utf8'),
+      );
+      // PEFT's _maybe_include_all_linear_layers keeps each linear's last name component; the fixture adapter
+      // (written by PEFT for the same 7 modules) carries the same set.
+      const peft = JSON.parse(fs.readFileSync(path.join(MODEL, 'adapter', 'adapter_config.json'), 'utf8'));
+      expect([...cfg.target_modules].sort()).toEqual([...peft.target_modules].sort());
+      expect(cfg.base_model_name_or_path).toBe(path.join(root, 'fx', 'mistral'));
+      const ck = latestCheckpoint(path.join(root, 'run')) as string;
+      const ckCfg = JSON.parse(fs.readFileSync(path.join(ck, 'adapter', 'adapter_config.json'), 'utf8'));
+      expect(ckCfg.base_model_name_or_path).toBe(path.join(root, 'fx', 'mistral'));
+      process.chdir(tmpDir());
+      const out = path.join(root, 'merged');
+      expect(await main(['export', 'merged', path.join(root, 'run'), '--out', out, '--home', tmpDir()])).toBe(
+        0,
+      );
+      expect(fs.existsSync(path.join(out, 'model.safetensors'))).toBe(true);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('adapter_config of a pulled model records its hub id and revision', async () => {
+    const hub = await hubServer();
+    const home = tmpDir();
+    try {
+      await pullModel(path.join(home, 'models'), 'acme/tiny-bert', { endpoint: hub.url });
+    } finally {
+      await hub.close();
+    }
+    await trainRun(home, path.join(home, 'models', 'acme--tiny-bert'), path.join(home, 'run'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(home, 'run', 'adapter', 'adapter_config.json'), 'utf8'));
+    expect(cfg.base_model_name_or_path).toBe('acme/tiny-bert');
+    expect(cfg.revision).toBe(SHA);
+    expect([...cfg.target_modules].sort()).toEqual(['dense', 'key', 'query', 'value']);
+    // run.json keeps the folder to load (absolute) and names the hub model too.
+    const run = readRunJson(path.join(home, 'run'));
+    expect(run.config.model).toBe(path.join(home, 'models', 'acme--tiny-bert'));
+    expect(run.baseModel).toEqual({ name: 'acme/tiny-bert', revision: SHA });
   });
 });
