@@ -75,6 +75,7 @@ export const appRouter = t.router({
   }),
   training: t.router({
     start: p.input(inputs.trainStart).mutation(({ ctx, input }) => ctx.svc.training.start(input)),
+    preview: p.input(inputs.trainStart).query(({ ctx, input }) => ctx.svc.training.preview(input)),
     cancel: p.input(inputs.trainRef).mutation(({ ctx, input }) => ctx.svc.training.cancel(input)),
     list: p.query(({ ctx }) => ctx.svc.training.list()),
   }),

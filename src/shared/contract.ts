@@ -3,6 +3,8 @@
 // No node:* and no DOM here.
 import { z } from 'zod';
 import { KINDS, ORIGINS, SPLITS, STATUSES } from './domain';
+import { datasetName } from './names';
+import { type TrainSettings, trainStartInput } from './training';
 import type { ComparisonTable, ScoredExample } from './results';
 import type {
   Dataset,
@@ -16,14 +18,7 @@ import type {
 
 const oneOrMany = <T extends z.ZodType>(s: T) => z.union([s, z.array(s).max(100)]);
 
-export const datasetName = z
-  .string()
-  .min(1, 'dataset name is empty')
-  .max(128)
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
-    "use letters, digits, '.', '_' or '-', starting with a letter or digit",
-  );
+export { datasetName };
 
 export const exampleFilter = z
   .object({
@@ -188,25 +183,8 @@ export const inputs = {
   evalCompare: z
     .object({ model: z.string().max(4096).optional(), baseRevision: z.string().max(200).optional() })
     .strict(),
-  trainStart: z
-    .object({
-      datasets: z.array(datasetName).min(1, 'pick a dataset to train on'),
-      /** Base model folder on the serving machine (HF checkpoint with tokenizer). */
-      model: z.string().min(1, 'give the base model folder').max(4096),
-      loraRank: z.number().int().min(1).max(1024).optional(),
-      loraAlpha: z.number().positive().optional(),
-      batchSize: z.number().int().min(2).max(65536).optional(),
-      chunkSize: z.number().int().min(1).max(4096).optional(),
-      lr: z.number().positive().max(1).optional(),
-      warmup: z.number().int().min(0).optional(),
-      epochs: z.number().int().min(1).max(1000).optional(),
-      maxSteps: z.number().int().min(1).nullable().optional(),
-      maxLength: z.number().int().min(2).max(32768).optional(),
-      device: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).optional(),
-      encoder: z.enum(['model', 'reference']).optional(),
-      checkpointEvery: z.number().int().min(0).optional(),
-    })
-    .strict(),
+  /** Every training setting, from the one schema (src/shared/training.ts); the server picks the run folder. */
+  trainStart: trainStartInput,
   trainRef: z.object({ runId: z.string().min(1).max(200) }).strict(),
   miningRun: z
     .object({
@@ -357,6 +335,12 @@ export interface TrainStep {
   etaS: number | null;
 }
 
+export interface TrainPreview {
+  config: Omit<TrainSettings, 'out'>;
+  rows: number;
+  totalSteps: number;
+}
+
 export interface TrainingRunInfo {
   id: string;
   state: string;
@@ -422,6 +406,8 @@ export interface Services {
   };
   training: {
     start(i: Inputs['trainStart']): { runId: string; rows: number; totalSteps: number };
+    /** Validates like start and returns the resolved configuration; starts nothing, writes nothing. */
+    preview(i: Inputs['trainStart']): TrainPreview;
     cancel(i: Inputs['trainRef']): { runId: string };
     list(): TrainingRunInfo[];
   };

@@ -145,7 +145,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       failures: () => [],
     },
     evaluation: { run: notHere, compare: () => null },
-    training: { start: notHere, cancel: notHere, list: () => [] },
+    training: { start: notHere, preview: notHere, cancel: notHere, list: () => [] },
     mining: { score: notHere, mine: notHere, page: () => null },
     secrets: { status: () => ({ storage: 'memory', names: [] }), set: notHere, delete: notHere },
     events: (signal) => hub.stream(signal),

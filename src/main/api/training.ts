@@ -4,7 +4,6 @@ import type { Services, TrainingRunInfo, TrainStep } from '../../shared/contract
 import { UserError } from '../errors';
 import { JobRunner } from '../jobs/runner';
 import { JobStore } from '../jobs/store';
-import { DEFAULTS } from '../training/config';
 import { newRunId, TrainingService } from '../training/service';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
@@ -31,29 +30,8 @@ export function createTrainingApi(wb: Workbench, hub: EventHub): Services['train
   return {
     start(i) {
       const s = service();
-      const p = s.prepare({
-        datasets: i.datasets,
-        model: i.model,
-        encoder: i.encoder ?? 'model',
-        loraRank: i.loraRank ?? DEFAULTS.loraRank,
-        loraAlpha: i.loraAlpha ?? DEFAULTS.loraAlpha,
-        loraDropout: DEFAULTS.loraDropout,
-        targetModules: DEFAULTS.targetModules,
-        batchSize: i.batchSize ?? DEFAULTS.batchSize,
-        chunkSize: i.chunkSize ?? DEFAULTS.chunkSize,
-        lr: i.lr ?? DEFAULTS.lr,
-        // A short run gets a proportionate warm-up rather than an error about the default 100 steps.
-        warmup:
-          i.warmup ?? (i.maxSteps ? Math.min(DEFAULTS.warmup, Math.floor(i.maxSteps / 10)) : DEFAULTS.warmup),
-        weightDecay: DEFAULTS.weightDecay,
-        temperature: DEFAULTS.temperature,
-        epochs: i.epochs ?? DEFAULTS.epochs,
-        maxSteps: i.maxSteps ?? null,
-        maxLength: i.maxLength ?? DEFAULTS.maxLength,
-        device: i.device ?? 'auto',
-        checkpointEvery: i.checkpointEvery ?? 100,
-        out: `${wb.paths.runs}/${newRunId()}`,
-      });
+      // Defaults and bounds were applied by the contract's schema (src/shared/training.ts).
+      const p = s.prepare({ ...i, out: `${wb.paths.runs}/${newRunId()}` });
       const live: Live = { cancel: () => {}, losses: [], last: null, adapterDir: null, error: null };
       let lastEmit = 0;
       const h = s.start(p, {
@@ -89,6 +67,11 @@ export function createTrainingApi(wb: Workbench, hub: EventHub): Services['train
         },
       );
       return { runId: p.runId, rows: p.rows, totalSteps: p.totalSteps };
+    },
+    preview(i) {
+      const p = service().prepare({ ...i, out: `${wb.paths.runs}/${newRunId()}` });
+      const { out: _out, ...config } = p.config;
+      return { config, rows: p.rows, totalSteps: p.totalSteps };
     },
     cancel(i) {
       const l = runs.get(i.runId);

@@ -1,120 +1,46 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import {
+  TRAIN_FIELDS,
+  TRAIN_KEYS,
+  type TrainKey,
+  type TrainSettings,
+  trainIssue,
+  trainSettings,
+} from '../../shared/training';
 import { UserError, usageError } from '../errors';
-import type { HfConfig } from '../models/checkpoint';
+import { type HfConfig, readModelJson } from '../models/checkpoint';
 import { bertConfig, bertLinears, llamaConfig, llamaLinears } from '../models/configs';
 import type { LinearModule } from '../models/lora';
 import { promptFor, readSentenceTransformers } from '../models/pooling';
 import { EmbedTokenizer } from '../models/tokenizer';
 
-/** A training run's configuration (validated with zod; every field maps to one CLI flag). */
-export const TrainConfigSchema = z.object({
-  datasets: z.array(z.string().min(1)).min(1),
-  model: z.string().min(1),
-  /** 'model': the models area's ONNX training graph; 'reference': the pure-TS test encoder. */
-  encoder: z.enum(['model', 'reference']).default('model'),
-  loraRank: z.number().int().min(1, 'must be at least 1'),
-  loraAlpha: z.number().positive(),
-  loraDropout: z.number().min(0).lt(1),
-  targetModules: z.array(z.string().min(1)).min(1),
-  batchSize: z.number().int().min(2, 'must be at least 2 (in-batch negatives)'),
-  chunkSize: z.number().int().min(1),
-  lr: z.number().positive(),
-  warmup: z.number().int().min(0),
-  weightDecay: z.number().min(0),
-  temperature: z.number().positive(),
-  epochs: z.number().int().min(1),
-  maxSteps: z.number().int().min(1).nullable().default(null),
-  maxLength: z.number().int().min(2),
-  maxGradNorm: z.number().min(0).default(1),
-  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
-  eps: z.number().positive().default(1e-8),
-  seed: z.number().int().min(0).default(42),
-  device: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
-  dtype: z.enum(['auto', 'float32', 'float16', 'bfloat16']).default('auto'),
-  groupBy: z.enum(['none', 'kind', 'dataset']).default('none'),
-  checkpointEvery: z.number().int().min(0).default(100),
-  /** Hard negatives: LLM-written, mined (src/main/mining), or both. */
-  negatives: z.enum(['llm', 'mined', 'both']).default('llm'),
-  /** Rows whose negative the latest score run flagged: keep, drop the negative, or drop the row. */
-  dropFalseNegatives: z.enum(['off', 'negative', 'row']).default('off'),
-  out: z.string().min(1),
-});
-export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+/** A training run's configuration: the shared schema (src/shared/training.ts) owns every field. */
+export const TrainConfigSchema = trainSettings;
+export type TrainConfig = TrainSettings;
 
 /** Config key → the CLI flag that sets it, so every error names the flag to change. */
-export const FLAG: Record<keyof TrainConfig, string> = {
-  datasets: '--dataset',
-  model: '--model',
-  encoder: '--encoder',
-  loraRank: '--lora-rank',
-  loraAlpha: '--lora-alpha',
-  loraDropout: '--lora-dropout',
-  targetModules: '--target-modules',
-  batchSize: '--batch-size',
-  chunkSize: '--chunk-size',
-  lr: '--lr',
-  warmup: '--warmup',
-  weightDecay: '--weight-decay',
-  temperature: '--temperature',
-  epochs: '--epochs',
-  maxSteps: '--max-steps',
-  maxLength: '--max-length',
-  maxGradNorm: '--max-grad-norm',
-  betas: '--betas',
-  eps: '--eps',
-  seed: '--seed',
-  device: '--device',
-  dtype: '--dtype',
-  groupBy: '--group-by',
-  checkpointEvery: '--checkpoint-every',
-  negatives: '--negatives',
-  dropFalseNegatives: '--drop-false-negatives',
-  out: '--out',
-};
+export const FLAG = Object.fromEntries(
+  TRAIN_KEYS.map((k) => [k, `--${TRAIN_FIELDS[k].meta.flag}`]),
+) as Record<TrainKey, string>;
 
-export const DEFAULTS = {
-  loraRank: 16,
-  loraAlpha: 32,
-  loraDropout: 0.1,
-  targetModules: ['all-linear'],
-  batchSize: 2048,
-  chunkSize: 16,
-  lr: 1e-4,
-  warmup: 100,
-  weightDecay: 0.1,
-  temperature: 0.02,
-  epochs: 1,
-  maxLength: 512,
-};
-
-/** zod validation plus the cross-field rules; errors are usage errors naming the flag. */
+/** zod validation (fields and the rules between them); errors are usage errors naming the flag. */
 export function parseTrainConfig(input: unknown): TrainConfig {
   const r = TrainConfigSchema.safeParse(input);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    const key = String(issue.path[0] ?? '') as keyof TrainConfig;
-    const got = (input as Record<string, unknown>)?.[key];
-    throw usageError(
-      `${FLAG[key] ?? key} ${JSON.stringify(got)}: ${issue.message}; change ${FLAG[key] ?? key}`,
-    );
+    const { field, message } = trainIssue(r.error);
+    const flag = field ? FLAG[field] : String(r.error.issues[0]?.path[0] ?? '(config)');
+    const got = field ? (input as Record<string, unknown>)?.[field] : undefined;
+    throw usageError(`${flag} ${JSON.stringify(got)}: ${message}; change ${flag}`);
   }
-  const c = r.data;
-  if (c.chunkSize > c.batchSize)
-    throw usageError(
-      `--chunk-size ${c.chunkSize} is larger than --batch-size ${c.batchSize}; lower --chunk-size (GradCache chunks split the batch)`,
-    );
-  if (c.warmup > 0 && c.maxSteps !== null && c.warmup > c.maxSteps)
-    throw usageError(`--warmup ${c.warmup} exceeds --max-steps ${c.maxSteps}; lower --warmup`);
-  return c;
+  return r.data;
 }
 
 function readModelConfig(dir: string): HfConfig {
   const f = path.join(dir, 'config.json');
   if (!fs.existsSync(f))
     throw usageError(`--model ${dir}: no config.json there; pass a model folder with --model`);
-  return JSON.parse(fs.readFileSync(f, 'utf8')) as HfConfig;
+  return readModelJson(f) as HfConfig;
 }
 
 /** The model's linear layers (module paths), for target-module validation. */

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { TrainSettingsInput } from '../../shared/training';
 import { usageError } from '../errors';
 import type { JobHandle, JobRunner } from '../jobs/runner';
 import { bfloat16Blocker } from '../models/trainable';
@@ -50,7 +51,7 @@ export class TrainingService {
   ) {}
 
   /** Everything that can fail on bad input fails here, before a model is loaded or a file written. */
-  prepare(input: Record<string, unknown>, opts: { resume?: string } = {}): PreparedRun {
+  prepare(input: TrainSettingsInput, opts: { resume?: string } = {}): PreparedRun {
     let config: TrainConfig;
     let runDir: string;
     if (opts.resume) {
