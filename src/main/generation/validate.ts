@@ -69,6 +69,21 @@ function sample(t: string): string {
 
 const contains = (hay: string, needle: string) => ` ${hay} `.includes(` ${needle} `);
 
+// Sentence ends: Latin-style marks before a space, marks of scripts written without a space after them
+// (danda, CJK, Arabic), and line breaks.
+const SENTENCE_END = /(?<=[.!?…])\s+|(?<=[।॥。！？؟۔])\s*|\n+/u;
+
+/**
+ * Whether the normalised query `q` is a whole sentence of `doc`: a short query may well occur inside a
+ * document, but one that is a sentence of it on its own was copied (e.g. a Bengali query "আমি লড়বো।"
+ * opening the positive word for word).
+ */
+export function isWholeSentenceOf(doc: string, q: string): boolean {
+  if (!q) return false;
+  for (const s of doc.split(SENTENCE_END)) if (nrm(s) === q) return true;
+  return false;
+}
+
 /**
  * Checks one parsed step-2 answer against its kind and sampled attributes (METHOD §5). Returns the
  * first failing reason; the language check runs last because it is the slowest.
@@ -116,9 +131,10 @@ export function validateExample(
   switch (kind) {
     case 'short-long': {
       const q = nrm(fields.user_query);
-      if (q.split(' ').length >= 4 || q.length >= 24)
-        for (const d of ['positive_document', 'hard_negative_document'])
-          if (contains(nrm(fields[d]), q)) return reject('query_in_positive', d);
+      const long = q.split(' ').length >= 4 || q.length >= 24;
+      for (const d of ['positive_document', 'hard_negative_document'])
+        if ((long && contains(nrm(fields[d]), q)) || isWholeSentenceOf(fields[d], q))
+          return reject('query_in_positive', d);
       const n = minWordsOf(attrs.num_words);
       const r = atLeast('positive_document', n) ?? atLeast('hard_negative_document', n);
       if (r) return r;
@@ -139,7 +155,12 @@ export function validateExample(
     case 'long-long': {
       const a = nrm(fields.input);
       const b = nrm(fields.positive_document);
-      if (a === b || (a.split(' ').length >= 4 && contains(b, a))) return reject('query_in_positive');
+      if (
+        a === b ||
+        (a.split(' ').length >= 4 && contains(b, a)) ||
+        isWholeSentenceOf(fields.positive_document, a)
+      )
+        return reject('query_in_positive');
       if (kind === 'long-long') {
         const r = atLeast('input', 300) ?? atLeast('positive_document', 300);
         if (r) return r;

@@ -215,6 +215,81 @@ describe('example answers', () => {
       expect(REJECT_REASONS).toHaveProperty(r);
   });
 
+  it('rejects a query that is a whole sentence of a document at any length; allows a short query inside one', () => {
+    const bn = {
+      query_type: 'common',
+      query_length: 'less than 5 words',
+      clarity: 'clear',
+      num_words: '50',
+      difficulty: 'college',
+      language: 'bn',
+    };
+    const body = textInLanguage('bn', 60, 7);
+    const other = textInLanguage('bn', 60, 8);
+    const copied = {
+      user_query: 'আমি লড়বো।',
+      positive_document: `আমি লড়বো। ${body}`,
+      hard_negative_document: other,
+    };
+    expect(validateExample('short-long', copied, bn)).toMatchObject({
+      ok: false,
+      reason: 'query_in_positive',
+      detail: 'positive_document',
+    });
+    // The same sentence in the middle, with other punctuation and case, after a line break.
+    expect(
+      validateExample('short-long', { ...copied, positive_document: `${body}\nআমি লড়বো!\n${other}` }, bn),
+    ).toMatchObject({ reason: 'query_in_positive' });
+    // In the hard negative too.
+    expect(
+      validateExample(
+        'short-long',
+        { ...copied, positive_document: body, hard_negative_document: `${other} আমি লড়বো।` },
+        bn,
+      ),
+    ).toMatchObject({ reason: 'query_in_positive', detail: 'hard_negative_document' });
+    // A short query whose words occur inside a longer sentence is normal.
+    expect(
+      validateExample(
+        'short-long',
+        { ...copied, positive_document: `${body.slice(0, -1)} আমি লড়বো এবং জিতব। ${other}` },
+        bn,
+      ),
+    ).toMatchObject({ ok: true });
+    const en3 = { ...bn, language: 'en' };
+    const doc = en(80, 3);
+    expect(
+      validateExample(
+        'short-long',
+        {
+          user_query: 'River floods',
+          positive_document: `${doc} The river floods every spring.`,
+          hard_negative_document: en(80, 4),
+        },
+        en3,
+      ),
+    ).toMatchObject({ ok: true });
+    expect(
+      validateExample(
+        'short-long',
+        {
+          user_query: 'river floods?',
+          positive_document: `${doc} River floods. ${en(20, 9)}`,
+          hard_negative_document: en(80, 4),
+        },
+        en3,
+      ),
+    ).toMatchObject({ reason: 'query_in_positive' });
+    // short-short: the input as one sentence of a two-sentence positive.
+    expect(
+      validateExample(
+        'short-short',
+        { input: 'Red apple pie', positive_document: 'Red apple pie. A dessert from Ohio.' },
+        { language: 'en' },
+      ),
+    ).toMatchObject({ reason: 'query_in_positive' });
+  });
+
   it('counts words, and characters / 1.5 for scripts without spaces', () => {
     expect(countWords(' one  two\nthree ', 'en')).toBe(3);
     expect(countWords('我们的城市非常', 'zh')).toBe(5);
