@@ -1,16 +1,10 @@
-import { createColumnHelper } from '@tanstack/react-table';
-import { useMemo, useState } from 'react';
-import type { ComparisonInfo } from '../../../shared/contract';
+import { useState } from 'react';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { Card, ErrorBox } from '../components/common';
-import { DataTable, type plainFeatures } from '../components/DataTable';
+import { ComparisonView } from '../components/Comparison';
 import { JobsList } from '../components/Jobs';
 import { useNav } from '../nav';
-
-type Row = ComparisonInfo['rows'][number];
-const helper = createColumnHelper<typeof plainFeatures, Row>();
-const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : (v * 100).toFixed(2));
 
 export function EvaluateScreen() {
   const nav = useNav();
@@ -30,42 +24,6 @@ export function EvaluateScreen() {
       .split('\n')
       .map((x) => x.trim())
       .filter(Boolean);
-
-  const columns = useMemo(() => {
-    const t = table.data;
-    if (!t) return [];
-    return [
-      helper.accessor('label', {
-        header: 'Model',
-        cell: (c) => (
-          <span>
-            {c.getValue()} {c.row.original.isBase && <span className="badge">base</span>}
-          </span>
-        ),
-      }),
-      ...t.columns.map((col) =>
-        helper.display({
-          id: col.key,
-          header: () => <span className={col.kind !== 'task' ? 'avg' : undefined}>{col.key}</span>,
-          cell: (c) => {
-            const r = c.row.original;
-            const d = r.delta?.[col.key];
-            return (
-              <span className="score">
-                {pct(r.values[col.key])}
-                {d !== null && d !== undefined && (
-                  <span className={d > 0 ? 'delta up' : d < 0 ? 'delta down' : 'delta'}>
-                    {d > 0 ? '+' : ''}
-                    {(d * 100).toFixed(2)}
-                  </span>
-                )}
-              </span>
-            );
-          },
-        }),
-      ),
-    ];
-  }, [table.data]);
 
   return (
     <div className="screen">
@@ -120,9 +78,7 @@ export function EvaluateScreen() {
       <Card title="Comparison (main score ×100; deltas against the base model)">
         <ErrorBox error={table.error} onRetry={table.reload} />
         {table.data ? (
-          <div className="scroll-x">
-            <DataTable testId="comparison" columns={columns} data={table.data.rows} rowKey={(r) => r.label} />
-          </div>
+          <ComparisonView table={table.data} />
         ) : (
           <div className="empty">No results yet: run an evaluation above (or `embedsmith eval`).</div>
         )}
