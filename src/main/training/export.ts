@@ -1,11 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  f32ToBf16,
+  f32ToF16,
+  parseSafetensorsHeader,
+  readTensorBytes,
+  type SafetensorsTensorIn,
+  type StDtype,
+  writeSafetensors,
+} from '../engine/safetensors';
 import { UserError } from '../errors';
 import { exportOnnx, MODEL_FOLDER_FILES, mergedWeights } from '../models/export';
 import { EmbeddingModel } from '../models/model';
 import { latestCheckpoint } from './checkpoint';
 import { readRunJson } from './trainer';
-import { readTensors, writeTensors } from './tensors';
 
 export interface ResolvedRun {
   runDir: string;
@@ -76,25 +84,41 @@ export function exportMerged(r: ResolvedRun, out: string): { out: string; files:
   let hits = 0;
   intoFreshDir(out, (tmp) => {
     for (const f of model.ck.files) {
-      const tensors = readTensors(path.join(model.ck.dir, f));
-      for (const [stored, t] of tensors) {
+      const file = path.join(model.ck.dir, f);
+      const header = parseSafetensorsHeader(file);
+      const tensors = new Map<string, SafetensorsTensorIn>();
+      for (const [stored, e] of header.tensors) {
         const base = merged.has(stored)
           ? stored
           : (PREFIXES.map((p) => (stored.startsWith(p) ? stored.slice(p.length) : null)).find(
               (n) => n && merged.has(n),
             ) ?? null);
         if (base) {
-          t.data = merged.get(base) as Float32Array;
+          tensors.set(stored, { dtype: e.dtype, shape: e.shape, data: encodeAs(merged.get(base)!, e.dtype) });
           hits++;
-        }
+        } else tensors.set(stored, { dtype: e.dtype, shape: e.shape, data: readTensorBytes(file, e) });
       }
-      writeTensors(path.join(tmp, f), tensors);
+      // Everything not merged (I64 position ids, U8/BOOL masks, norms, embeddings) keeps its bytes and dtype.
+      writeSafetensors(path.join(tmp, f), tensors, {
+        metadata: header.metadata,
+        sortKeys: true,
+        atomic: true,
+      });
       files.push(f);
     }
     copyFolderFiles(model.ck.dir, tmp);
   });
   if (hits !== merged.size) throw new Error(`merge: wrote ${hits} of ${merged.size} adapted weights`);
   return { out, files, merged: hits };
+}
+
+/** A merged float32 weight in the base tensor's own float dtype. */
+function encodeAs(data: Float32Array, dtype: StDtype): ArrayBufferView {
+  if (dtype === 'F32') return data;
+  if (dtype === 'F64') return Float64Array.from(data);
+  if (dtype === 'F16') return Uint16Array.from(data, f32ToF16);
+  if (dtype === 'BF16') return Uint16Array.from(data, f32ToBf16);
+  throw new Error(`merge: an adapted weight stored as ${dtype}`);
 }
 
 /** The models area's ONNX export of the base with this run's adapter merged. */

@@ -11,6 +11,12 @@ import { loadTrainRows } from '../../../src/main/training/data';
 import { loadEncoder } from '../../../src/main/training/job';
 import { referenceLoss } from '../../../src/main/training/loss';
 import { readTensors } from '../../../src/main/training/tensors';
+import {
+  parseSafetensorsHeader,
+  readTensorBytes,
+  type SafetensorsTensorIn,
+  writeSafetensors,
+} from '../../../src/main/engine/safetensors';
 import { readRunJson, runTraining, writeRunJson } from '../../../src/main/training/trainer';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { pullModel } from '../../../src/main/models/hub';
@@ -20,9 +26,9 @@ import { syntheticTask } from './synthetic';
 const MODEL = path.join(FIXTURES, 'parity/mistral');
 
 /** A run folder whose adapter is the fixture's (written by peft itself). */
-function fixtureRun(): string {
+function fixtureRun(model = MODEL): string {
   const run = path.join(tmpDir(), 'run');
-  writeRunJson(run, { model: MODEL } as never, {});
+  writeRunJson(run, { model } as never, {});
   fs.cpSync(path.join(MODEL, 'adapter'), path.join(run, 'adapter'), { recursive: true });
   return run;
 }
@@ -269,5 +275,45 @@ describe('embedsmith export', () => {
     const run = readRunJson(path.join(home, 'run'));
     expect(run.config.model).toBe(path.join(home, 'models', 'acme--tiny-bert'));
     expect(run.baseModel).toEqual({ name: 'acme/tiny-bert', revision: SHA });
+  });
+
+  it('merged: every tensor it does not merge is copied byte for byte in its own dtype (I64, I32, U8, BOOL, F16)', async () => {
+    // The base gains buffers of the dtypes real checkpoints carry (position_ids I64, masks U8/BOOL, …).
+    const base = path.join(tmpDir(), 'base');
+    fs.cpSync(MODEL, base, { recursive: true });
+    const file = path.join(base, 'model.safetensors');
+    const h = parseSafetensorsHeader(file);
+    const tensors = new Map<string, SafetensorsTensorIn>(
+      [...h.tensors].map(([k, e]) => [
+        k,
+        { dtype: e.dtype as string, shape: e.shape, data: readTensorBytes(file, e) },
+      ]),
+    );
+    // 2^53 + 1 and −3 do not survive a trip through float32.
+    const big = BigInt64Array.from([0n, 1n, 2n ** 53n + 1n, -3n]);
+    tensors.set('extra.position_ids', { dtype: 'I64', shape: [1, 4], data: big });
+    tensors.set('extra.i32', { dtype: 'I32', shape: [3], data: Int32Array.from([16777217, -5, 7]) });
+    tensors.set('extra.u8', { dtype: 'U8', shape: [4], data: Uint8Array.from([0, 1, 200, 255]) });
+    tensors.set('extra.bool', { dtype: 'BOOL', shape: [2], data: Uint8Array.from([1, 0]) });
+    tensors.set('extra.f16', { dtype: 'F16', shape: [2], data: Uint16Array.from([0x3c00, 0x7bff]) });
+    writeSafetensors(file, tensors, { metadata: { format: 'pt' }, sortKeys: true });
+    const out = path.join(tmpDir(), 'merged');
+    expect(
+      await main(['export', 'merged', fixtureRun(base), '--out', out, '--json', '--home', tmpDir()]),
+    ).toBe(0);
+    const got = parseSafetensorsHeader(path.join(out, 'model.safetensors'));
+    const src = parseSafetensorsHeader(file);
+    expect([...got.tensors.keys()].sort()).toEqual([...src.tensors.keys()].sort());
+    const merged = JSON.parse(stdout).merged;
+    let copied = 0;
+    for (const [k, e] of src.tensors) {
+      const g = got.tensors.get(k)!;
+      expect(g.dtype, k).toBe(e.dtype);
+      expect(g.shape, k).toEqual(e.shape);
+      if (/_proj\.weight$/.test(k)) continue; // merged ones are compared to PEFT's merge above
+      expect(Buffer.compare(readTensorBytes(got.file, g), readTensorBytes(file, e)), k).toBe(0);
+      copied++;
+    }
+    expect(copied).toBe(src.tensors.size - merged);
   });
 });
