@@ -2,7 +2,8 @@
 // (subscriptions), plus the built renderer as static files. Every request and every WebSocket must carry
 // the random token from the printed URL (query `?token=`, `Authorization: Bearer`, or the cookie set on
 // the first visit); the Host header must name this server (DNS rebinding) and a WebSocket's Origin must
-// be this server (cross-site WebSocket hijacking).
+// be this server (cross-site WebSocket hijacking), both with its port: any local page can reach 127.0.0.1.
+// Request data that does not decode is a 400: no request may end the process.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -15,7 +16,11 @@ import { createApi } from '../api';
 import { UserError } from '../errors';
 import type { Workbench } from '../workbench';
 
-export const COOKIE = 'embedsmith_token';
+/** The session cookie's name: per port, because cookies ignore ports and a second serve must not replace it. */
+export const cookieName = (port: number) => `embedsmith_token_${port}`;
+
+/** Request data that cannot be decoded: answered 400. */
+class BadRequest extends Error {}
 
 export interface ServeOptions {
   wb: Workbench;
@@ -35,8 +40,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-export const isLoopback = (host: string) => LOOPBACK.has(host) || host.startsWith('127.');
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+/** A loopback bind address: the names above, ::1, or an IPv4 literal 127.x.y.z (not a DNS name starting "127."). */
+export const isLoopback = (host: string) =>
+  LOOPBACK_NAMES.includes(host) || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 
 // The renderer talks only to this origin; inline styles are what React's style props produce.
 const CSP =
@@ -54,21 +61,37 @@ const MIME: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-function cookieToken(req: http.IncomingMessage): string | undefined {
+const decode = (s: string, what: string) => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new BadRequest(`${what} is not valid percent-encoding`);
+  }
+};
+
+function cookieToken(req: http.IncomingMessage, name: string): string | undefined {
   const raw = req.headers.cookie;
   if (!raw) return undefined;
   for (const part of raw.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return decodeURIComponent(v.join('='));
+    if (k === name) return decode(v.join('='), 'cookie');
   }
   return undefined;
 }
 
-export function requestToken(req: http.IncomingMessage, url: URL): string | undefined {
+export function requestToken(req: http.IncomingMessage, url: URL, cookie: string): string | undefined {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  return url.searchParams.get('token') ?? cookieToken(req);
+  return url.searchParams.get('token') ?? cookieToken(req, cookie);
 }
+
+const parseTarget = (req: http.IncomingMessage) => {
+  try {
+    return new URL(req.url ?? '/', 'http://x');
+  } catch {
+    throw new BadRequest('request target is not a valid URL');
+  }
+};
 
 const sameToken = (a: string | undefined, b: string) => {
   if (!a) return false;
@@ -89,14 +112,25 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   });
   const rendererDir = opts.rendererDir ? path.resolve(opts.rendererDir) : null;
   let port = opts.port ?? 0;
+  let cookie = cookieName(port);
 
-  // Host names this server answers to: the bound host, and the loopback names when bound to loopback.
+  // Host headers this server answers to, exactly: the bound address, plus the loopback names when bound to
+  // loopback, each with the bound port. Bound to every interface, any name with the bound port.
+  const bracket = (h: string) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
+  const names = () => new Set([bracket(host), ...(isLoopback(host) ? LOOPBACK_NAMES : [])]);
+  const anyName = host === '0.0.0.0' || host === '::';
   const hostAllowed = (h: string | undefined) => {
     if (!h) return false;
-    const name = h.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    if (host === '0.0.0.0' || host === '::') return true;
-    if (name === host.replace(/^\[|\]$/g, '')) return true;
-    return isLoopback(host) && isLoopback(name);
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d+))?$/.exec(h);
+    if (!m) return false;
+    const p = m[2] === undefined ? 80 : Number(m[2]);
+    if (p !== port) return false;
+    return anyName || names().has(m[1].toLowerCase());
+  };
+  // A WebSocket's Origin: exactly http://NAME:PORT for a name hostAllowed accepts.
+  const originAllowed = (o: string) => {
+    const m = /^http:\/\/([^/]+)$/.exec(o);
+    return m !== null && hostAllowed(m[1]);
   };
 
   const refuse = (res: http.ServerResponse, code: number, msg: string) => {
@@ -106,7 +140,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   const serveStatic = (res: http.ServerResponse, pathname: string) => {
     if (!rendererDir) return refuse(res, 404, 'no renderer build; run `npm run build`');
-    const rel = decodeURIComponent(pathname).replace(/^\/+/, '');
+    const rel = decode(pathname, 'path').replace(/^\/+/, '');
     let file = path.resolve(rendererDir, rel || 'index.html');
     if (!file.startsWith(rendererDir + path.sep) && file !== rendererDir)
       return refuse(res, 403, 'forbidden');
@@ -123,11 +157,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     fs.createReadStream(file).pipe(res);
   };
 
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = parseTarget(req);
     if (!hostAllowed(req.headers.host))
       return refuse(res, 421, `host "${req.headers.host}" is not this server; use the printed URL`);
-    const given = requestToken(req, url);
+    const given = requestToken(req, url, cookie);
     if (!sameToken(given, token))
       return refuse(
         res,
@@ -145,7 +179,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (url.searchParams.has('token')) {
       url.searchParams.delete('token');
       res.writeHead(302, {
-        'set-cookie': `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+        'set-cookie': `${cookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
         location: `${url.pathname}${url.search}`,
         'cache-control': 'no-store',
         'referrer-policy': 'no-referrer',
@@ -153,28 +187,40 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       return res.end();
     }
     serveStatic(res, url.pathname);
+  };
+  const server = http.createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (e) {
+      if (res.headersSent) return res.destroy();
+      if (e instanceof BadRequest) return refuse(res, 400, `bad request: ${e.message}`);
+      refuse(res, 500, 'internal error');
+    }
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   const wsHandler = applyWSSHandler({ wss, router: api.router, createContext: api.createContext });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://x');
     const deny = (code: number, msg: string) => {
-      socket.write(`HTTP/1.1 ${code} ${msg}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      socket.destroy();
+      socket.end(`HTTP/1.1 ${code} ${msg}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.destroySoon();
     };
-    if (!hostAllowed(req.headers.host)) return deny(421, 'Misdirected Request');
-    const origin = req.headers.origin;
-    if (origin) {
-      let o: URL | undefined;
-      try {
-        o = new URL(origin);
-      } catch {}
-      if (!o || !hostAllowed(o.host)) return deny(403, 'Forbidden');
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = parseTarget(req);
+      if (!hostAllowed(req.headers.host)) return deny(421, 'Misdirected Request');
+      // Browsers always send Origin on a WebSocket; a missing one is a non-browser client with the token.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !originAllowed(origin)) return deny(403, 'Forbidden');
+      if (url.pathname !== '/trpc-ws') return deny(404, 'Not Found');
+      if (!sameToken(requestToken(req, url, cookie), token)) return deny(401, 'Unauthorized');
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } catch (e) {
+      deny(
+        e instanceof BadRequest ? 400 : 500,
+        e instanceof BadRequest ? 'Bad Request' : 'Internal Server Error',
+      );
     }
-    if (url.pathname !== '/trpc-ws') return deny(404, 'Not Found');
-    if (!sameToken(requestToken(req, url), token)) return deny(401, 'Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -190,6 +236,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     server.listen(port, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  cookie = cookieName(port);
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const origin = `http://${urlHost}:${port}`;
   return {

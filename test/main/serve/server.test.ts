@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { AppRouter } from '../../../src/shared/api';
 import type { AppEvent } from '../../../src/shared/contract';
-import { type RunningServer, startServer } from '../../../src/main/serve/server';
+import { cookieName, type RunningServer, startServer } from '../../../src/main/serve/server';
 import { openWorkbench, type Workbench } from '../../../src/main/workbench';
 import { tmpDir } from '../../helpers/tmp';
 
@@ -124,7 +124,7 @@ describe('embedsmith serve transport', () => {
     expect(await wsStatus(`${ws}?token=wrong`)).toBe(401);
     expect(await wsStatus(`${ws}?token=${s.token}`, { origin: 'https://evil.example' })).toBe(403);
     expect(await wsStatus(`${ws}?token=${s.token}`, { origin: s.origin })).toBe('open');
-    expect(await wsStatus(ws, { cookie: `embedsmith_token=${s.token}` })).toBe('open');
+    expect(await wsStatus(ws, { cookie: `${cookieName(s.port)}=${s.token}` })).toBe('open');
   });
 
   it('serves the typed client: queries over HTTP, event streams over WebSocket', async () => {
