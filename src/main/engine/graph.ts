@@ -11,6 +11,7 @@ export type DType =
   | 'bfloat16'
   | 'int64'
   | 'int32'
+  | 'uint32'
   | 'int8'
   | 'uint8'
   | 'bool';
@@ -23,6 +24,7 @@ export type TypedArray =
   | Uint16Array
   | BigInt64Array
   | Int32Array
+  | Uint32Array
   | Int8Array
   | Uint8Array;
 
@@ -109,6 +111,8 @@ function typedArrayFor(dtype: DType, values: number[]): TypedArray {
       return BigInt64Array.from(values.map((v) => BigInt(Math.trunc(v))));
     case 'int32':
       return Int32Array.from(values);
+    case 'uint32':
+      return Uint32Array.from(values.map((v) => v >>> 0));
     case 'int8':
       return Int8Array.from(values);
     case 'uint8':
@@ -321,6 +325,22 @@ export class Graph {
   }
   greater(a: Tensor | number, b: Tensor | number) {
     return this.compare('greater', a, b);
+  }
+  greaterOrEqual(a: Tensor | number, b: Tensor | number) {
+    return this.compare('greaterOrEqual', a, b);
+  }
+
+  private bitwise(op: string, a: Tensor, b: Tensor | number): Tensor {
+    if (a.dtype !== 'uint32') this.fail(op, [a], `needs uint32 tensors, got ${a.dtype}`);
+    return this.binary(op, a, b);
+  }
+  /** a XOR b on uint32 (BitwiseXor). */
+  bitwiseXor(a: Tensor, b: Tensor | number) {
+    return this.bitwise('bitwiseXor', a, b);
+  }
+  /** a >>> n on uint32 (BitShift RIGHT). */
+  shiftRight(a: Tensor, n: Tensor | number) {
+    return this.bitwise('shiftRight', a, n);
   }
   and(a: Tensor, b: Tensor) {
     if (a.dtype !== 'bool' || b.dtype !== 'bool') this.fail('and', [a, b], 'needs bool tensors');
@@ -703,6 +723,27 @@ export class Graph {
   }
 
   /**
+   * A dropout keep-mask [...keys.shape, salt.length] computed on the device from a counter-based hash:
+   * element (…, k) is kept iff fmix(keys[…] XOR salt[k]) ≥ threshold, with fmix the multiply/xor-shift
+   * rounds of murmur3's finaliser (its top bits decide). keys: uint32 per row (e.g. a hash of (text seed,
+   * token index)); salt: uint32 per feature (e.g. a hash of (module, feature)); threshold: a uint32 scalar,
+   * round(p·2³²) — 0 keeps everything (eval mode). Same inputs → same mask, on any run of any session, so a
+   * GradCache re-run or a recomputed region sees exactly the first pass's mask; only keys cross to the device.
+   */
+  hashKeepMask(keys: Tensor, salt: Tensor, threshold: Tensor): Tensor {
+    if (keys.dtype !== 'uint32' || salt.dtype !== 'uint32' || threshold.dtype !== 'uint32')
+      this.fail('hashKeepMask', [keys, salt, threshold], 'keys, salt and threshold must be uint32');
+    if (salt.rank !== 1) this.fail('hashKeepMask', [keys, salt], 'salt must be 1-D (one value per feature)');
+    return this.scope('dropout_hash', () => {
+      let h = this.bitwiseXor(this.unsqueeze(keys, [-1]), salt);
+      h = this.mul(h, this.scalar(0x85ebca6b, 'uint32'));
+      h = this.bitwiseXor(h, this.shiftRight(h, this.scalar(13, 'uint32')));
+      h = this.mul(h, this.scalar(0xc2b2ae35, 'uint32'));
+      return this.greaterOrEqual(h, threshold);
+    });
+  }
+
+  /**
    * Mean cross-entropy of logits [..., C] against integer labels [...]; labels equal to ignoreIndex count
    * for nothing (the mean is over the others).
    */
@@ -817,6 +858,7 @@ export const DTYPE_BYTES: Record<DType, number> = {
   bfloat16: 2,
   int64: 8,
   int32: 4,
+  uint32: 4,
   int8: 1,
   uint8: 1,
   bool: 1,

@@ -20,7 +20,8 @@
 //   await s.release();
 //
 // Composites: linear, attention (causal + padding, GQA), rope/ropeCosSin, rmsNorm, layerNorm, l2Normalize,
-// softmax/logSoftmax, crossEntropy, gelu, silu, dropout (fed keep-mask). `g.scope(name, fn)` names layers in
+// softmax/logSoftmax, crossEntropy, gelu, silu, dropout (fed keep-mask), hashKeepMask (dropout masks
+// computed on the device from fed uint32 row keys; see hash.ts). `g.scope(name, fn)` names layers in
 // errors; `g.checkpoint(fn)` recomputes fn's activations in the backward instead of keeping them.
 // `g.onnxOp('TopK', [x, k], { axis: 1 }, [{ dtype, shape }, …])` runs any other ONNX op (no gradient).
 // ONNX opset 18 (IR 8). Sessions: graph optimisation 'disabled' by default (no folded weight copies).
@@ -42,6 +43,7 @@ export {
   type WeightSource,
 } from './graph';
 export { grad, type GradOptions, unbroadcast, VJP, type VjpContext } from './gradient';
+export { dropoutSalt, dropoutThreshold, fmix32, hash32, hashString } from './hash';
 export { type IOInfo, type LowerOptions, OPSET, type OnnxModel, toOnnx } from './onnx';
 export {
   type EngineSession,

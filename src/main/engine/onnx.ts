@@ -29,6 +29,7 @@ export const ONNX_DTYPE: Record<DType, number> = {
   bfloat16: DT.BFLOAT16,
   int64: DT.INT64,
   int32: DT.INT32,
+  uint32: DT.UINT32,
   int8: DT.INT8,
   uint8: DT.UINT8,
   bool: DT.BOOL,
@@ -90,6 +91,8 @@ function scalarBytes(dtype: DType, v: number): Uint8Array {
       return bytesOf(new BigInt64Array([BigInt(Math.trunc(v))]));
     case 'int32':
       return bytesOf(new Int32Array([v]));
+    case 'uint32':
+      return bytesOf(new Uint32Array([v >>> 0]));
     case 'int8':
       return bytesOf(new Int8Array([v]));
     default:
@@ -288,6 +291,8 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
       case 'equal':
       case 'less':
       case 'greater':
+      case 'greaterOrEqual':
+      case 'bitwiseXor':
       case 'and':
       case 'not':
       case 'neg':
@@ -304,6 +309,9 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
       case 'where':
       case 'matmul':
         E(ONNX_OP[t.op], x);
+        break;
+      case 'shiftRight':
+        E('BitShift', x, [attrS('direction', 'RIGHT')]);
         break;
       case 'cast':
         E('Cast', x, [attrI('to', ONNX_DTYPE[a.to as DType])]);
@@ -500,6 +508,8 @@ const ONNX_OP: Record<string, string> = {
   equal: 'Equal',
   less: 'Less',
   greater: 'Greater',
+  greaterOrEqual: 'GreaterOrEqual',
+  bitwiseXor: 'BitwiseXor',
   and: 'And',
   not: 'Not',
   neg: 'Neg',

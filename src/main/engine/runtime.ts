@@ -69,6 +69,7 @@ const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
   float16: 'float16',
   int64: 'int64',
   int32: 'int32',
+  uint32: 'uint32',
   int8: 'int8',
   uint8: 'uint8',
   bool: 'bool',

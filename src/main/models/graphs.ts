@@ -6,18 +6,19 @@ import type { Architecture } from './registry';
 /**
  * The graphs the rest of the app runs, built from an architecture's forward:
  *   forward   — ids/mask/positions (+ pool weights) → last_hidden_state and/or embeddings
- *   training  — the same with LoRA weights and dropout masks as inputs, plus the backward given an
+ *   training  — the same with LoRA weights and device-dropout keys as inputs, plus the backward given an
  *               upstream gradient on the embeddings (GradCache pass 2)
  *   infoNCE   — full-batch InfoNCE loss and its LoRA gradients (the parity check of the whole chain)
  * Graph input names: input_ids, attention_mask, position_ids, token_type_ids (bert family), pool_weights,
- * the LoRA inputs `<module>.lora_A.weight` / `.lora_B.weight` / `.lora_dropout.mask`, embeddings_grad.
+ * the LoRA inputs `<module>.lora_A.weight` / `.lora_B.weight`, `lora_dropout.keys|threshold|scale`,
+ * embeddings_grad.
  */
 
 export interface BuiltGraph {
   graph: Graph;
   /** Named outputs, in the order they should be fetched. */
   outputs: Record<string, Tensor>;
-  /** LoRA inputs by name (A, B and dropout masks). */
+  /** LoRA inputs by name (A and B of each target module). */
   loraInputs: Map<string, Tensor>;
 }
 
@@ -107,7 +108,7 @@ export function buildTrainingBackward(
 ): BuiltGraph {
   const { g, m, emb } = forwardParts(ck, arch, { ...o, pooled: true, normalize: o.normalize ?? true });
   const seed = g.input('embeddings_grad', 'float32', emb!.shape);
-  const weights = [...m.loraInputs.values()].filter((t) => !t.name!.endsWith('.mask'));
+  const weights = [...m.loraInputs.values()];
   const grads = grad(emb!, weights, { seeds: [seed] });
   const outputs: Record<string, Tensor> = { embeddings: emb! };
   weights.forEach((w, i) => {
@@ -145,7 +146,7 @@ export function buildInfoNce(
   const loss = g.crossEntropy(scores, labels);
   const outputs: Record<string, Tensor> = { loss, scores, embeddings: e };
   if (o.lora) {
-    const weights = [...m.loraInputs.values()].filter((t) => !t.name!.endsWith('.mask'));
+    const weights = [...m.loraInputs.values()];
     const grads = grad(loss, weights);
     weights.forEach((w, i) => {
       outputs[`grad.${w.name}`] = grads[i];

@@ -1,4 +1,4 @@
-import type { DType, Graph, Tensor } from '../engine';
+import { type DType, dropoutSalt, type Graph, hashString, type Tensor } from '../engine';
 import { UserError } from '../errors';
 import type { Checkpoint } from './checkpoint';
 import { type LinearModule, loraKeyA, loraKeyB } from './lora';
@@ -16,7 +16,7 @@ const ST_TO_DTYPE: Partial<Record<StDtype, DType>> = {
   F64: 'float64',
 };
 
-/** LoRA as graph INPUTS: A [r, in] and B [out, r] per target module, plus optional dropout keep-masks. */
+/** LoRA as graph INPUTS: A [r, in] and B [out, r] per target module (dropout masks computed in-graph). */
 export interface LoraWiring {
   modules: LinearModule[];
   r: number;
@@ -27,18 +27,23 @@ export interface LoraWiring {
 /** Graph input names for a LoRA module (the same keys PEFT uses after `base_model.model.`). */
 export const loraInputA = (p: string) => loraKeyA(p);
 export const loraInputB = (p: string) => loraKeyB(p);
-export const dropoutMaskInput = (p: string) => `${p}.lora_dropout.mask`;
 /**
- * The inverted-dropout factor, one float32 scalar input shared by every module: 1/(1−p) in training and 1
- * with all-ones masks in eval mode, so one session serves both (PEFT eval: y = Wx + B(A x)·scaling).
+ * Device dropout inputs, shared by every LoRA module: per-token uint32 keys [batch, seq] (a hash of the
+ * text's seed and the token's index in the text, so a text's masks do not depend on its chunk or padding),
+ * the uint32 threshold round(p·2³²) (0 in eval mode: every element kept) and the inverted-dropout factor
+ * 1/(1−p) (1 in eval mode), so one session serves training and PEFT eval (y = Wx + B(A x)·scaling).
+ * Each module hashes the keys with its own per-feature salt (engine hashKeepMask), so masks differ across
+ * modules, texts, tokens and steps while only O(batch·seq) values are fed.
  */
+export const DROPOUT_KEYS_INPUT = 'lora_dropout.keys';
+export const DROPOUT_THRESHOLD_INPUT = 'lora_dropout.threshold';
 export const DROPOUT_SCALE_INPUT = 'lora_dropout.scale';
 
 export class ModelContext {
-  /** The LoRA A/B inputs and dropout masks, by name, in module order (A, B[, mask]). */
+  /** The LoRA A/B inputs, by name, in module order (A, B). */
   readonly loraInputs = new Map<string, Tensor>();
-  /** The dropout-scale input (see DROPOUT_SCALE_INPUT), created with the first dropout module. */
-  private dropoutScale: Tensor | undefined;
+  /** The shared dropout inputs (see DROPOUT_KEYS_INPUT), created with the first dropout module. */
+  private dropoutIn: { keys: Tensor; threshold: Tensor; scale: Tensor } | undefined;
   private readonly loraByPath: Map<string, LinearModule>;
 
   constructor(
@@ -154,12 +159,17 @@ export class ModelContext {
       // The LoRA branch runs in float32 whatever the model dtype (A/B are float32 masters).
       let xd = g.cast(x, 'float32');
       if (lora.dropout > 0) {
-        // bool keep-mask: 1 byte per element (a 7B chunk's masks would be 4× larger in float32); Where
-        // keeps only the bool for the backward, not a float copy of the mask.
-        const mask = g.input(dropoutMaskInput(path), 'bool', x.shape);
-        this.loraInputs.set(mask.name!, mask);
-        this.dropoutScale ??= g.input(DROPOUT_SCALE_INPUT, 'float32', []);
-        xd = g.where(mask, g.mul(xd, this.dropoutScale), 0);
+        // The keep-mask is computed on the device (bool, 1 byte per element); Where keeps only the bool
+        // for the backward, and a recomputed region rebuilds the identical mask from the same keys.
+        this.dropoutIn ??= {
+          keys: g.input(DROPOUT_KEYS_INPUT, 'uint32', ['batch', 'seq']),
+          threshold: g.input(DROPOUT_THRESHOLD_INPUT, 'uint32', []),
+          scale: g.input(DROPOUT_SCALE_INPUT, 'float32', []),
+        };
+        const d = this.dropoutIn;
+        const salt = g.constant(dropoutSalt(hashString(path), inF), 'uint32', [inF]);
+        const keep = g.hashKeepMask(d.keys, salt, d.threshold);
+        xd = g.where(keep, g.mul(xd, d.scale), 0);
       }
       const delta = g.linear(g.linear(xd, A), B); // [..., r] → [..., out]
       y = g.add(y, g.cast(g.mul(delta, lora.scaling), y.dtype));

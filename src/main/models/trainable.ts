@@ -1,4 +1,4 @@
-import { type Feeds, hostTensor, providerBlocker } from '../engine';
+import { dropoutThreshold, type Feeds, hash32, hostTensor, providerBlocker } from '../engine';
 import { UserError } from '../errors';
 import type { DropoutSpec, EncoderOptions, TrainableEncoder } from '../training/encoder';
 import type { ParamSpec } from '../training/optim';
@@ -10,11 +10,15 @@ import {
   loraKeyA,
   loraKeyB,
   loraScaling,
-  seededRandom,
   selectTargets,
 } from './lora';
 import { type Device, EmbeddingModel, type LoadOptions } from './model';
-import { DROPOUT_SCALE_INPUT, dropoutMaskInput, type LoraWiring } from './modeling';
+import {
+  DROPOUT_KEYS_INPUT,
+  DROPOUT_SCALE_INPUT,
+  DROPOUT_THRESHOLD_INPUT,
+  type LoraWiring,
+} from './modeling';
 import type { PaddedBatch } from './pooling';
 
 const PEFT = 'base_model.model.';
@@ -24,7 +28,7 @@ export const fromPeftName = (peft: string) => (peft.startsWith(PEFT) ? peft.slic
 
 /**
  * The trainer's view of a model (training/encoder.ts TrainableEncoder): LoRA A/B are graph inputs fed as
- * float32 masters each call; dropout keep-masks are graph inputs derived from one seed per text, so the
+ * float32 masters each call; dropout keep-masks are computed in the graph from one seed per text, so the
  * GradCache re-run of a chunk sees exactly the masks of its first pass, whatever the chunking.
  */
 export class LoraEncoder implements TrainableEncoder {
@@ -64,35 +68,26 @@ export class LoraEncoder implements TrainableEncoder {
   }
 
   /**
-   * Keep-masks [B, T, in] per module: text i's mask is a function of (seeds[i], module index) only. Without
-   * a DropoutSpec (eval mode) every mask is all ones and the scale 1, so the LoRA branch sees x itself.
+   * Device-dropout feeds (modeling.ts DROPOUT_KEYS_INPUT): key[i, t] = hash(seeds[i], t) for token t of
+   * text i (its index in the text, whatever the padding side and chunk), threshold round(p·2³²) and scale
+   * 1/(1−p). O(B·T) values: the masks themselves are computed in the graph. Without a DropoutSpec (eval
+   * mode) threshold 0 keeps everything and the scale is 1, so the LoRA branch sees x itself.
    */
   private dropoutFeeds(b: PaddedBatch, seqs: number[][], d: DropoutSpec | null): Feeds {
-    const f: Feeds = {};
     const { batch: B, seqLen: T } = b;
-    f[DROPOUT_SCALE_INPUT] = hostTensor('float32', [], Float32Array.of(d && d.p > 0 ? 1 / (1 - d.p) : 1));
-    // Eval: one all-ones buffer per input width, shared by the modules of that width.
-    const ones = new Map<number, Uint8Array>();
-    this.modules.forEach((m, j) => {
-      const inF = m.inFeatures;
-      let mask = d ? undefined : ones.get(inF);
-      if (!mask) {
-        mask = new Uint8Array(B * T * inF).fill(1);
-        if (!d) ones.set(inF, mask);
+    const keys = new Uint32Array(B * T);
+    const on = d !== null && d.p > 0;
+    if (on)
+      for (let i = 0; i < B; i++) {
+        const len = seqs[i].length;
+        const start = this.model.tokenizer.paddingSide === 'left' ? T - len : 0;
+        for (let t = 0; t < len; t++) keys[i * T + start + t] = hash32(d.seeds[i], t);
       }
-      if (d && d.p > 0)
-        for (let i = 0; i < B; i++) {
-          const rand = seededRandom((d.seeds[i] ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0);
-          const len = seqs[i].length;
-          const start = this.model.tokenizer.paddingSide === 'left' ? T - len : 0;
-          for (let t = 0; t < len; t++) {
-            const base = (i * T + start + t) * inF;
-            for (let k = 0; k < inF; k++) mask[base + k] = rand() < d.p ? 0 : 1;
-          }
-        }
-      f[dropoutMaskInput(m.path)] = hostTensor('bool', [B, T, inF], mask);
-    });
-    return f;
+    return {
+      [DROPOUT_KEYS_INPUT]: hostTensor('uint32', [B, T], keys),
+      [DROPOUT_THRESHOLD_INPUT]: hostTensor('uint32', [], Uint32Array.of(on ? dropoutThreshold(d.p) : 0)),
+      [DROPOUT_SCALE_INPUT]: hostTensor('float32', [], Float32Array.of(on ? 1 / (1 - d.p) : 1)),
+    };
   }
 
   private feeds(texts: string[], lora: Map<string, Float32Array>, dropout: DropoutSpec | null) {

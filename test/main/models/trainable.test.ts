@@ -11,6 +11,9 @@ import {
   LoraEncoder,
   toPeftName,
 } from '../../../src/main/models/trainable';
+import { gradCacheStep } from '../../../src/main/training/gradcache';
+import { referenceLoss } from '../../../src/main/training/loss';
+import { mixSeed } from '../../../src/main/training/rng';
 import { FIXTURES } from '../../helpers/tmp';
 
 const PARITY = path.join(FIXTURES, 'parity');
@@ -99,7 +102,7 @@ describe.each(['mistral', 'bert'])('LoraEncoder %s', (name) => {
     await enc.dispose();
   });
 
-  it('dropout masks are graph inputs replayed from per-text seeds, whatever the chunking', async () => {
+  it('dropout masks are computed in the graph from per-text seeds, the same whatever the chunking', async () => {
     const model = EmbeddingModel.load(dir, { inThread: true });
     const enc = new LoraEncoder(model, {
       r: 4,
@@ -278,5 +281,52 @@ describe('createTrainableEncoder dtype', () => {
     );
     expect(enc.model.dtype).toBe('float16');
     await enc.dispose();
+  });
+});
+
+describe('LoraEncoder device dropout in GradCache', () => {
+  it('GradCache with dropout (masks computed in the graph) equals the full batch, with and without recompute', async () => {
+    const dir = path.join(PARITY, 'mistral');
+    const model = EmbeddingModel.load(dir, { inThread: true });
+    const cfg = { r: 4, alpha: 8, dropout: 0.3, targetModules: 'all-linear', useRslora: false } as const;
+    const enc = new LoraEncoder(model, cfg);
+    const ckpt = new LoraEncoder(model, cfg, true);
+    const lora = enc.initLora(5);
+    for (const [k, v] of lora)
+      if (k.includes('lora_B'))
+        v.forEach((_, i) => {
+          v[i] = 0.05 * Math.cos(i + k.length);
+        });
+    const texts = fixtureTexts(model, dir, false);
+    const batch = { queries: texts.slice(0, 2), positives: texts.slice(2, 4), negatives: texts.slice(4) };
+    const run = (e: LoraEncoder, chunkSize: number, seed = 42) =>
+      gradCacheStep(e, lora, batch, referenceLoss, {
+        chunkSize,
+        temperature: 0.05,
+        dropoutP: 0.3,
+        seedOf: (i) => mixSeed(seed, 1, i),
+      });
+    const full = await run(enc, 6);
+    const worstVs = (r: Awaited<ReturnType<typeof run>>) => {
+      let worst = 0;
+      let gmax = 0;
+      for (const [k, g] of full.grads) {
+        gmax = Math.max(gmax, ...Array.from(g, Math.abs));
+        worst = Math.max(worst, maxAbsDiff(r.grads.get(k)!, g));
+      }
+      return worst / gmax;
+    };
+    const chunked = await run(enc, 2);
+    const recomputed = await run(ckpt, 4);
+    const other = await run(enc, 6, 43);
+    console.log(
+      `[device dropout] GradCache chunks of 2 vs full: ${worstVs(chunked).toExponential(2)}, recompute chunks of 4: ${worstVs(recomputed).toExponential(2)}, other seeds: ${worstVs(other).toExponential(2)}`,
+    );
+    expect(Math.abs(chunked.loss - full.loss)).toBeLessThan(1e-6);
+    expect(worstVs(chunked)).toBeLessThan(1e-5);
+    expect(worstVs(recomputed)).toBeLessThan(1e-5);
+    // The masks matter (so the equalities above can fail): other seeds give another gradient.
+    expect(worstVs(other)).toBeGreaterThan(1e-2);
+    await model.dispose();
   });
 });
