@@ -202,8 +202,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const wsHandler = applyWSSHandler({ wss, router: api.router, createContext: api.createContext });
   server.on('upgrade', (req, socket, head) => {
     const deny = (code: number, msg: string) => {
+      // end() flushes the answer before closing (destroy() could drop it).
       socket.end(`HTTP/1.1 ${code} ${msg}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      socket.destroySoon();
     };
     socket.on('error', () => socket.destroy());
     try {
