@@ -33,6 +33,7 @@ export class Checkpoint {
       throw new UserError(`${dir}: not a model folder (expected config.json and *.safetensors)`);
     const config = readConfig(abs);
     const files = weightFiles(abs);
+    for (const f of files) regularFile(path.join(abs, f));
     const refs = new Map<string, WeightRef>();
     for (const f of files) {
       const header = readStHeader(path.join(abs, f));
@@ -43,6 +44,7 @@ export class Checkpoint {
         refs.set(base, { ...e, storedName: name, header });
       }
     }
+    checkConfigAgainstWeights(config, refs, files);
     return new Checkpoint(abs, config, refs, files);
   }
 
@@ -89,26 +91,100 @@ function stripPrefix(name: string): string {
 function readConfig(dir: string): HfConfig {
   const f = path.join(dir, 'config.json');
   if (!fs.existsSync(f)) throw new UserError(`${dir}: missing config.json`);
-  let c: HfConfig;
+  const c = readModelJson(f);
+  if (typeof c.model_type !== 'string') throw new UserError(`${f}: missing model_type`);
+  return c as HfConfig;
+}
+
+/**
+ * Only regular files are opened: a FIFO would block the read forever and a directory throws EISDIR deep in a
+ * reader, so both become one line naming the file.
+ */
+export function regularFile(file: string): string {
+  let st: fs.Stats;
   try {
-    c = JSON.parse(fs.readFileSync(f, 'utf8'));
+    st = fs.statSync(file);
   } catch {
-    throw new UserError(`config.json: not valid JSON in ${dir}`);
+    throw new UserError(`${file}: no such file`);
   }
-  if (typeof c.model_type !== 'string') throw new UserError(`config.json: missing model_type`);
-  return c;
+  if (!st.isFile())
+    throw new UserError(
+      `${file}: not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'a special file'}); replace it with the real file`,
+    );
+  return file;
+}
+
+/** Reads a model-folder JSON file that must hold an object (`null`, arrays and junk are one-line errors). */
+export function readModelJson(file: string): Record<string, unknown> {
+  regularFile(file);
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    throw new UserError(`${file}: not valid JSON`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new UserError(
+      `${file}: expected a JSON object, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`,
+    );
+  return v as Record<string, unknown>;
+}
+
+/** config.json fields that count something: each must be a positive integer when present. */
+const COUNT_FIELDS = [
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'vocab_size',
+  'max_position_embeddings',
+];
+const EMBEDDINGS = ['embed_tokens.weight', 'embeddings.word_embeddings.weight', 'wte.weight'];
+const LAYER = /^(?:layers|encoder\.layer|h)\.(\d+)\./;
+
+/**
+ * config.json against the tensors, before anything is built: sizes must be positive integers, the
+ * embedding matrix must be [vocab_size, hidden_size] and the layer count must be the number of stored layers
+ * (a `num_hidden_layers: 1e8` would otherwise build a graph for a hundred million layers).
+ */
+function checkConfigAgainstWeights(config: HfConfig, refs: Map<string, WeightRef>, files: string[]): void {
+  const where = files.join(', ');
+  for (const k of COUNT_FIELDS) {
+    const v = config[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+      throw new UserError(`config.json: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  const emb = EMBEDDINGS.map((n) => refs.get(n)).find(Boolean);
+  if (emb && emb.shape.length === 2) {
+    const [vocab, hidden] = emb.shape;
+    if (typeof config.hidden_size === 'number' && config.hidden_size !== hidden)
+      throw new UserError(
+        `config.json: hidden_size ${config.hidden_size}, but ${where} stores ${emb.storedName} as [${emb.shape}] (hidden size ${hidden})`,
+      );
+    if (typeof config.vocab_size === 'number' && config.vocab_size !== vocab)
+      throw new UserError(
+        `config.json: vocab_size ${config.vocab_size}, but ${where} stores ${emb.storedName} as [${emb.shape}] (vocabulary ${vocab})`,
+      );
+  }
+  const layers = new Set<number>();
+  for (const n of refs.keys()) {
+    const m = LAYER.exec(n);
+    if (m) layers.add(Number(m[1]));
+  }
+  const L = config.num_hidden_layers;
+  if (typeof L === 'number' && layers.size > 0 && L !== layers.size)
+    throw new UserError(`config.json: num_hidden_layers ${L}, but ${where} stores ${layers.size} layers`);
 }
 
 function weightFiles(dir: string): string[] {
   const index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) {
-    let j: { weight_map?: Record<string, string> };
-    try {
-      j = JSON.parse(fs.readFileSync(index, 'utf8'));
-    } catch {
-      throw new UserError(`model.safetensors.index.json: not valid JSON`);
-    }
-    if (!j.weight_map) throw new UserError(`model.safetensors.index.json: missing weight_map`);
+    const j = readModelJson(index) as { weight_map?: Record<string, string> };
+    if (!j.weight_map || typeof j.weight_map !== 'object')
+      throw new UserError(`model.safetensors.index.json: missing weight_map`);
     const files = [...new Set(Object.values(j.weight_map))].sort();
     for (const f of files)
       if (!fs.existsSync(path.join(dir, f)))
@@ -129,9 +205,10 @@ function weightFiles(dir: string): string[] {
 /** Reads an optional JSON file of a model folder. */
 export function readJsonIfExists<T>(file: string): T | null {
   if (!fs.existsSync(file)) return null;
+  regularFile(file);
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch {
-    throw new UserError(`${path.basename(file)}: not valid JSON (${file})`);
+    throw new UserError(`${file}: not valid JSON`);
   }
 }

@@ -9,9 +9,28 @@ import type { LinearModule } from './lora';
 
 function num(c: HfConfig, key: string, fallback?: number): number {
   const v = c[key];
-  if (typeof v === 'number') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (v !== undefined && v !== null)
+    throw new UserError(`config.json: ${key} must be a number, got ${JSON.stringify(v)}`);
   if (fallback !== undefined) return fallback;
   throw new UserError(`config.json: missing ${key} (model_type ${c.model_type})`);
+}
+
+/** A size or count: a positive integer (0 heads or 1e12 hidden units would fail deep in graph building). */
+function count(c: HfConfig, key: string, fallback?: number): number {
+  const v = num(c, key, fallback);
+  if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31 - 1)
+    throw new UserError(`config.json: ${key} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function headDimOf(c: HfConfig, hidden: number, heads: number): number {
+  if (c.head_dim !== undefined && c.head_dim !== null) return count(c, 'head_dim');
+  if (hidden % heads !== 0)
+    throw new UserError(
+      `config.json: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`,
+    );
+  return hidden / heads;
 }
 
 /** llama, mistral, qwen2, qwen3: RoPE, GQA, SwiGLU, RMSNorm. */
@@ -37,8 +56,13 @@ export interface LlamaConfig {
 }
 
 export function llamaConfig(c: HfConfig, delta: Partial<LlamaConfig> = {}): LlamaConfig {
-  const hidden = num(c, 'hidden_size');
-  const heads = num(c, 'num_attention_heads');
+  const hidden = count(c, 'hidden_size');
+  const heads = count(c, 'num_attention_heads');
+  const kvHeads = count(c, 'num_key_value_heads', heads);
+  if (heads % kvHeads !== 0)
+    throw new UserError(
+      `config.json: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`,
+    );
   const act = c.hidden_act ?? 'silu';
   if (act !== 'silu')
     throw new UserError(`config.json: hidden_act ${String(act)} (only silu for ${c.model_type})`);
@@ -49,16 +73,16 @@ export function llamaConfig(c: HfConfig, delta: Partial<LlamaConfig> = {}): Llam
   const attnBias = Boolean(c.attention_bias);
   return {
     modelType: c.model_type,
-    vocabSize: num(c, 'vocab_size'),
+    vocabSize: count(c, 'vocab_size'),
     hiddenSize: hidden,
-    intermediateSize: num(c, 'intermediate_size'),
-    numLayers: num(c, 'num_hidden_layers'),
+    intermediateSize: count(c, 'intermediate_size'),
+    numLayers: count(c, 'num_hidden_layers'),
     numHeads: heads,
-    numKvHeads: num(c, 'num_key_value_heads', heads),
-    headDim: typeof c.head_dim === 'number' ? c.head_dim : hidden / heads,
+    numKvHeads: kvHeads,
+    headDim: headDimOf(c, hidden, heads),
     rmsNormEps: num(c, 'rms_norm_eps', 1e-6),
     ropeTheta: num(c, 'rope_theta', 10000),
-    maxPositions: num(c, 'max_position_embeddings', 4096),
+    maxPositions: count(c, 'max_position_embeddings', 4096),
     qkvBias: attnBias,
     oBias: attnBias,
     mlpBias: Boolean(c.mlp_bias),
@@ -106,8 +130,8 @@ export interface BertConfig {
 }
 
 export function bertConfig(c: HfConfig, delta: Partial<BertConfig> = {}): BertConfig {
-  const hidden = num(c, 'hidden_size');
-  const heads = num(c, 'num_attention_heads');
+  const hidden = count(c, 'hidden_size');
+  const heads = count(c, 'num_attention_heads');
   const act = c.hidden_act ?? 'gelu';
   if (act !== 'gelu')
     throw new UserError(`config.json: hidden_act ${String(act)} (only gelu for ${c.model_type})`);
@@ -116,15 +140,15 @@ export function bertConfig(c: HfConfig, delta: Partial<BertConfig> = {}): BertCo
     throw new UserError(`config.json: position_embedding_type ${String(pet)} (only absolute)`);
   return {
     modelType: c.model_type,
-    vocabSize: num(c, 'vocab_size'),
+    vocabSize: count(c, 'vocab_size'),
     hiddenSize: hidden,
-    intermediateSize: num(c, 'intermediate_size'),
-    numLayers: num(c, 'num_hidden_layers'),
+    intermediateSize: count(c, 'intermediate_size'),
+    numLayers: count(c, 'num_hidden_layers'),
     numHeads: heads,
-    headDim: hidden / heads,
+    headDim: headDimOf({ ...c, head_dim: undefined }, hidden, heads),
     layerNormEps: num(c, 'layer_norm_eps', 1e-12),
-    maxPositions: num(c, 'max_position_embeddings', 512),
-    typeVocabSize: num(c, 'type_vocab_size', 2),
+    maxPositions: count(c, 'max_position_embeddings', 512),
+    typeVocabSize: count(c, 'type_vocab_size', 2),
     padTokenId: num(c, 'pad_token_id', 0),
     positionOffsetFromPad: false,
     ...delta,

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mulberry32 } from '../../shared/random';
 import { UserError } from '../errors';
+import { readModelJson, regularFile } from './checkpoint';
 import { modelReference } from './origin';
 import { readF32, readStHeader, writeSafetensors, type StTensorOut } from './safetensors';
 
@@ -184,7 +185,7 @@ export function saveAdapter(dir: string, w: LoraWeights, opts: { baseModel?: str
 export function loadAdapter(dir: string, linears: LinearModule[]): LoraWeights {
   const cfgFile = path.join(dir, 'adapter_config.json');
   if (!fs.existsSync(cfgFile)) throw new UserError(`${dir}: missing adapter_config.json`);
-  const c = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+  const c = readModelJson(cfgFile);
   if (c.peft_type !== 'LORA')
     throw new UserError(`adapter_config.json: peft_type ${String(c.peft_type)} (only LORA)`);
   if (c.use_dora) throw new UserError('adapter_config.json: use_dora is not supported');
@@ -195,6 +196,12 @@ export function loadAdapter(dir: string, linears: LinearModule[]): LoraWeights {
   const ap = c.alpha_pattern as Record<string, unknown> | undefined;
   if ((rp && Object.keys(rp).length) || (ap && Object.keys(ap).length))
     throw new UserError('adapter_config.json: rank_pattern / alpha_pattern are not supported');
+  if (!Number.isSafeInteger(c.r) || (c.r as number) < 1)
+    throw new UserError(`${cfgFile}: r must be a positive integer, got ${JSON.stringify(c.r)}`);
+  if (typeof c.lora_alpha !== 'number' || !Number.isFinite(c.lora_alpha))
+    throw new UserError(
+      `${cfgFile}: lora_alpha must be a finite number, got ${JSON.stringify(c.lora_alpha)}`,
+    );
   const config: LoraConfig = {
     r: Number(c.r),
     alpha: Number(c.lora_alpha),
@@ -205,7 +212,7 @@ export function loadAdapter(dir: string, linears: LinearModule[]): LoraWeights {
   const file = path.join(dir, 'adapter_model.safetensors');
   if (!fs.existsSync(file))
     throw new UserError(`${dir}: missing adapter_model.safetensors (adapter_model.bin is not supported)`);
-  const header = readStHeader(file);
+  const header = readStHeader(regularFile(file));
   const byPath = new Map(linears.map((m) => [m.path, m]));
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const used = new Set<string>();

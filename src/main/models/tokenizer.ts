@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors';
-import { readJsonIfExists } from './checkpoint';
+import { readJsonIfExists, regularFile } from './checkpoint';
 
 type TokenSpec = string | { content: string } | null | undefined;
 const tokenText = (t: TokenSpec) => (t == null ? null : typeof t === 'string' ? t : t.content);
@@ -61,6 +61,7 @@ export class EmbedTokenizer {
     if (!fs.existsSync(tj))
       throw new UserError(`${dir}: missing tokenizer.json (only fast tokenizers are supported)`);
     let json: unknown;
+    regularFile(tj);
     try {
       json = JSON.parse(fs.readFileSync(tj, 'utf8'));
     } catch {
