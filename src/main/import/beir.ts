@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import type { NewExample, Split } from '../../shared/domain';
 import { UserError } from '../errors';
 import type { LineDefaults } from './layouts';
+import { fileLines } from './lines';
 import type { ImportRecord } from './records';
 
 const SPLIT_OF_QRELS: Record<string, Split> = { train: 'train', dev: 'dev', validation: 'dev', test: 'test' };
@@ -12,16 +12,8 @@ const SPLIT_OF_QRELS: Record<string, Split> = { train: 'train', dev: 'dev', vali
 export const looksLikeBeir = (dir: string) =>
   ['corpus.jsonl', 'queries.jsonl', 'qrels'].some((f) => fs.existsSync(path.join(dir, f)));
 
-async function* lines(file: string): AsyncGenerator<{ no: number; text: string }> {
-  const rl = readline.createInterface({
-    input: fs.createReadStream(file),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let no = 0;
-  for await (const text of rl) {
-    no++;
-    if (text.trim()) yield { no, text };
-  }
+async function* lines(file: string) {
+  for await (const l of fileLines(file).lines) if (l.invalidUtf8 || l.text.trim()) yield l;
 }
 
 interface Qrel {
@@ -70,8 +62,12 @@ export function beirSource(
     const bad: ImportRecord[] = [];
     for (const f of qrelFiles) {
       const split = SPLIT_OF_QRELS[path.basename(f, '.tsv').toLowerCase()] ?? null;
-      for await (const { no, text } of lines(f)) {
+      for await (const { no, text, invalidUtf8, bytes } of lines(f)) {
         const where = `${f}:${no}`;
+        if (invalidUtf8) {
+          bad.push({ where, raw: text, rawBytes: bytes, error: 'not valid UTF-8' });
+          continue;
+        }
         const cols = text.split('\t');
         if (no === 1 && /^query-?id$/i.test(cols[0].trim())) continue;
         const score = Number(cols[2]);
@@ -94,7 +90,11 @@ export function beirSource(
       into: Map<string, string>,
       withTitle: boolean,
     ) {
-      for await (const { no, text } of lines(file)) {
+      for await (const { no, text, invalidUtf8, bytes } of lines(file)) {
+        if (invalidUtf8) {
+          yield { where: `${file}:${no}`, raw: text, rawBytes: bytes, error: 'not valid UTF-8' };
+          continue;
+        }
         let o: { _id?: unknown; title?: unknown; text?: unknown };
         try {
           o = JSON.parse(text);

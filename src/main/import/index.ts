@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import type { Kind, NewExample, ReviewStatus } from '../../shared/domain';
 import { UserError, usageError } from '../errors';
 import { type ProgressListener, ProgressTracker } from '../jobs/progress';
@@ -17,6 +16,7 @@ import {
   type LineLayout,
   parseObject,
 } from './layouts';
+import { fileLines } from './lines';
 import type { ImportRecord } from './records';
 
 export { IMPORT_LAYOUTS, type ImportLayout } from './layouts';
@@ -62,15 +62,10 @@ const BATCH = 2000;
 
 /** Finds the layout of a JSONL file from its first line that parses and fits one. */
 async function detectFileLayout(file: string): Promise<LineLayout> {
-  const rl = readline.createInterface({
-    input: fs.createReadStream(file),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let no = 0;
+  const { lines } = fileLines(file);
   try {
-    for await (const line of rl) {
-      no++;
-      if (!line.trim()) continue;
+    for await (const { no, text: line, invalidUtf8 } of lines) {
+      if (invalidUtf8 || !line.trim()) continue;
       let o: Record<string, unknown>;
       try {
         o = parseObject(line);
@@ -84,7 +79,7 @@ async function detectFileLayout(file: string): Promise<LineLayout> {
       );
     }
   } finally {
-    rl.close();
+    await lines.return(undefined);
   }
   throw new UserError(
     `${file}: no valid JSON object line to detect the layout from; pass --layout or fix the file`,
@@ -93,17 +88,18 @@ async function detectFileLayout(file: string): Promise<LineLayout> {
 
 function lineSource(file: string, layout: LineLayout, d: LineDefaults) {
   const size = fs.statSync(file).size;
-  const input = fs.createReadStream(file);
+  const { stream: input, lines } = fileLines(file);
   let records = 0;
   const parse = LINE_PARSERS[layout];
   async function* gen(): AsyncGenerator<ImportRecord> {
-    const rl = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    let no = 0;
-    for await (const line of rl) {
-      no++;
-      if (!line.trim()) continue;
+    for await (const { no, text: line, invalidUtf8, bytes } of lines) {
+      if (!invalidUtf8 && !line.trim()) continue;
       records++;
       const where = `${file}:${no}`;
+      if (invalidUtf8) {
+        yield { where, raw: line, rawBytes: bytes, error: 'not valid UTF-8' };
+        continue;
+      }
       try {
         yield { where, raw: line, examples: parse(parseObject(line), d) };
       } catch (e) {
@@ -215,7 +211,8 @@ export async function importDataset(
           );
           rejectFd = fs.openSync(res.rejectedFile, 'w');
         }
-        fs.writeSync(rejectFd, `${rec.raw}\n`);
+        if (rec.rawBytes) fs.writeSync(rejectFd, Buffer.concat([rec.rawBytes, Buffer.from('\n')]));
+        else fs.writeSync(rejectFd, `${rec.raw}\n`);
         continue;
       }
       if (!rec.examples?.length) res.ignored++;

@@ -5,6 +5,8 @@ export interface ImportRecord {
   /** `file:line` */
   where: string;
   raw: string;
+  /** The line's bytes when they are not valid UTF-8 (`raw` is then lossy). */
+  rawBytes?: Buffer;
   examples?: NewExample[];
   error?: string;
 }

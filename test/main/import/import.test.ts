@@ -218,4 +218,31 @@ describe('BEIR import', () => {
     expect(store.datasets.find('b')).toBeUndefined();
     store.close();
   });
+
+  it('refuses a line whose bytes are not valid UTF-8, naming it; --skip-invalid keeps its bytes', async () => {
+    const { dir, store, rejectedDir } = freshStore();
+    const file = path.join(dir, 'bad-utf8.jsonl');
+    const good = (i: number) =>
+      Buffer.from(`${JSON.stringify({ anchor: `q${i}`, positive: `p${i} \uFFFD ok` })}\n`);
+    // "caf\xe9" in Latin-1, and a truncated 3-byte sequence: readline would store both as U+FFFD.
+    const bad = Buffer.concat([
+      Buffer.from('{"anchor": "caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('", "positive": "x'),
+      Buffer.from([0xe0, 0xa4]),
+      Buffer.from('"}\n'),
+    ]);
+    fs.writeFileSync(file, Buffer.concat([good(1), bad, good(3)]));
+    await expect(importDataset(store, 'u', file, { create: true, rejectedDir })).rejects.toThrow(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: not valid UTF-8`),
+    );
+    expect(store.datasets.find('u')).toBeUndefined();
+    const r = await importDataset(store, 'u', file, { create: true, rejectedDir, skipInvalid: true });
+    expect(r).toMatchObject({ read: 3, inserted: 2, invalid: 1 });
+    expect(r.rejected).toEqual([{ where: `${file}:2`, reason: 'not valid UTF-8' }]);
+    expect(fs.readFileSync(r.rejectedFile!)).toEqual(bad);
+    // A genuine U+FFFD in valid UTF-8 is text like any other.
+    expect(rowsOf(store, 'u').map((e) => e.positive)).toEqual(['p1 \uFFFD ok', 'p3 \uFFFD ok']);
+    store.close();
+  });
 });
