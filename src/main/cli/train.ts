@@ -8,6 +8,8 @@ import {
   trainInputFromText,
   trainValueText,
 } from '../../shared/training';
+import { trainingHealth } from '../../shared/training-health';
+import { readTrainLog } from '../training/train-log';
 import { newRunId } from '../training/service';
 import { type GlobalOpts, runWithWorkbench, withGlobals } from './context';
 
@@ -95,10 +97,15 @@ export function registerTrain(program: Command): void {
         try {
           const r = await h.done;
           b.done();
-          out({ run: h.runId, job: h.id, ...r }, () =>
-            r.state === 'done'
-              ? `done: ${r.step} steps, last loss ${r.lastLoss?.toFixed(4)}; adapter ${r.adapterDir}`
-              : `cancelled at step ${r.step}; continue with \`embedsmith train --resume ${r.runDir}\``,
+          // Training-health hints (loss ends above its start, ≈ 0, flat), as the Train screen shows them.
+          const health = trainingHealth(readTrainLog(r.runDir, Number.POSITIVE_INFINITY).map((x) => x.loss));
+          out({ run: h.runId, job: h.id, ...r, health }, () =>
+            [
+              r.state === 'done'
+                ? `done: ${r.step} steps, last loss ${r.lastLoss?.toFixed(4)}; adapter ${r.adapterDir}`
+                : `cancelled at step ${r.step}; continue with \`embedsmith train --resume ${r.runDir}\``,
+              ...health.map((x) => `hint: ${x.message}`),
+            ].join('\n'),
           );
         } finally {
           process.off('SIGINT', onSig);
