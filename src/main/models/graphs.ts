@@ -1,6 +1,6 @@
 import { type DType, Graph, grad, type Tensor } from '../engine';
 import type { Checkpoint } from './checkpoint';
-import { ModelContext, type LoraWiring, type ModelInputs } from './modeling';
+import { type FedWeight, ModelContext, type LoraWiring, type ModelInputs } from './modeling';
 import type { Architecture } from './registry';
 
 /**
@@ -20,6 +20,8 @@ export interface BuiltGraph {
   outputs: Record<string, Tensor>;
   /** LoRA inputs by name (A and B of each target module). */
   loraInputs: Map<string, Tensor>;
+  /** Frozen weights fed as inputs (ForwardOptions.feedWeights), by input name. */
+  fedWeights?: Map<string, FedWeight>;
 }
 
 export interface ForwardOptions {
@@ -34,6 +36,8 @@ export interface ForwardOptions {
   dtype?: DType;
   /** Gradient checkpointing per transformer block (training graphs). */
   checkpointLayers?: boolean;
+  /** Half-precision weights as fed float32 inputs converted once (see ModelContext feedWeights). */
+  feedWeights?: boolean;
   /** Positions computed in-graph instead of fed (encoder exports: transformers.js feeds no position_ids). */
   computedPositions?: boolean;
 }
@@ -77,6 +81,7 @@ function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
     overrides: o.overrides,
     dtype: o.dtype,
     checkpointLayers: o.checkpointLayers,
+    feedWeights: o.feedWeights,
   });
   const inp = modelInputs(g, arch, o.computedPositions);
   const poolW = o.pooled ? g.input('pool_weights', 'float32', ['batch', 'seq']) : undefined;
@@ -94,7 +99,7 @@ export function buildForward(ck: Checkpoint, arch: Architecture, o: ForwardOptio
   const outputs: Record<string, Tensor> = {};
   if (o.hidden ?? true) outputs.last_hidden_state = hidden;
   if (emb) outputs.embeddings = emb;
-  return { graph: g, outputs, loraInputs: m.loraInputs };
+  return { graph: g, outputs, loraInputs: m.loraInputs, fedWeights: m.fedWeights };
 }
 
 /**
@@ -114,7 +119,7 @@ export function buildTrainingBackward(
   weights.forEach((w, i) => {
     outputs[`grad.${w.name}`] = grads[i];
   });
-  return { graph: g, outputs, loraInputs: m.loraInputs };
+  return { graph: g, outputs, loraInputs: m.loraInputs, fedWeights: m.fedWeights };
 }
 
 /**
@@ -152,5 +157,5 @@ export function buildInfoNce(
       outputs[`grad.${w.name}`] = grads[i];
     });
   }
-  return { graph: g, outputs, loraInputs: m.loraInputs };
+  return { graph: g, outputs, loraInputs: m.loraInputs, fedWeights: m.fedWeights };
 }

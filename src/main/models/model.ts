@@ -1,11 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createSession, type EngineSession, type Feeds, hostTensor, type Provider, toOnnx } from '../engine';
+import {
+  createSession,
+  type EngineSession,
+  type Feeds,
+  type HostTensor,
+  hostTensor,
+  type Provider,
+  providerBlocker,
+  toOnnx,
+} from '../engine';
+import { decodeFloat32, f32ToF16, readTensorBytes } from '../engine/safetensors';
+import { UserError } from '../errors';
 import { ProgressTracker, type ProgressListener } from '../jobs/progress';
 import { Checkpoint } from './checkpoint';
 import { type BuiltGraph, buildForward, type ForwardOptions } from './graphs';
 import { type LinearModule, type LoraWeights, loadAdapter, loraScaling } from './lora';
-import type { LoraWiring } from './modeling';
+import type { FedWeight, LoraWiring } from './modeling';
 import {
   type PaddedBatch,
   padBatch,
@@ -70,6 +81,8 @@ export class EmbeddingModel {
   readonly maxLength: number;
   readonly device: Device;
   private readonly sessions = new Map<string, Promise<EngineSession>>();
+  /** Weights converted to the compute dtype once, shared by every session that feeds them. */
+  private readonly converted = new Map<string, HostTensor>();
 
   private constructor(
     readonly dir: string,
@@ -171,6 +184,43 @@ export class EmbeddingModel {
     return this.ck.files.reduce((n, f) => n + fs.statSync(path.join(this.ck.dir, f)).size, 0);
   }
 
+  /**
+   * The provider sessions of this model will run on, when it can be known without creating one: the
+   * requested device, or for 'auto' the first of cuda → webgpu → cpu that is not blocked here.
+   */
+  get provider(): Provider {
+    if (this.device !== 'auto') return this.device;
+    return (['cuda', 'webgpu'] as const).find((p) => providerBlocker(p) === null) ?? 'cpu';
+  }
+
+  /**
+   * Whether training graphs take half-precision weights as fed float32 copies converted once (no Cast per
+   * call): in-thread CPU sessions only (a fed buffer is used in place there).
+   */
+  get hostWeights(): boolean {
+    return Boolean(this.opts.inThread) && this.provider === 'cpu';
+  }
+
+  /** Bytes of weights converted for feeding (held once for the model's life). */
+  get convertedBytes(): number {
+    let n = 0;
+    for (const t of this.converted.values()) n += t.data.byteLength;
+    return n;
+  }
+
+  private convertedWeight(name: string, w: FedWeight): HostTensor {
+    let t = this.converted.get(name);
+    if (!t) {
+      // One tensor at a time, so the transient stored bytes are one weight's, not the checkpoint's.
+      const f32 = decodeFloat32(readTensorBytes(w.header.file, w), w.dtype);
+      if (!f32) throw new UserError(`${w.header.file}: ${name} is ${w.dtype}, not a float tensor`);
+      const data = w.as === 'float32' ? f32 : Uint16Array.from(f32, f32ToF16);
+      t = hostTensor(w.as, [...w.shape], data);
+      this.converted.set(name, t);
+    }
+    return t;
+  }
+
   /** Builds (once) and returns a session for a graph kind. */
   session(key: string, build: () => BuiltGraph, o: { inference?: boolean } = {}): Promise<EngineSession> {
     let s = this.sessions.get(key);
@@ -179,7 +229,7 @@ export class EmbeddingModel {
         const b = build();
         const onnx = toOnnx(b.outputs, { name: `${this.arch.modelType}-${key}` });
         const providers: Provider[] | 'auto' = this.device === 'auto' ? 'auto' : [this.device];
-        return createSession(onnx, {
+        const session = await createSession(onnx, {
           providers,
           threads: this.opts.threads,
           inThread: this.opts.inThread,
@@ -187,6 +237,14 @@ export class EmbeddingModel {
           prepack: o.inference ? (this.opts.prepack ?? this.weightBytes() <= PREPACK_MAX_BYTES) : false,
           memArena: o.inference,
         });
+        const fed = [...(b.fedWeights ?? [])];
+        if (fed.length === 0) return session;
+        const weights: Feeds = {};
+        for (const [name, w] of fed) weights[name] = this.convertedWeight(name, w);
+        // The same converted buffers on every call: ORT reads them in place (no copy, no Cast).
+        const run: EngineSession['run'] = (feeds, fetch) => session.run({ ...feeds, ...weights }, fetch);
+        const { provider, skipped, inputs, outputs } = session;
+        return { provider, skipped, inputs, outputs, run, release: () => session.release() };
       })();
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
@@ -254,6 +312,7 @@ export class EmbeddingModel {
   async dispose(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    this.converted.clear();
     for (const s of all) await (await s).release().catch(() => {});
   }
 }

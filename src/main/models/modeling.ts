@@ -1,6 +1,6 @@
 import { type DType, dropoutSalt, type Graph, hashString, type Tensor } from '../engine';
 import { UserError } from '../errors';
-import type { Checkpoint } from './checkpoint';
+import type { Checkpoint, WeightRef } from './checkpoint';
 import { type LinearModule, loraKeyA, loraKeyB } from './lora';
 import type { StDtype } from './safetensors';
 
@@ -45,6 +45,8 @@ export class ModelContext {
   /** The shared dropout inputs (see DROPOUT_KEYS_INPUT), created with the first dropout module. */
   private dropoutIn: { keys: Tensor; threshold: Tensor; scale: Tensor } | undefined;
   private readonly loraByPath: Map<string, LinearModule>;
+  /** Weights made graph inputs by feedWeights: name → where the stored bytes are and the fed dtype. */
+  readonly fedWeights = new Map<string, FedWeight>();
 
   constructor(
     readonly g: Graph,
@@ -56,6 +58,13 @@ export class ModelContext {
       overrides?: Map<string, Float32Array>;
       /** Recompute each layer's activations in the backward instead of keeping them (gradient checkpointing). */
       checkpointLayers?: boolean;
+      /**
+       * Weights stored in another dtype than the compute dtype become graph inputs of the compute dtype
+       * (float32/float16), fed from copies converted once per model (EmbeddingModel.session): no Cast of a
+       * weight, and no weight copy, on any call. Only for in-thread CPU sessions, where a fed buffer is
+       * used in place (a worker would detach it; a GPU would copy it to the device every call).
+       */
+      feedWeights?: boolean;
     } = {},
   ) {
     this.loraByPath = new Map((opts.lora?.modules ?? []).map((m) => [m.path, m]));
@@ -76,6 +85,14 @@ export class ModelContext {
     const dt = ST_TO_DTYPE[r.dtype];
     if (!dt)
       throw new UserError(`${r.header.file}: ${name} is ${r.dtype}; only F32/F16/BF16 weights are supported`);
+    if (
+      this.opts.feedWeights &&
+      dt !== this.dtype &&
+      (this.dtype === 'float32' || this.dtype === 'float16')
+    ) {
+      this.fedWeights.set(name, { ...r, as: this.dtype });
+      return this.g.input(name, this.dtype, shape);
+    }
     const w = this.g.weight(name, dt, shape, { file: r.header.file, offset: r.offset, length: r.length });
     return this.g.cast(w, this.dtype);
   }
@@ -177,6 +194,9 @@ export class ModelContext {
     return y;
   }
 }
+
+/** A weight fed as a graph input (ModelContext feedWeights): its stored location and the fed dtype. */
+export type FedWeight = WeightRef & { as: 'float32' | 'float16' };
 
 /** What a forward reads: ids, mask and positions as graph inputs ([batch, seq] int64). */
 export interface ModelInputs {

@@ -116,6 +116,7 @@ export class LoraEncoder implements TrainableEncoder {
         pooled: true,
         normalize: true,
         dtype: this.model.dtype,
+        feedWeights: this.model.hostWeights,
       }),
     );
     const { feeds } = this.feeds(texts, lora, dropout);
@@ -136,6 +137,7 @@ export class LoraEncoder implements TrainableEncoder {
         normalize: true,
         dtype: this.model.dtype,
         checkpointLayers: this.checkpointLayers,
+        feedWeights: this.model.hostWeights,
       }),
     );
     const { b, feeds } = this.feeds(texts, lora, dropout);

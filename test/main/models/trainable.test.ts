@@ -1,9 +1,13 @@
 // The trainer's encoder (GradCache chunks over texts) against the fixture's full-batch InfoNCE gradients.
+import fs from 'node:fs';
 import path from 'node:path';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { readF32, readInt, readStHeader } from '../../../src/main/models/safetensors';
-import { providerBlocker } from '../../../src/main/engine';
+import { providerBlocker, toOnnx, writeSafetensors } from '../../../src/main/engine';
+import { f32ToBf16 } from '../../../src/main/engine/safetensors';
+import { buildTrainingBackward } from '../../../src/main/models/graphs';
 import {
   baseDtype,
   bfloat16Blocker,
@@ -14,7 +18,7 @@ import {
 import { gradCacheStep } from '../../../src/main/training/gradcache';
 import { referenceLoss } from '../../../src/main/training/loss';
 import { mixSeed } from '../../../src/main/training/rng';
-import { FIXTURES } from '../../helpers/tmp';
+import { FIXTURES, tmpDir } from '../../helpers/tmp';
 
 const PARITY = path.join(FIXTURES, 'parity');
 
@@ -328,5 +332,63 @@ describe('LoraEncoder device dropout in GradCache', () => {
     // The masks matter (so the equalities above can fail): other seeds give another gradient.
     expect(worstVs(other)).toBeGreaterThan(1e-2);
     await model.dispose();
+  });
+});
+
+describe('half-precision checkpoints on CPU: weights converted once, no per-call Cast', () => {
+  /** The mistral fixture with every weight stored as bfloat16 (round to nearest even). */
+  function bf16Copy(): string {
+    const src = path.join(PARITY, 'mistral');
+    const dir = tmpDir();
+    for (const f of fs.readdirSync(src))
+      if (f !== 'model.safetensors') fs.cpSync(path.join(src, f), path.join(dir, f), { recursive: true });
+    const h = readStHeader(path.join(src, 'model.safetensors'));
+    const out = new Map(
+      [...h.tensors.keys()].map((k) => {
+        const v = readF32(h, k);
+        return [k, { dtype: 'BF16', shape: h.tensors.get(k)!.shape, data: Uint16Array.from(v, f32ToBf16) }];
+      }),
+    );
+    writeSafetensors(path.join(dir, 'model.safetensors'), out);
+    return dir;
+  }
+
+  it('feeds float32 copies made once (graph has no Cast of a weight) with the gradients of in-graph casts', async () => {
+    const dir = bf16Copy();
+    const cfg = { r: 4, alpha: 8, dropout: 0.1, targetModules: 'all-linear', useRslora: false } as const;
+    const texts = ['the cat sat on the mat', 'hello world', 'a b c', 'one more text here'];
+    const drop = { p: 0.1, seeds: Uint32Array.from([1, 2, 3, 4]) };
+    const u = Float32Array.from({ length: 4 * 64 }, (_, i) => Math.sin(i));
+    const gradsOf = async (model: EmbeddingModel) => {
+      const enc = new LoraEncoder(model, cfg);
+      const lora = enc.initLora(3);
+      for (const [k, v] of lora) if (k.includes('lora_B')) v.fill(0.01);
+      const g = await enc.backward(texts, lora, drop, u.subarray(0, 4 * enc.dim));
+      const bytes = model.convertedBytes;
+      await enc.dispose();
+      return { g, bytes };
+    };
+    const local = EmbeddingModel.load(dir, { inThread: true, device: 'cpu' });
+    expect(local.hostWeights).toBe(true);
+    const built = buildTrainingBackward(local.ck, local.arch, {
+      causal: true,
+      lora: { modules: local.linears, r: 4, scaling: 2, dropout: 0.1 },
+      feedWeights: true,
+    });
+    const onnx = toOnnx(built.outputs);
+    const weightNames = new Set(built.fedWeights!.keys());
+    expect(weightNames.size).toBe(local.ck.names().length);
+    const nodes = onnxProto.onnx.ModelProto.decode(onnx.bytes).graph!.node!;
+    expect(nodes.filter((n) => n.opType === 'Cast' && weightNames.has(n.input![0])).length).toBe(0);
+    const fed = await gradsOf(local);
+    expect(fed.bytes).toBe(
+      local.ck.names().reduce((n, k) => n + local.ck.ref(k).shape.reduce((a, b) => a * b, 1) * 4, 0),
+    );
+    // The worker-session path keeps bf16 initializers and casts in the graph: the same numbers.
+    const inGraph = await gradsOf(EmbeddingModel.load(dir, { device: 'cpu' }));
+    let worst = 0;
+    expect(inGraph.bytes).toBe(0);
+    for (const [k, g] of inGraph.g) worst = Math.max(worst, maxAbsDiff(fed.g.get(k)!, g));
+    expect(worst).toBe(0);
   });
 });
