@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TrainSettingsInput } from '../../shared/training';
-import { usageError } from '../errors';
+import { UserError, usageError } from '../errors';
 import type { JobHandle, JobRunner } from '../jobs/runner';
 import { bfloat16Blocker } from '../models/trainable';
 import type { WorkspacePaths } from '../paths';
@@ -16,6 +16,7 @@ import {
 import { loadTrainRows, stepsPerEpoch } from './data';
 import type { TrainJobEvent, TrainJobInput } from './job';
 import { latestCheckpoint } from './checkpoint';
+import { assertRunDirFree, lockRunDir } from './run-lock';
 import { readRunJson, type StepEvent, totalStepsOf, type TrainResult, writeRunJson } from './trainer';
 
 export interface PreparedRun {
@@ -25,6 +26,8 @@ export interface PreparedRun {
   rows: number;
   totalSteps: number;
   resume: boolean;
+  /** Things the caller should tell the user when the run starts (e.g. a config recovered from the DB). */
+  notes: string[];
 }
 
 export interface TrainHooks {
@@ -54,16 +57,15 @@ export class TrainingService {
   prepare(input: TrainSettingsInput, opts: { resume?: string } = {}): PreparedRun {
     let config: TrainConfig;
     let runDir: string;
+    const notes: string[] = [];
     if (opts.resume) {
       runDir = path.resolve(opts.resume);
-      if (!fs.existsSync(path.join(runDir, 'run.json')))
-        throw usageError(
-          `--resume ${opts.resume}: no run.json there; pass the run folder a previous \`train\` wrote`,
-        );
-      config = parseTrainConfig(readRunJson(runDir).config);
+      assertRunDirFree(runDir);
+      config = parseTrainConfig(this.runConfig(runDir, opts.resume, notes));
     } else {
       config = parseTrainConfig(input);
       runDir = path.resolve(config.out);
+      assertRunDirFree(runDir);
       if (fs.existsSync(path.join(runDir, 'run.json')))
         throw usageError(
           `--out ${config.out} already holds a run; continue it with --resume ${config.out} or pick another --out`,
@@ -97,8 +99,41 @@ export class TrainingService {
       rows: rows.length,
       totalSteps: totalStepsOf(config, rows),
       resume: Boolean(opts.resume),
+      notes,
     };
   }
+
+  /**
+   * The config a resumed run was started with: run.json, or, when that file is unreadable, the copy in the
+   * run's `training_runs` row (saying so, and rewriting run.json from it at start).
+   */
+  private runConfig(runDir: string, given: string, notes: string[]): unknown {
+    const file = path.join(runDir, 'run.json');
+    const row = this.store.db
+      .prepare('SELECT config_json FROM training_runs WHERE out_dir = ? ORDER BY created_at DESC LIMIT 1')
+      .get(runDir) as { config_json: string } | undefined;
+    if (!fs.existsSync(file) && !row)
+      throw usageError(
+        `--resume ${given}: no run.json there; pass the run folder a previous \`train\` wrote`,
+      );
+    let why: string;
+    try {
+      const c = readRunJson(runDir).config;
+      if (c && typeof c === 'object') return c;
+      why = 'it has no config';
+    } catch (e) {
+      why = fs.existsSync(file) ? `not valid JSON (${(e as Error).message})` : 'it is missing';
+    }
+    if (!row)
+      throw new UserError(
+        `${file}: ${why}, and this workspace holds no copy of the run's config; start a new run with --out`,
+      );
+    notes.push(`${file}: ${why}; using the copy of the run's config kept in the workspace database`);
+    this.recoveredConfig.set(runDir, JSON.parse(row.config_json));
+    return JSON.parse(row.config_json);
+  }
+
+  private readonly recoveredConfig = new Map<string, unknown>();
 
   private runIdFor(runDir: string): string {
     const r = this.store.db.prepare('SELECT id FROM training_runs WHERE out_dir = ?').get(runDir) as
@@ -110,13 +145,26 @@ export class TrainingService {
   /** Starts the prepared run in a worker; resolves when it ends (done or cancelled). */
   start(p: PreparedRun, hooks: TrainHooks = {}): JobHandle<TrainResult> & { runId: string } {
     const c = p.config;
-    if (!p.resume)
-      writeRunJson(p.runDir, c, {
-        runId: p.runId,
-        rows: p.rows,
-        totalSteps: p.totalSteps,
-        createdAt: new Date().toISOString(),
-      });
+    // The run folder is this process's until the job ends: a second train on it fails naming our pid.
+    const lock = lockRunDir(p.runDir);
+    try {
+      if (!p.resume && fs.existsSync(path.join(p.runDir, 'run.json')))
+        throw usageError(
+          `--out ${c.out} already holds a run; continue it with --resume ${c.out} or pick another --out`,
+        );
+      if (!p.resume || this.recoveredConfig.has(p.runDir))
+        writeRunJson(p.runDir, c, {
+          runId: p.runId,
+          rows: p.rows,
+          totalSteps: p.totalSteps,
+          createdAt: new Date().toISOString(),
+        });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    this.recoveredConfig.delete(p.runDir);
+    for (const n of p.notes) hooks.onLog?.(n);
     const db = this.store.db;
     const ds = this.store.datasets.find(c.datasets[0]);
     // A resumed run's previous job died with its process (kill, crash): close that row.
@@ -161,10 +209,12 @@ export class TrainingService {
         .run(s, p.runId);
     const done = h.done.then(
       (r) => {
+        lock.release();
         setState(r.state);
         return r;
       },
       (e) => {
+        lock.release();
         setState('failed');
         throw e;
       },
