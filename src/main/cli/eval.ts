@@ -114,6 +114,7 @@ export function registerEval(program: Command): void {
             instruction: opts.instruction,
             provider: opts.provider,
             writeFiles: opts.files,
+            onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
             onProgress: (task, p) => {
               const key = `${t.revision ?? 'base'}:${task}`;
               let b = bars.get(key);
@@ -142,6 +143,7 @@ export function registerEval(program: Command): void {
               scores: r.scores,
               evaluation_time: r.evaluationTime,
               result_path: r.resultPath,
+              warnings: r.warnings ?? [],
             })),
           })),
         };

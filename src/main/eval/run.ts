@@ -20,6 +20,8 @@ export interface RunOptions {
   topK?: number;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
+  /** Called once per warning (also listed in TaskResult.warnings). */
+  onWarning?: (message: string) => void;
 }
 
 export interface TaskResult {
@@ -32,6 +34,8 @@ export interface TaskResult {
   scores: Record<string, unknown>;
   mainScore: number;
   evaluationTime: number;
+  /** What the run noticed about its data (empty texts, missing docs, duplicates): one line each. */
+  warnings?: string[];
 }
 
 /** Embeds texts in batches so progress moves and the cache fills incrementally. */
@@ -145,8 +149,19 @@ const labelIds = (labels: string[]) => {
 };
 
 /** Embeds what the task needs and computes its score dict (main_score included). */
-export async function runTask(task: EvalTask, e: Embedder, opts: RunOptions = {}): Promise<TaskResult> {
+export async function runTask(task: EvalTask, inner: Embedder, opts: RunOptions = {}): Promise<TaskResult> {
   const t0 = Date.now();
+  // Empty texts are embedded as they are (MTEB passes them to the model too); counted for one warning.
+  let empty = 0;
+  const e: Embedder = {
+    id: inner.id,
+    dim: inner.dim,
+    meta: inner.meta,
+    embed: (texts, o, p) => {
+      for (const t of texts) if (!t.trim()) empty++;
+      return inner.embed(texts, o, p);
+    },
+  };
   const tracker = new ProgressTracker(null, 'texts', opts.onProgress);
   const ins = opts.instruction ?? task.instruction;
   const q = (texts: string[]) =>
@@ -237,6 +252,12 @@ export async function runTask(task: EvalTask, e: Embedder, opts: RunOptions = {}
       break;
     }
   }
+  const warnings = [...(task.warnings ?? [])];
+  if (empty)
+    warnings.push(
+      `task ${task.name}: ${empty} empty text${empty === 1 ? '' : 's'} embedded as empty (as MTEB does: a zero embedding scores 0.5 in STS / pair classification); check the source`,
+    );
+  for (const w of warnings) opts.onWarning?.(w);
   const mainKey = MAIN_SCORE[task.type];
   const mainScore = Number(scores[mainKey]);
   scores.main_score = mainScore;
@@ -251,5 +272,6 @@ export async function runTask(task: EvalTask, e: Embedder, opts: RunOptions = {}
     scores,
     mainScore,
     evaluationTime: (Date.now() - t0) / 1000,
+    ...(warnings.length ? { warnings } : {}),
   };
 }

@@ -177,6 +177,8 @@ export interface EvaluateRequest {
   writeFiles?: boolean;
   /** Per-task progress (texts embedded). */
   onProgress?: (task: string, p: Progress) => void;
+  /** One line per thing the run noticed about its data (empty texts, duplicates, missing docs). */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -260,6 +262,7 @@ export class EvalService {
         instruction: req.instruction,
         provider: req.provider,
         signal: req.signal,
+        onWarning: req.onWarning,
         onProgress: req.onProgress ? (p) => req.onProgress!(task.name, p) : undefined,
       });
       const file =

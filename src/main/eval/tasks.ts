@@ -27,6 +27,8 @@ interface TaskBase {
   source: string;
   /** Query instruction (E5-mistral style); per-query instructions override it. */
   instruction?: string;
+  /** What loading the source noticed (exact duplicate lines, qrels docs missing from the corpus, …). */
+  warnings?: string[];
 }
 
 export interface TextItem {

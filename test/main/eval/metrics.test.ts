@@ -22,7 +22,7 @@ import {
   type Run,
 } from '../../../src/main/eval/metrics/retrieval';
 import { RandomState } from '../../../src/main/eval/metrics/rng';
-import { averageRanks, spearman } from '../../../src/main/eval/metrics/stats';
+import { averageRanks, cosine, spearman } from '../../../src/main/eval/metrics/stats';
 
 const qrels = (o: Record<string, Record<string, number>>): Qrels =>
   new Map(Object.entries(o).map(([q, d]) => [q, new Map(Object.entries(d))]));
@@ -180,6 +180,44 @@ describe('STS', () => {
       [5, 3, 0].reduce((s, g) => s + (g - mg) ** 2, 0) * cos.reduce((s, c) => s + (c - mc) ** 2, 0),
     );
     expect(s.cosine_pearson).toBeCloseTo(num / den, 6);
+  });
+});
+
+describe('STS and pair scores as MTEB computes them', () => {
+  // MTEB's STS and pair-classification evaluators score `1 - paired_cosine_distances(e1, e2)` (sklearn:
+  // 0.5·‖normalize(x) − normalize(y)‖², a zero row left at zero), so identical pairs score exactly 1 and tie.
+  const rnd = (seed: number, n: number) => {
+    let x = seed;
+    return Float32Array.from({ length: n }, () => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return x / 2 ** 31 - 0.5;
+    });
+  };
+
+  it('identical pairs tie at exactly 1 (our old cosine gave 1 ± ulp and split the tie)', () => {
+    const same = Array.from({ length: 40 }, (_, i) => rnd(i + 1, 37));
+    // The precondition that makes this test meaningful: a·a/(|a||a|) is not exactly 1 for some of them.
+    expect(same.some((v) => cosine(v, v) !== 1)).toBe(true);
+    const other = Array.from({ length: 10 }, (_, i) => [rnd(100 + i, 37), rnd(200 + i, 37)]);
+    const a = [...same, ...other.map((p) => p[0])];
+    const b = [...same.map((v) => Float32Array.from(v)), ...other.map((p) => p[1])];
+    // Gold spreads over the identical pairs, so their (tied) ranks matter.
+    const gold = a.map((_, i) => (i < same.length ? 3 + (i % 3) : i % 4));
+    const s = stsScores(gold, a, b);
+    const want = spearman(gold, [...same.map(() => 1), ...other.map(([x, y]) => cosine(x, y))]);
+    expect(s.cosine_spearman).toBe(want);
+  });
+
+  it('a zero embedding (empty text) scores 0.5 against anything, like MTEB', () => {
+    const z = new Float32Array(8);
+    const u = rnd(7, 8);
+    const a = [z, u, rnd(8, 8)];
+    const b = [u, z, rnd(9, 8)];
+    const s = stsScores([1, 2, 3], a, b);
+    // pairs 0 and 1 both score 0.5 → tied; Spearman vs [0.5, 0.5, cos] computed independently.
+    expect(s.cosine_spearman).toBeCloseTo(spearman([1, 2, 3], [0.5, 0.5, cosine(a[2], b[2])]), 12);
+    const pc = pairClassificationScores([0, 1, 1], a, b);
+    expect(pc.cosine_ap).toBeCloseTo(averagePrecision([0, 1, 1], [0.5, 0.5, cosine(a[2], b[2])]), 12);
   });
 });
 

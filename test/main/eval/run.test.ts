@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { HashBowEmbedder } from '../../../src/main/eval/embedder';
 import { evaluateRetrieval, type Qrels, type Run } from '../../../src/main/eval/metrics/retrieval';
-import { cosine } from '../../../src/main/eval/metrics/stats';
+import { cosine, pairedCosine, spearman } from '../../../src/main/eval/metrics/stats';
 import { runTask } from '../../../src/main/eval/run';
-import type { RetrievalTask } from '../../../src/main/eval/tasks';
+import type { RetrievalTask, StsTask } from '../../../src/main/eval/tasks';
 
 const emb = new HashBowEmbedder(64);
 const docs = [
@@ -110,5 +110,32 @@ describe('runTask', () => {
     expect(r.mainScore).toBeCloseTo(ref.map_at_1000, 6);
     // q1's relevant d4 is not a candidate: R still counts it, so recall@1000 < 1
     expect(r.scores.recall_at_1000 as number).toBeLessThan(1);
+  });
+
+  it('empty texts: embedded as empty like MTEB, one warning per task with the count', async () => {
+    const warned: string[] = [];
+    const task: StsTask = {
+      type: 'STS',
+      name: 'sts-empty',
+      split: 'test',
+      hfSubset: 'default',
+      languages: [],
+      source: 'x',
+      pairs: [
+        { s1: '', s2: 'the cat sleeps', score: 1 },
+        { s1: 'the cat sleeps', s2: 'the cat sleeps', score: 5 },
+        { s1: 'rockets fly', s2: '  ', score: 0 },
+        { s1: 'bread and yeast', s2: 'sourdough bread', score: 3 },
+      ],
+    };
+    const r = await runTask(task, emb, { onWarning: (w) => warned.push(w) });
+    expect(warned.length).toBe(1);
+    expect(warned[0]).toContain('2 empty texts');
+    expect(r.warnings).toEqual(warned);
+    // The hashed model gives "" a zero vector: it scores 0.5, so pair 0 ranks above a negative cosine.
+    const v = (t: string) => emb.embedOne(t);
+    const cos = task.pairs.map((p) => pairedCosine(v(p.s1), v(p.s2)));
+    expect(cos[0]).toBeCloseTo(0.5, 6);
+    expect(r.mainScore).toBeCloseTo(spearman([1, 5, 0, 3], cos), 12);
   });
 });

@@ -1,5 +1,5 @@
 // STS, pair classification and bitext-mining metrics (EVALUATION.md §1.3, §1.4, §1.8).
-import { cosine, dot, euclidean, manhattan, pearson, spearman } from './stats';
+import { dot, euclidean, manhattan, pairedCosine, pearson, spearman } from './stats';
 
 /** STS: Spearman/Pearson of gold scores vs cosine, −euclidean, −manhattan (and the model similarity). */
 export function stsScores(
@@ -7,7 +7,7 @@ export function stsScores(
   a: readonly Float32Array[],
   b: readonly Float32Array[],
 ): Record<string, number> {
-  const cos = a.map((x, i) => cosine(x, b[i]));
+  const cos = a.map((x, i) => pairedCosine(x, b[i]));
   const euc = a.map((x, i) => -euclidean(x, b[i]));
   const man = a.map((x, i) => -manhattan(x, b[i]));
   const s = {
@@ -104,7 +104,7 @@ export function pairClassificationScores(
   a: readonly Float32Array[],
   b: readonly Float32Array[],
 ): Record<string, number> {
-  const cos = a.map((x, i) => cosine(x, b[i]));
+  const cos = a.map((x, i) => pairedCosine(x, b[i]));
   const scorers: [string, number[], boolean][] = [
     ['similarity', cos, true],
     ['cosine', cos, true],

@@ -65,6 +65,28 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   return d > 0 ? s / d : 0;
 }
 
+/**
+ * The cosine MTEB's STS and pair-classification evaluators use: `1 - paired_cosine_distances(x, y)`
+ * (mteb/evaluation/evaluators/STSEvaluator.py, PairClassificationEvaluator.py), where sklearn computes
+ * 0.5·‖normalize(x) − normalize(y)‖² in the embeddings' float32 and normalize() leaves a zero row at zero.
+ * So identical vectors score exactly 1 (they tie in Spearman) and a zero vector scores 0.5 against anything.
+ */
+export function pairedCosine(a: Float32Array, b: Float32Array): number {
+  const norm = (v: Float32Array) => {
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+    return Math.fround(Math.sqrt(s)) || 1;
+  };
+  const na = norm(a);
+  const nb = norm(b);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = Math.fround(a[i] / na) - Math.fround(b[i] / nb);
+    d += x * x;
+  }
+  return 1 - 0.5 * d;
+}
+
 export function euclidean(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
