@@ -187,6 +187,7 @@ export function registerDatasets(program: Command): void {
       .command('export')
       .argument('<name>', 'dataset')
       .requiredOption('--out <file>', 'output file (written via a temp file, then renamed)')
+      .option('--force', 'replace --out when it exists')
       .option('--format <format>', 'jsonl or parquet (default: from the extension, else jsonl)')
       .option('--layout <layout>', `one of ${EXPORT_LAYOUTS.join(', ')}`, 'paper')
       .option('--status <status>', 'accepted, rejected, unreviewed or all', 'accepted')
@@ -206,6 +207,7 @@ export function registerDatasets(program: Command): void {
           kind?: string;
           language?: string;
           split?: string;
+          force?: boolean;
         },
       ) => {
         const format = oneOf<ExportFormat>('--format', opts.format, EXPORT_FORMATS);
@@ -223,6 +225,7 @@ export function registerDatasets(program: Command): void {
             kind,
             language: opts.language,
             split,
+            overwrite: opts.force,
             onProgress: (p) => b.update(p),
           });
           b.done();

@@ -21,7 +21,20 @@ export interface ExportOptions {
   kind?: Kind;
   language?: string;
   split?: Split;
+  /** Replace `out` when it exists (CLI --force); otherwise an existing file is refused. */
+  overwrite?: boolean;
   onProgress?: ProgressListener;
+}
+
+/**
+ * Refuses an existing output unless `overwrite`: the one check behind `datasets export --force` and the API's
+ * `overwrite: true`. exportDataset also publishes without replacing (a file that appears meanwhile stays).
+ */
+export function checkExportTarget(out: string, overwrite: boolean | undefined): void {
+  if (overwrite || !fs.existsSync(out)) return;
+  throw new UserError(
+    `${out} already exists; pass --force to replace it (API: overwrite: true) or choose another --out`,
+  );
 }
 
 export interface ExportResult {
@@ -62,6 +75,7 @@ export function exportDataset(store: Store, name: string, opts: ExportOptions): 
   const total = store.examples.count(ds.id, filter);
   const tracker = new ProgressTracker(total, 'rows', opts.onProgress);
   const out = path.resolve(opts.out);
+  checkExportTarget(out, opts.overwrite);
   const dir = path.dirname(out);
   if (!fs.existsSync(dir))
     throw new UserError(`${dir}: output folder does not exist; create it or choose another --out`);
@@ -99,7 +113,17 @@ export function exportDataset(store: Store, name: string, opts: ExportOptions): 
     } else {
       records = writeParquet(tmp, stream);
     }
-    fs.renameSync(tmp, out);
+    if (opts.overwrite) fs.renameSync(tmp, out);
+    else {
+      // link() fails on an existing name where rename() would replace it: no check-then-write race.
+      try {
+        fs.linkSync(tmp, out);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') checkExportTarget(out, false);
+        throw e;
+      }
+      fs.rmSync(tmp, { force: true });
+    }
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;

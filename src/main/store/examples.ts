@@ -127,15 +127,23 @@ export function filterSql(
   if (f.rejectReason) inList('reject_reason', [f.rejectReason]);
   if (f.runId) inList('run_id', [f.runId]);
   if (f.search?.trim()) {
-    parts.push(`${alias}.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)`);
-    params.push(ftsQuery(f.search));
+    const q = ftsQuery(f.search);
+    // Only control characters: no word, so no search (as for a blank box; an empty MATCH is an FTS5 error).
+    if (q) {
+      parts.push(`${alias}.id IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)`);
+      params.push(q);
+    }
   }
   return { where: parts.join(' AND '), params };
 }
 
-/** Turns user text into a safe FTS5 query: each word quoted, implicit AND; `"…"` phrases kept. */
+/**
+ * Turns user text into a safe FTS5 query: each word quoted, implicit AND; `"…"` phrases kept. Control
+ * characters separate words (FTS5 reads a NUL as the end of the query: an unterminated string).
+ */
 export function ftsQuery(text: string): string {
-  const tokens = text.match(/"[^"]+"|\S+/g) ?? [];
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+  const tokens = text.replace(/[\u0000-\u001f\u007f]/g, ' ').match(/"[^"]+"|\S+/g) ?? [];
   return tokens.map((t) => `"${t.replace(/^"|"$/g, '').replace(/"/g, '""')}"`).join(' ');
 }
 

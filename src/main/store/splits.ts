@@ -9,18 +9,27 @@ export interface SplitSettings {
   seed: number;
 }
 
-/** Parses `0.9,0.05,0.05`; three non-negative numbers summing to 1 (±1e-6), else a usage error. */
-export function parseRatios(text: string): [number, number, number] {
-  const parts = text.split(',').map((s) => s.trim());
-  const nums = parts.map(Number);
-  if (nums.length !== 3 || nums.some((n, i) => parts[i] === '' || !Number.isFinite(n) || n < 0))
+/**
+ * The one check of split ratios (CLI and API alike): three finite non-negative numbers summing to 1 (±1e-6),
+ * else a usage error naming them as `shown`.
+ */
+export function checkRatios(nums: readonly number[], shown: string): [number, number, number] {
+  if (nums.length !== 3 || nums.some((n) => !Number.isFinite(n) || n < 0))
     throw usageError(
-      `--ratios "${text}" is not three non-negative numbers; write train,dev,test such as 0.9,0.05,0.05`,
+      `${shown} is not three non-negative numbers; write train,dev,test such as 0.9,0.05,0.05`,
     );
   const sum = nums[0] + nums[1] + nums[2];
   if (Math.abs(sum - 1) > 1e-6)
-    throw usageError(`--ratios "${text}" sum to ${+sum.toFixed(6)}, not 1; adjust them, e.g. 0.9,0.05,0.05`);
-  return nums as [number, number, number];
+    throw usageError(`${shown} sum to ${+sum.toFixed(6)}, not 1; adjust them, e.g. 0.9,0.05,0.05`);
+  return [nums[0], nums[1], nums[2]];
+}
+
+/** Parses `0.9,0.05,0.05` (the CLI's --ratios) and checks it with checkRatios. */
+export function parseRatios(text: string): [number, number, number] {
+  const parts = text.split(',').map((s) => s.trim());
+  const shown = `--ratios "${text}"`;
+  if (parts.some((p) => p === '')) return checkRatios([], shown);
+  return checkRatios(parts.map(Number), shown);
 }
 
 /**
@@ -49,6 +58,7 @@ export function assignSplits(
   settings: SplitSettings,
   opts: { reassign?: boolean } = {},
 ): { assigned: number; bySplit: Record<string, number> } {
+  checkRatios(settings.ratios, `ratios [${settings.ratios.join(',')}]`);
   return db.transaction(() => {
     const row = db.prepare('SELECT settings_json FROM datasets WHERE id = ?').get(datasetId) as {
       settings_json: string;

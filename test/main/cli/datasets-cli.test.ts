@@ -175,6 +175,19 @@ describe('embedsmith datasets (CLI)', () => {
     );
     expect(ex).toMatchObject({ format: 'parquet', rows: 2, layout: 'paper' });
     expect(fs.statSync(out).size).toBeGreaterThan(0);
+    // An existing --out is kept unless --force.
+    const jsonl = path.join(dir, 'o.jsonl');
+    fs.writeFileSync(jsonl, 'precious\n');
+    one(
+      cli(['datasets', 'export', 'd', '--out', jsonl, '--home', home]),
+      1,
+      /o\.jsonl already exists; pass --force to replace it/,
+    );
+    expect(fs.readFileSync(jsonl, 'utf8')).toBe('precious\n');
+    expect(cli(['datasets', 'export', 'd', '--out', jsonl, '--force', '--home', home]).code).toBe(0);
+    expect(fs.readFileSync(jsonl, 'utf8').trim().split('\n')).toHaveLength(2);
+    // Ratios are checked by the same rule the API uses.
+    one(cli(['datasets', 'split', 'd', '--ratios', '0,0,0', '--home', home]), 2, /sum to 0, not 1/);
   }, 60_000);
 
   it('names a corrupt and a read-only database file in one line', () => {
