@@ -122,6 +122,8 @@ export const inputs = {
       kind: z.enum(KINDS).optional(),
       language: z.string().max(64).optional(),
       split: z.enum(SPLITS).optional(),
+      /** Replace `out` when it exists (the CLI's --force); otherwise an existing file is refused. */
+      overwrite: z.boolean().optional(),
     })
     .strict(),
   datasetSplit: z

@@ -5,7 +5,7 @@ import type { Example } from '../../shared/domain';
 import type { SortColumn } from '../store/examples';
 import type { Workbench } from '../workbench';
 import path from 'node:path';
-import { exportDataset } from '../export';
+import { checkExportTarget, exportDataset } from '../export';
 import { importDataset } from '../import';
 import { Store } from '../store';
 import { assignSplits } from '../store/splits';
@@ -140,6 +140,8 @@ export function createServices(
             wb.paths.exports,
             `${i.name}-${i.layout ?? 'paper'}-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`,
           );
+        // Refused here, not in the job: the caller gets the one-line error (the job checks again).
+        checkExportTarget(path.resolve(out), i.overwrite);
         return jobs.start('export', `export ${i.name} → ${path.basename(out)}`, (onProgress) =>
           exportDataset(store, i.name, { ...i, out, format, onProgress }),
         );
