@@ -4,32 +4,54 @@ import type { Command } from 'commander';
 import { SPLITS } from '../../shared/domain';
 import { usageError } from '../errors';
 import { EXPORT_FORMATS, type ExportFormat, exportDataset } from '../export';
-import { exportMerged, exportRunOnnx, resolveRun } from '../training/export';
+import { DEFAULT_EXPORT_INSTRUCTION } from '../models/export';
+import { exportAdapter, exportMerged, exportRunOnnx, resolveRun } from '../training/export';
 import { type GlobalOpts, runWithWorkbench, withGlobals } from './context';
 
+const INSTRUCTION_HELP = `instruction of the folder's sentence-transformers "query" prompt (default "${DEFAULT_EXPORT_INSTRUCTION}")`;
 const DATASET_LAYOUTS = ['sentence-transformers', 'flagembedding', 'paper'] as const;
 
 /** `embedsmith export merged|onnx|dataset …` */
 export function registerExport(program: Command): void {
   const ex = program
     .command('export')
-    .description('export a trained model (merged / ONNX) or a dataset for other trainers');
+    .description('export a trained model (adapter / merged / ONNX) or a dataset for other trainers');
 
   withGlobals(
     ex
       .command('merged')
       .argument('<run>', 'run folder or run id')
-      .requiredOption('--out <dir>', 'output folder'),
+      .requiredOption('--out <dir>', 'output folder')
+      .option('--instruction <text>', INSTRUCTION_HELP),
   )
     .description(
       'base weights with the run adapter merged (safetensors + config + tokenizer), loadable by transformers',
     )
-    .action((run: string, o: GlobalOpts & { out: string }) =>
+    .action((run: string, o: GlobalOpts & { out: string; instruction?: string }) =>
       runWithWorkbench(o, ({ wb, out, log }) => {
         const r = resolveRun(run, wb.paths.runs);
         log(`merging ${r.adapterDir} into ${r.modelDir}`);
-        const res = exportMerged(r, path.resolve(o.out));
+        const res = exportMerged(r, path.resolve(o.out), { instruction: o.instruction });
         out(res, `wrote ${res.out} (${res.merged} merged weights in ${res.files.join(', ')})`);
+      }),
+    );
+
+  withGlobals(
+    ex
+      .command('adapter')
+      .argument('<run>', 'run folder or run id')
+      .requiredOption('--out <dir>', 'output folder')
+      .option('--instruction <text>', INSTRUCTION_HELP),
+  )
+    .description(
+      'the run adapter (PEFT) with tokenizer and sentence-transformers files: SentenceTransformer(path) loads it over its base',
+    )
+    .action((run: string, o: GlobalOpts & { out: string; instruction?: string }) =>
+      runWithWorkbench(o, ({ wb, out }) => {
+        const res = exportAdapter(resolveRun(run, wb.paths.runs), path.resolve(o.out), {
+          instruction: o.instruction,
+        });
+        out(res, `wrote ${res.out}: ${res.files.join(', ')}`);
       }),
     );
 
@@ -37,12 +59,15 @@ export function registerExport(program: Command): void {
     ex
       .command('onnx')
       .argument('<run>', 'run folder or run id')
-      .requiredOption('--out <dir>', 'output folder'),
+      .requiredOption('--out <dir>', 'output folder')
+      .option('--instruction <text>', INSTRUCTION_HELP),
   )
     .description('ONNX export (transformers.js layout) of the base model with the run adapter merged')
-    .action((run: string, o: GlobalOpts & { out: string }) =>
+    .action((run: string, o: GlobalOpts & { out: string; instruction?: string }) =>
       runWithWorkbench(o, ({ wb, out }) => {
-        const res = exportRunOnnx(resolveRun(run, wb.paths.runs), path.resolve(o.out));
+        const res = exportRunOnnx(resolveRun(run, wb.paths.runs), path.resolve(o.out), {
+          instruction: o.instruction,
+        });
         out(res, `wrote ${res.out}: ${res.files.join(', ')}`);
       }),
     );

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
+import { KIND_DEFAULT_INSTRUCTIONS } from '../../shared/domain';
 import { toOnnx } from '../engine';
 import { UserError } from '../errors';
 import { buildForward } from './graphs';
@@ -97,7 +98,72 @@ export function writeEmbeddingTokenizer(model: EmbeddingModel, outDir: string): 
   return ['tokenizer.json', 'tokenizer_config.json'];
 }
 
+/** The instruction written as the exported folder's `query` prompt when the caller names none. */
+export const DEFAULT_EXPORT_INSTRUCTION = KIND_DEFAULT_INSTRUCTIONS['short-long'];
+
+/**
+ * The sentence-transformers files of an exported folder, so that `SentenceTransformer(path)` embeds as we
+ * do (the layout the parity fixtures carry): modules.json (Transformer at the root, Pooling in 1_Pooling,
+ * Normalize in 2_Normalize when we normalise; Normalize has no files), 1_Pooling/config.json with the one
+ * pooling mode we use (lasttoken / mean_tokens / cls_token), sentence_bert_config.json with our
+ * max_seq_length, config_sentence_transformers.json with the base's prompts plus `query`: our query template
+ * with the instruction filled in ("Instruct: …\nQuery: "), used as `encode(queries, prompt_name="query")`.
+ */
+export function sentenceTransformersFiles(
+  model: EmbeddingModel,
+  o: { instruction?: string | null } = {},
+): Record<string, Json> {
+  const modules: Json[] = [
+    { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+    { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+  ];
+  if (model.normalize)
+    modules.push({ idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' });
+  const pooling = {
+    word_embedding_dimension: model.dim,
+    pooling_mode_cls_token: model.pooling === 'cls',
+    pooling_mode_mean_tokens: model.pooling === 'mean',
+    pooling_mode_max_tokens: false,
+    pooling_mode_mean_sqrt_len_tokens: false,
+    pooling_mode_weightedmean_tokens: false,
+    pooling_mode_lasttoken: model.pooling === 'last_token',
+    include_prompt: true,
+  };
+  const cstFile = path.join(model.ck.dir, 'config_sentence_transformers.json');
+  const cst = fs.existsSync(cstFile) ? readJson(cstFile) : {};
+  const query = model.prompt('query', o.instruction ?? DEFAULT_EXPORT_INSTRUCTION)('');
+  const prompts = { ...((cst.prompts as Json | undefined) ?? {}), ...(query ? { query } : {}) };
+  return {
+    'modules.json': modules as unknown as Json,
+    '1_Pooling/config.json': pooling,
+    'config_sentence_transformers.json': {
+      ...cst,
+      prompts,
+      default_prompt_name: cst.default_prompt_name ?? null,
+      similarity_fn_name: cst.similarity_fn_name ?? 'cosine',
+    },
+    'sentence_bert_config.json': { max_seq_length: model.maxLength, do_lower_case: false },
+  };
+}
+
+/** Writes the sentence-transformers files and the embedding tokenizer into outDir. */
+export function writeEmbeddingFolderFiles(
+  model: EmbeddingModel,
+  outDir: string,
+  o: { instruction?: string | null } = {},
+): string[] {
+  const files = writeEmbeddingTokenizer(model, outDir);
+  for (const [f, json] of Object.entries(sentenceTransformersFiles(model, o))) {
+    fs.mkdirSync(path.dirname(path.join(outDir, f)), { recursive: true });
+    fs.writeFileSync(path.join(outDir, f), `${JSON.stringify(json, null, 2)}\n`);
+    files.push(f);
+  }
+  return files;
+}
+
 export interface ExportOptions {
+  /** The instruction of the folder's `query` prompt (default DEFAULT_EXPORT_INSTRUCTION). */
+  instruction?: string | null;
   adapter?: LoraWeights | null;
   /** 'external' (default) writes onnx/model.onnx_data next to the graph; 'inline' keeps weights in the .onnx (<2 GB). */
   weights?: 'external' | 'inline';
@@ -174,7 +240,7 @@ export function exportOnnx(
     throw new UserError('model is over 2 GB: export with external weights');
   fs.writeFileSync(path.join(outDir, 'onnx', 'model.onnx'), bytes);
   const files = ['onnx/model.onnx', ...(external ? [`onnx/${dataName}`] : [])];
-  files.push(...writeEmbeddingTokenizer(model, outDir));
+  files.push(...writeEmbeddingFolderFiles(model, outDir, { instruction: o.instruction }));
   for (const f of MODEL_FOLDER_FILES) {
     const src = path.join(model.ck.dir, f);
     if (!fs.existsSync(src) || files.includes(f)) continue;
@@ -189,11 +255,6 @@ export function exportOnnx(
       fs.writeFileSync(path.join(outDir, f), `${JSON.stringify(cfg, null, 2)}\n`);
     } else fs.copyFileSync(src, path.join(outDir, f));
     files.push(f);
-  }
-  const poolDir = path.join(model.ck.dir, '1_Pooling');
-  if (fs.existsSync(poolDir)) {
-    fs.cpSync(poolDir, path.join(outDir, '1_Pooling'), { recursive: true });
-    files.push('1_Pooling/config.json');
   }
   return { files };
 }

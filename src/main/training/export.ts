@@ -10,8 +10,9 @@ import {
   writeSafetensors,
 } from '../engine/safetensors';
 import { UserError } from '../errors';
-import { exportOnnx, MODEL_FOLDER_FILES, mergedWeights } from '../models/export';
+import { exportOnnx, MODEL_FOLDER_FILES, mergedWeights, writeEmbeddingFolderFiles } from '../models/export';
 import { EmbeddingModel } from '../models/model';
+import { modelReference } from '../models/origin';
 import { latestCheckpoint } from './checkpoint';
 import { readRunJson } from './trainer';
 
@@ -76,7 +77,11 @@ function copyFolderFiles(src: string, dst: string) {
  * folder's safetensors files (same names, shards and dtypes) plus its config, tokenizer and
  * sentence-transformers files: a folder transformers / sentence-transformers load like the base.
  */
-export function exportMerged(r: ResolvedRun, out: string): { out: string; files: string[]; merged: number } {
+export function exportMerged(
+  r: ResolvedRun,
+  out: string,
+  o: { instruction?: string | null } = {},
+): { out: string; files: string[]; merged: number } {
   const model = EmbeddingModel.load(r.modelDir);
   const adapter = model.loadAdapter(r.adapterDir);
   const merged = mergedWeights(model, adapter);
@@ -107,6 +112,8 @@ export function exportMerged(r: ResolvedRun, out: string): { out: string; files:
       files.push(f);
     }
     copyFolderFiles(model.ck.dir, tmp);
+    // Ours over the base's: a tokenizer that ends last-token inputs with EOS, and sentence-transformers files.
+    files.push(...writeEmbeddingFolderFiles(model, tmp, o));
   });
   if (hits !== merged.size) throw new Error(`merge: wrote ${hits} of ${merged.size} adapted weights`);
   return { out, files, merged: hits };
@@ -121,13 +128,43 @@ function encodeAs(data: Float32Array, dtype: StDtype): ArrayBufferView {
   throw new Error(`merge: an adapted weight stored as ${dtype}`);
 }
 
+/**
+ * The run's PEFT adapter as a folder sentence-transformers loads with `SentenceTransformer(path)`: the
+ * adapter files (transformers' PEFT integration loads the base named by base_model_name_or_path, a hub id
+ * or an absolute path), our embedding tokenizer and the sentence-transformers files beside them.
+ */
+export function exportAdapter(
+  r: ResolvedRun,
+  out: string,
+  o: { instruction?: string | null } = {},
+): { out: string; files: string[] } {
+  const model = EmbeddingModel.load(r.modelDir);
+  model.loadAdapter(r.adapterDir); // refuses an adapter that does not fit the base
+  const files = ['adapter_config.json', 'adapter_model.safetensors'];
+  intoFreshDir(out, (tmp) => {
+    fs.copyFileSync(path.join(r.adapterDir, files[1]), path.join(tmp, files[1]));
+    // The base as the run knows it (adapters written elsewhere may carry "" or a cwd-relative path).
+    const cfg = JSON.parse(fs.readFileSync(path.join(r.adapterDir, files[0]), 'utf8'));
+    const ref = modelReference(r.modelDir);
+    cfg.base_model_name_or_path = ref.name;
+    cfg.revision = ref.revision;
+    fs.writeFileSync(path.join(tmp, files[0]), `${JSON.stringify(cfg, null, 2)}\n`);
+    files.push(...writeEmbeddingFolderFiles(model, tmp, o));
+  });
+  return { out, files };
+}
+
 /** The models area's ONNX export of the base with this run's adapter merged. */
-export function exportRunOnnx(r: ResolvedRun, out: string): { out: string; files: string[] } {
+export function exportRunOnnx(
+  r: ResolvedRun,
+  out: string,
+  o: { instruction?: string | null } = {},
+): { out: string; files: string[] } {
   const model = EmbeddingModel.load(r.modelDir);
   const adapter = model.loadAdapter(r.adapterDir);
   let files: string[] = [];
   intoFreshDir(out, (tmp) => {
-    files = exportOnnx(model, tmp, { adapter }).files;
+    files = exportOnnx(model, tmp, { adapter, instruction: o.instruction }).files;
   });
   return { out, files };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { main } from '../../../src/main/cli/index';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { Store } from '../../../src/main/store';
@@ -29,7 +30,7 @@ const MODEL = path.join(FIXTURES, 'parity/mistral');
 function fixtureRun(model = MODEL): string {
   const run = path.join(tmpDir(), 'run');
   writeRunJson(run, { model } as never, {});
-  fs.cpSync(path.join(MODEL, 'adapter'), path.join(run, 'adapter'), { recursive: true });
+  fs.cpSync(path.join(model, 'adapter'), path.join(run, 'adapter'), { recursive: true });
   return run;
 }
 
@@ -315,5 +316,73 @@ describe('embedsmith export', () => {
       copied++;
     }
     expect(copied).toBe(src.tensors.size - merged);
+  });
+
+  it.each(['mistral', 'bert'])(
+    '%s merged: sentence-transformers files in the layout the fixtures carry, with the query prompt; our loader agrees',
+    async (name) => {
+      const fixture = path.join(FIXTURES, 'parity', name);
+      // A base without sentence-transformers files: the export writes them (nothing to copy).
+      const base = path.join(tmpDir(), name);
+      fs.cpSync(fixture, base, { recursive: true });
+      for (const f of ['modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json'])
+        fs.rmSync(path.join(base, f));
+      fs.rmSync(path.join(base, '1_Pooling'), { recursive: true });
+      const out = path.join(tmpDir(), 'merged');
+      const ins = 'Given a question, retrieve passages that answer it';
+      const args = ['export', 'merged', fixtureRun(base), '--out', out, '--instruction', ins];
+      expect(await main([...args, '--home', tmpDir()]), stderr).toBe(0);
+      const json = (d: string, f: string) => JSON.parse(fs.readFileSync(path.join(d, f), 'utf8'));
+      for (const f of ['modules.json', '1_Pooling/config.json', 'sentence_bert_config.json'])
+        expect(json(out, f), f).toEqual(json(fixture, f));
+      const cst = json(out, 'config_sentence_transformers.json');
+      expect(cst).toEqual({
+        ...json(fixture, 'config_sentence_transformers.json'),
+        prompts: { query: `Instruct: ${ins}\nQuery: ` },
+      });
+      // Our own loader reads the merged folder (its prompt, its tokenizer) to base + adapter's embeddings.
+      const texts = ['the cat sat on the mat', 'hello world', 'a b c d e f and more words here'];
+      const m0 = EmbeddingModel.load(fixture, { inThread: true });
+      const adapter = m0.loadAdapter(path.join(fixture, 'adapter'));
+      const wantQ = await m0.embed(texts, { role: 'query', instruction: ins, adapter });
+      const wantD = await m0.embed(texts, { adapter });
+      await m0.dispose();
+      const m1 = EmbeddingModel.load(out, { inThread: true });
+      const gotQ = await m1.embed(texts, { role: 'query' });
+      const gotD = await m1.embed(texts);
+      await m1.dispose();
+      const maxDiff = (a: Float32Array, b: Float32Array) =>
+        Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+      expect(maxDiff(gotQ, wantQ)).toBeLessThan(1e-5);
+      expect(maxDiff(gotD, wantD)).toBeLessThan(1e-5);
+      // A stock tokenizer on the merged folder ends decoder inputs with EOS (what lasttoken pools), pads left.
+      const tok = new Tokenizer(json(out, 'tokenizer.json'), json(out, 'tokenizer_config.json'));
+      const ids = tok.encode('hello world').ids;
+      if (name === 'mistral') {
+        expect(ids.at(-1)).toBe(2);
+        expect(json(out, 'tokenizer_config.json').padding_side).toBe('left');
+      } else expect(ids.at(-1)).toBe(102);
+    },
+  );
+
+  it('adapter: PEFT files plus tokenizer and sentence-transformers files; reloads to the same embeddings', async () => {
+    const run = fixtureRun();
+    const out = path.join(tmpDir(), 'adapter');
+    expect(await main(['export', 'adapter', run, '--out', out, '--home', tmpDir()]), stderr).toBe(0);
+    const json = (d: string, f: string) => JSON.parse(fs.readFileSync(path.join(d, f), 'utf8'));
+    for (const f of ['modules.json', '1_Pooling/config.json', 'sentence_bert_config.json'])
+      expect(json(out, f), f).toEqual(json(MODEL, f));
+    expect(json(out, 'config_sentence_transformers.json').prompts.query).toMatch(/^Instruct: .+\nQuery: $/);
+    // PEFT wrote "" there; the export names the base the run used (absolute, so from_pretrained finds it).
+    expect(json(out, 'adapter_config.json')).toEqual({
+      ...json(path.join(run, 'adapter'), 'adapter_config.json'),
+      base_model_name_or_path: MODEL,
+    });
+    const m = EmbeddingModel.load(MODEL, { inThread: true });
+    const texts = ['hello world', 'the cat sat on the mat'];
+    const a = await m.embed(texts, { adapter: m.loadAdapter(out) });
+    const b = await m.embed(texts, { adapter: m.loadAdapter(path.join(run, 'adapter')) });
+    await m.dispose();
+    expect(Array.from(a)).toEqual(Array.from(b));
   });
 });
