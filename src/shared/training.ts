@@ -162,9 +162,24 @@ export const TRAIN_FIELDS = {
   dtype: f(z.enum(['auto', 'float32', 'float16', 'bfloat16']).default('auto'), {
     group: 'hardware',
     label: 'Base weights dtype',
-    help: 'base weights: auto|float32|float16|bfloat16 (LoRA masters stay float32)',
+    help: 'compute dtype of the base weights: auto = bfloat16 on CUDA, float16 (with dynamic loss scaling) on WebGPU, float32 on CPU; or float32|float16|bfloat16 (LoRA masters stay float32)',
     flag: 'dtype',
     arg: '<t>',
+  }),
+  recompute: f(z.enum(['auto', 'on', 'off']).default('auto'), {
+    group: 'hardware',
+    label: 'Layer recompute',
+    help: 'recompute each layer in the backward instead of keeping its activations (~1 more forward, far less memory): auto = on when the memory plan says the chunk would not fit',
+    flag: 'recompute',
+    arg: '<mode>',
+  }),
+  memoryGb: f(z.number().positive('must be above 0').max(1e6).nullable().default(null), {
+    group: 'hardware',
+    label: 'Memory budget (GB)',
+    help: 'memory the run may use, in GB (empty: what the device reports: RAM on CPU, VRAM on CUDA)',
+    flag: 'memory-gb',
+    arg: '<gb>',
+    placeholder: 'device memory',
   }),
   chunkSize: f(z.number().int().min(1, 'must be at least 1').max(4096).default(16), {
     group: 'hardware',
