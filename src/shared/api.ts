@@ -83,6 +83,12 @@ export const appRouter = t.router({
     score: p.input(inputs.miningRun).mutation(({ ctx, input }) => ctx.svc.mining.score(input)),
     mine: p.input(inputs.miningRun).mutation(({ ctx, input }) => ctx.svc.mining.mine(input)),
     page: p.input(inputs.scorePage).query(({ ctx, input }) => ctx.svc.mining.page(input)),
+    distribution: p
+      .input(inputs.scoreDistribution)
+      .query(({ ctx, input }) => ctx.svc.mining.distribution(input)),
+    negativeAction: p
+      .input(inputs.negativeAction)
+      .mutation(({ ctx, input }) => ctx.svc.mining.negativeAction(input)),
   }),
   evaluation: t.router({
     run: p.input(inputs.evalRun).mutation(({ ctx, input }) => ctx.svc.evaluation.run(input)),

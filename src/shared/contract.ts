@@ -194,10 +194,35 @@ export const inputs = {
       /** A model folder on the serving machine, or `builtin:hashbow-256`. */
       model: z.string().min(1, 'give a model folder or builtin:hashbow-256').max(4096),
       adapter: z.string().max(4096).optional(),
-      /** score: flag a negative scoring ≥ positive − margin. */
+      /** score: flag a negative scoring ≥ positive − margin. mine: drop candidates above positive − margin. */
       margin: z.number().min(-2).max(2).optional(),
       /** mine: a JSONL/TXT file or BEIR folder to mine from; default the dataset's own texts. */
       corpus: z.string().max(4096).optional(),
+      /** mine: skip the rangeMin most similar candidates, consider them up to rank rangeMax (CLI --range). */
+      rangeMin: z.number().int().min(0).optional(),
+      rangeMax: z.number().int().min(1).optional(),
+      /** mine: negatives per query (CLI --num-negatives). */
+      numNegatives: z.number().int().min(1).max(100).optional(),
+      /** mine: one candidate pool per kind (+ language for sts/bitext; the default), or the whole dataset. */
+      pools: z.enum(['kind', 'dataset']).optional(),
+      /** Which examples: the curation list's filter. */
+      filter: exampleFilter.optional(),
+    })
+    .strict(),
+  scoreDistribution: z
+    .object({
+      dataset: datasetName,
+      filter: exampleFilter.optional(),
+      likelyFalseNegative: z.boolean().optional(),
+    })
+    .strict(),
+  negativeAction: z
+    .object({
+      exampleId: z.number().int().positive(),
+      source: z.enum(['llm', 'mined']),
+      minedId: z.number().int().positive().nullable().optional(),
+      /** drop: the negative leaves the example; to-positive: it becomes a new example's positive. */
+      action: z.enum(['drop', 'to-positive']),
     })
     .strict(),
   scorePage: z
@@ -417,7 +442,20 @@ export interface Services {
     score(i: Inputs['miningRun']): JobInfo;
     mine(i: Inputs['miningRun']): JobInfo;
     /** A page of the newest score run, hardest first; null when the dataset was never scored. */
-    page(i: Inputs['scorePage']): { runId: string; total: number; rows: ScoredExampleInfo[] } | null;
+    page(i: Inputs['scorePage']): {
+      runId: string;
+      /** The model (and adapter, margin) the run scored with, so the form shows what the table shows. */
+      model: string;
+      adapter: string | null;
+      margin: number;
+      total: number;
+      rows: ScoredExampleInfo[];
+    } | null;
+    /** Every score of the filtered rows of the newest run (histograms); null when never scored. */
+    distribution(
+      i: Inputs['scoreDistribution'],
+    ): { positive: number[]; negative: number[]; margin: number[] } | null;
+    negativeAction(i: Inputs['negativeAction']): { exampleId: number; created: number | null };
   };
   evaluation: {
     run(i: Inputs['evalRun']): JobInfo;

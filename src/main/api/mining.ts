@@ -1,6 +1,7 @@
 // The contract's `mining` procedures: scoring and mining run as background jobs with progress; the review
 // page reads the newest score run (hardest examples first) from the mining store.
 import type { Services } from '../../shared/contract';
+import type { Progress } from '../../shared/domain';
 import { UserError } from '../errors';
 import type { MiningService } from '../mining';
 import type { Workbench } from '../workbench';
@@ -25,6 +26,7 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
             model: i.model,
             adapter: i.adapter,
             margin: i.margin,
+            filter: i.filter,
             onProgress: (stage, p) => onProgress({ ...p, message: stage }),
           });
         } finally {
@@ -39,14 +41,25 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
         'mining',
         `mine negatives for ${i.dataset} with ${name(i.model)}`,
         async (onProgress) => {
+          const req = {
+            dataset: i.dataset,
+            model: i.model,
+            adapter: i.adapter,
+            corpus: i.corpus,
+            filter: i.filter,
+            knobs: {
+              rangeMin: i.rangeMin,
+              rangeMax: i.rangeMax,
+              margin: i.margin,
+              numNegatives: i.numNegatives,
+            },
+            onProgress: (stage: string, p: Progress) => onProgress({ ...p, message: p.message ?? stage }),
+          };
           try {
-            return await m.mine({
-              dataset: i.dataset,
-              model: i.model,
-              adapter: i.adapter,
-              corpus: i.corpus,
-              onProgress: (stage, p) => onProgress({ ...p, message: stage }),
-            });
+            // Per-kind pools unless asked otherwise (a corpus is one pool by nature): a label should not
+            // get a bug report as its hardest negative.
+            if ((i.pools ?? 'kind') === 'kind' && !i.corpus) return await m.mineByKind(req);
+            return await m.mine(req);
           } finally {
             hub.emit({ topic: 'mining', dataset: i.dataset });
           }
@@ -59,8 +72,12 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
       const runId = m.store.latestScoreRun(d.id);
       if (!runId) return null;
       const req = { runId, filter: i.filter, likelyFalseNegative: i.likelyFalseNegative };
+      const run = m.store.scoreRunInfo(runId);
       return {
         runId,
+        model: run?.model ?? '',
+        adapter: run?.adapter ?? null,
+        margin: run?.margin ?? 0,
         total: m.store.scoreCount(d.id, req),
         rows: m.store.scorePage(d.id, {
           ...req,
@@ -70,6 +87,28 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
           offset: i.offset,
         }),
       };
+    },
+    distribution(i) {
+      const m = svc();
+      const d = wb.store.datasets.get(i.dataset);
+      const runId = m.store.latestScoreRun(d.id);
+      if (!runId) return null;
+      return m.store.scoreDistribution(d.id, {
+        runId,
+        filter: i.filter,
+        likelyFalseNegative: i.likelyFalseNegative,
+      });
+    },
+    negativeAction(i) {
+      const m = svc();
+      const r = m.negativeAction(i);
+      const { datasetId } = wb.store.examples.get(i.exampleId);
+      const name = wb.store.datasets.list().find((x) => x.id === datasetId)?.name;
+      if (name) {
+        hub.emit({ topic: 'examples', dataset: name });
+        hub.emit({ topic: 'mining', dataset: name });
+      }
+      return r;
     },
   };
 }

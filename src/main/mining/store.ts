@@ -144,19 +144,62 @@ export class MiningStore {
         .pluck()
         .all(runId) as number[];
       if (this.db.prepare('DELETE FROM mining_runs WHERE id = ?').run(runId).changes !== 1) return false;
-      // The per-example aggregates of score runs follow the negatives that remain.
-      const n = (what: string, extra = '') =>
-        `(SELECT ${what} FROM example_negative_scores n WHERE n.run_id = s.run_id AND n.example_id = s.example_id${extra})`;
-      const upd = this.db.prepare(
+      for (const id of ids) this.refreshScoreAggregates(id);
+      return true;
+    })();
+  }
+
+  /** The per-example aggregates of score runs follow the negatives that remain (after deletes). */
+  refreshScoreAggregates(exampleId: number): void {
+    const n = (what: string, extra = '') =>
+      `(SELECT ${what} FROM example_negative_scores n WHERE n.run_id = s.run_id AND n.example_id = s.example_id${extra})`;
+    this.db
+      .prepare(
         `UPDATE example_scores AS s SET negatives = ${n('count(*)')},
            flagged = ${n('count(*)', ' AND n.likely_false_negative = 1')},
            max_negative_score = ${n('max(n.score)')}, margin = s.positive_score - ${n('max(n.score)')},
            likely_false_negative = ${n('count(*)', ' AND n.likely_false_negative = 1')} > 0
          WHERE s.example_id = ?`,
-      );
-      for (const id of ids) upd.run(id);
-      return true;
-    })();
+      )
+      .run(exampleId);
+  }
+
+  /** The newest score run's model, adapter and margin (what the review screen shows scores of). */
+  scoreRunInfo(runId: string): { model: string; adapter: string | null; margin: number } | null {
+    const r = this.db.prepare('SELECT model, adapter, margin FROM score_runs WHERE id = ?').get(runId) as
+      | { model: string; adapter: string | null; margin: number }
+      | undefined;
+    return r ?? null;
+  }
+
+  /**
+   * Every score of the filtered rows of a run, for histograms: positive scores, every negative's score,
+   * and per example its margin (positive − highest negative; examples without negatives have none).
+   */
+  scoreDistribution(
+    datasetId: number,
+    req: Omit<ScorePageRequest, 'sort' | 'desc' | 'limit' | 'offset'> = {},
+  ): { positive: number[]; negative: number[]; margin: number[] } {
+    const { runId, where, params } = this.scoreWhere(datasetId, req);
+    const rows = this.db
+      .prepare(
+        `SELECT s.positive_score AS p, s.margin AS m FROM example_scores s JOIN examples e ON e.id = s.example_id
+         WHERE ${where}`,
+      )
+      .all(...params) as { p: number; m: number | null }[];
+    const negative = this.db
+      .prepare(
+        `SELECT n.score FROM example_negative_scores n JOIN example_scores s
+           ON s.run_id = n.run_id AND s.example_id = n.example_id JOIN examples e ON e.id = s.example_id
+         WHERE n.run_id = ? AND ${where}`,
+      )
+      .pluck()
+      .all(runId, ...params) as number[];
+    return {
+      positive: rows.map((r) => r.p),
+      negative,
+      margin: rows.filter((r) => r.m !== null).map((r) => r.m as number),
+    };
   }
 
   /** Mined negatives of one example (all runs, newest run first, then rank), or of one run. */
