@@ -5,7 +5,7 @@ import { UserError } from '../errors';
 import type { GenerateOptions, GenerationService, RunHandle } from '../generation';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
-import type { SecretStore } from './secrets';
+import { redactSecrets, type SecretStore, secretValues } from './secrets';
 
 interface Live {
   handle: RunHandle;
@@ -124,7 +124,10 @@ export function createGenerationApi(
         .map((r) => ({ ...r, live: live.get(r.id)?.last ?? null }));
     },
     summary(i) {
-      return { ...need().summary(i.runId), live: live.get(i.runId)?.last ?? null };
+      const s = need().summary(i.runId);
+      // Errors stored before redaction existed (or by a process that knew other keys) are masked on the way out.
+      const error = s.error ? redactSecrets(s.error, secretValues(secrets)) : s.error;
+      return { ...s, error, live: live.get(i.runId)?.last ?? null };
     },
     failures(i): FailedRequest[] {
       need();
@@ -150,7 +153,7 @@ export function createGenerationApi(
         model: r.model,
         kind: r.kind,
         status: r.status,
-        error: r.error,
+        error: r.error === null ? null : redactSecrets(r.error, secretValues(secrets)),
         errorClass: r.error_class,
         rejectReason: r.reject_reason,
         rawAnswer: r.raw_answer,

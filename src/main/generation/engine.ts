@@ -20,6 +20,7 @@ import { RateLimiter } from './ratelimit';
 import type { ErrorClass, RejectReason } from './reasons';
 import { Rng, itemSeed } from './rng';
 import { getRun, runConfig, runPlan, runSummary } from './runs';
+import { redactSecrets } from '../api/secrets';
 
 interface Item {
   id: number;
@@ -230,6 +231,9 @@ export class RunEngine extends EventEmitter {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.config.headers ?? {}))
       headers[k] = v.startsWith('env:') ? (process.env[v.slice(4)] ?? '') : v;
+    this.headerSecrets = Object.entries(this.config.headers ?? {})
+      .filter(([, v]) => v.startsWith('env:'))
+      .map(([k]) => headers[k]);
     this.providerOptions = {
       baseUrl: this.config.baseUrl,
       apiKey: opts.apiKey,
@@ -258,6 +262,8 @@ export class RunEngine extends EventEmitter {
   private readonly useWorker: boolean;
   private readonly useHttpWorker: boolean;
   private readonly providerOptions: ProviderOptions;
+  /** Header values taken from the environment (`env:VAR`): secrets like the key. */
+  private readonly headerSecrets: string[];
   /** Realtime chat calls: from the HTTP worker, or through `provider` in this thread. */
   private http: HttpPool | null = null;
 
@@ -854,6 +860,8 @@ export class RunEngine extends EventEmitter {
         return { item, attempts, answer: r, estUsd: est.usd, estTokens: est.tokens };
       } catch (e) {
         const err = e as LlmError;
+        // Before it is stored or shown anywhere: some servers echo the key in their 401 (issue #21, item 16).
+        err.message = redactSecrets(err.message, [this.providerOptions.apiKey, ...this.headerSecrets]);
         if (err.cls === 'aborted') {
           item.attempts--;
           return { item, attempts, requeue: true, estUsd: est.usd, estTokens: est.tokens };
