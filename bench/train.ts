@@ -1,4 +1,4 @@
-// `npm run bench -- train [--gpu] [--batch 16] [--steps 3] [--threads 2]`
+// `npm run bench -- train [--gpu] [--batch 16] [--steps 3] [--threads 2]`; `--shape NAME`: bench/train-shape.ts
 // CPU examples/s and tokens/s of one LoRA training step (GradCache forward + loss + backward + AdamW) of a
 // small Mistral-architecture decoder, against PyTorch doing the same model, LoRA, batch and loss; peak memory
 // vs batch size with and without GradCache. Each measurement runs in its own process (peak RSS is per
@@ -288,6 +288,8 @@ async function mainBench() {
 }
 
 const ci = argv.indexOf('--child');
-if (ci >= 0)
+// `--shape NAME`: the real-shape bench (bench/train-shape.ts) instead of the small-model one.
+if (argv.includes('--shape')) await import('./train-shape');
+else if (ci >= 0)
   console.log(JSON.stringify(await child(JSON.parse(fs.readFileSync(argv[ci + 1], 'utf8')) as ChildSpec)));
 else await mainBench();

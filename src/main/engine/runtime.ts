@@ -122,6 +122,9 @@ function ortOptions(
   };
   if (opts.threads) o.intraOpNumThreads = opts.threads;
   if (opts.optimizedModelFilePath) o.optimizedModelFilePath = opts.optimizedModelFilePath;
+  // Bench hook (bench/train-shape.ts): ORT's per-node JSON profile, written when the session is released.
+  const profile = process.env.EMBEDSMITH_ORT_PROFILE;
+  if (profile) Object.assign(o, { enableProfiling: true, profileFilePrefix: profile });
   return o;
 }
 
