@@ -3,6 +3,7 @@
 // the line and the fix.
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import type { Example, Split } from '../../shared/domain';
 import { FIXED_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
@@ -102,17 +103,38 @@ export function parseDelimited(text: string, delim: string): string[][] {
   return rows.filter((r) => !(r.length === 1 && r[0] === ''));
 }
 
-function readJsonl(file: string, what: string): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  lines(readText(file, what)).forEach((l, i) => {
+/** JSON lines with their 1-based line numbers; `.gz` files (BEIR downloads ship some) are gunzipped. */
+function readJsonlLines(file: string, what: string): { row: Record<string, unknown>; line: number }[] {
+  let text: string;
+  if (file.endsWith('.gz')) {
+    if (!fs.existsSync(file)) throw new UserError(`${file}: ${what} not found; check the path`);
+    try {
+      text = zlib.gunzipSync(fs.readFileSync(file)).toString('utf8');
+    } catch {
+      throw new UserError(`${file}: not a valid gzip file; re-download it or give the .jsonl`);
+    }
+  } else text = readText(file, what);
+  const out: { row: Record<string, unknown>; line: number }[] = [];
+  lines(text).forEach((l, i) => {
     if (!l.trim()) return;
     try {
-      out.push(JSON.parse(l));
+      out.push({ row: JSON.parse(l), line: i + 1 });
     } catch {
       throw new UserError(`${file}:${i + 1}: not valid JSON; each line must be one JSON object`);
     }
   });
   return out;
+}
+
+function readJsonl(file: string, what: string): Record<string, unknown>[] {
+  return readJsonlLines(file, what).map((r) => r.row);
+}
+
+/** `name.jsonl`, else `name.jsonl.gz` (the first that exists; the plain name for the error otherwise). */
+function jsonlOrGz(dir: string, name: string): string {
+  const plain = path.join(dir, `${name}.jsonl`);
+  const gz = `${plain}.gz`;
+  return !fs.existsSync(plain) && fs.existsSync(gz) ? gz : plain;
 }
 
 // ---------------------------------------------------------------- BEIR
@@ -175,39 +197,73 @@ export function readTopRanked(
   return out;
 }
 
-/** BEIR folder: corpus.jsonl, queries.jsonl, qrels/{split}.tsv (EVALUATION.md §1.9). */
+/**
+ * BEIR folder: corpus.jsonl, queries.jsonl (either may be .jsonl.gz), qrels/{split}.tsv (EVALUATION.md §1.9).
+ * Checked here, before any model loads: a corpus id repeated with a different text is refused naming
+ * file:line; an exact repeat is kept once (BEIR's loader keeps one) with a warning. A qrels doc missing from
+ * the corpus stays in the qrels, so it counts in R (relevant docs) as it does for pytrec_eval, which MTEB's
+ * RetrievalEvaluator gives the qrels unfiltered; it is warned about, since it caps recall below 1.
+ */
 export function loadBeir(dir: string, opts: BeirOptions = {}): RetrievalTask {
   const split = opts.split ?? 'test';
-  const corpusFile = path.join(dir, 'corpus.jsonl');
-  const queriesFile = path.join(dir, 'queries.jsonl');
+  const corpusFile = jsonlOrGz(dir, 'corpus');
+  const queriesFile = jsonlOrGz(dir, 'queries');
   const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
-  const corpus: TextItem[] = readJsonl(corpusFile, 'BEIR corpus').map((r, i) => {
-    if (r._id === undefined) throw new UserError(`${corpusFile}:${i + 1}: missing "_id"`);
+  const warnings: string[] = [];
+  const corpus: TextItem[] = [];
+  const seen = new Map<string, { line: number; text: string }>();
+  const repeats: number[] = [];
+  for (const { row: r, line } of readJsonlLines(corpusFile, 'BEIR corpus')) {
+    if (r._id === undefined) throw new UserError(`${corpusFile}:${line}: missing "_id"`);
     const title = String(r.title ?? '');
-    const text = String(r.text ?? '');
+    const body = String(r.text ?? '');
     // BEIR/MTEB: (title + " " + text).strip() when there is a title, else text.strip().
-    return { id: String(r._id), text: title ? `${title} ${text}`.trim() : text.trim() };
-  });
+    const text = title ? `${title} ${body}`.trim() : body.trim();
+    const id = String(r._id);
+    const first = seen.get(id);
+    if (first) {
+      if (first.text !== text)
+        throw new UserError(
+          `${corpusFile}:${line}: corpus id "${id}" repeats line ${first.line} with a different text; give each document its own id`,
+        );
+      repeats.push(line);
+      continue;
+    }
+    seen.set(id, { line, text });
+    corpus.push({ id, text });
+  }
+  if (repeats.length)
+    warnings.push(
+      `${corpusFile}: ${repeats.length} exact duplicate line${repeats.length === 1 ? '' : 's'} kept once (first at ${corpusFile}:${repeats[0]})`,
+    );
   if (corpus.length === 0)
     throw new UserError(`${corpusFile}: the corpus is empty; a retrieval task needs documents`);
   const qtext = new Map<string, string>();
-  readJsonl(queriesFile, 'BEIR queries').forEach((r, i) => {
-    if (r._id === undefined) throw new UserError(`${queriesFile}:${i + 1}: missing "_id"`);
+  for (const { row: r, line } of readJsonlLines(queriesFile, 'BEIR queries')) {
+    if (r._id === undefined) throw new UserError(`${queriesFile}:${line}: missing "_id"`);
     qtext.set(String(r._id), String(r.text ?? ''));
-  });
+  }
   const qrels = readQrels(qrelsFile);
   const docIds = new Set(corpus.map((d) => d.id));
+  let missing = 0;
+  const missingQueries = new Set<string>();
+  let example = '';
   for (const [q, docs] of qrels) {
     if (!qtext.has(q))
       throw new UserError(
         `${qrelsFile}: query id "${q}" is not in ${queriesFile}; fix the qrels or the queries file`,
       );
     for (const d of docs.keys())
-      if (!docIds.has(d))
-        throw new UserError(
-          `${qrelsFile}: corpus id "${d}" (query "${q}") is not in ${corpusFile}; fix the qrels or the corpus`,
-        );
+      if (!docIds.has(d)) {
+        missing++;
+        missingQueries.add(q);
+        example ||= `"${d}" (query "${q}")`;
+      }
   }
+  if (missing)
+    warnings.push(
+      `${qrelsFile}: ${missing} qrels of ${missingQueries.size} queries name docs not in ${corpusFile} (e.g. ${example}); they count as relevant and never retrieved, as in pytrec_eval / MTEB`,
+    );
   // BEIR keeps only queries that appear in the qrels.
   let qids = [...qrels.keys()];
   if (opts.maxQueries !== undefined) qids = qids.slice(0, opts.maxQueries);
@@ -222,6 +278,7 @@ export function loadBeir(dir: string, opts: BeirOptions = {}): RetrievalTask {
     queries: qids.map((id) => ({ id, text: qtext.get(id)! })),
     qrels,
     ignoreIdenticalIds: opts.ignoreIdenticalIds,
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 

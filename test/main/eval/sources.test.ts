@@ -232,14 +232,41 @@ describe('bad input is a one-line UserError', () => {
     return d;
   };
 
-  it('qrels naming unknown ids', () => {
+  it('qrels naming a doc missing from the corpus: counted in R as pytrec_eval / MTEB do, with a warning', async () => {
     const d = beir(
-      '{"_id":"d1","text":"x"}\n',
-      '{"_id":"q1","text":"y"}\n',
-      'query-id\tcorpus-id\tscore\nq1\td9\t1\n',
+      '{"_id":"d1","text":"cats sleep on mats"}\n{"_id":"d2","text":"rockets reach orbit"}\n',
+      '{"_id":"q1","text":"where do cats sleep"}\n{"_id":"q2","text":"rockets"}\n',
+      'query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td9\t1\nq2\td2\t1\nq2\td8\t1\nq2\td7\t1\n',
+    );
+    const t = loadBeir(d);
+    expect(t.warnings?.length).toBe(1);
+    expect(t.warnings?.[0]).toMatch(/3 qrels .*2 queries.* not in .*corpus\.jsonl/);
+    const r = await runTask(t, emb);
+    expect(r.warnings).toEqual(t.warnings);
+    // Both present docs are retrieved within 10 (a 2-doc corpus): recall@10 = 1/2 and 1/3, averaged.
+    expect(r.scores.recall_at_10).toBeCloseTo((1 / 2 + 1 / 3) / 2, 5);
+  });
+
+  it('duplicate corpus ids: refused naming file:line before any model is loaded; exact repeats kept once with a warning', () => {
+    const q = '{"_id":"q1","text":"y"}\n';
+    const qrels = 'query-id\tcorpus-id\tscore\nq1\td1\t1\n';
+    const d = beir(
+      '{"_id":"d1","text":"x"}\n{"_id":"d2","text":"z"}\n{"_id":"d1","text":"other"}\n',
+      q,
+      qrels,
     );
     expect(() => loadBeir(d)).toThrow(UserError);
-    expect(() => loadBeir(d)).toThrow(/corpus id "d9"/);
+    expect(() => loadBeir(d)).toThrow(
+      `${path.join(d, 'corpus.jsonl')}:3: corpus id "d1" repeats line 1 with a different text`,
+    );
+    const e = beir('{"_id":"d1","text":"x"}\n{"_id":"d2","text":"z"}\n{"_id":"d1","text":"x"}\n', q, qrels);
+    const t = loadBeir(e);
+    expect(t.corpus.map((c) => c.id)).toEqual(['d1', 'd2']);
+    expect(t.warnings?.[0]).toContain('1 exact duplicate line');
+    expect(t.warnings?.[0]).toContain(`${path.join(e, 'corpus.jsonl')}:3`);
+  });
+
+  it('qrels naming unknown query ids', () => {
     const e = beir(
       '{"_id":"d1","text":"x"}\n',
       '{"_id":"q1","text":"y"}\n',
