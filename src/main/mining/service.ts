@@ -18,6 +18,9 @@ import { loadCorpus, normText, type Pool, PoolBuilder } from './pool';
 import { LOOSEN_HINT, type MineKnobs, type ShortReason, SHORT_REASONS, selectForQuery } from './select';
 import { type Distribution, distribution } from './stats';
 import { isLikelyFalseNegative, MiningStore } from './store';
+import { type GroupedMineReport, mineByKind, type NegativeActionRequest, negativeAction } from './review';
+
+export { type GroupedMineReport, poolGroupOf } from './review';
 
 export type MineStage = 'probe' | 'pool' | 'queries' | 'positives' | 'search' | 'texts';
 
@@ -92,30 +95,6 @@ export interface ScoreSummary {
     margin: Distribution;
   };
   seconds: number;
-}
-
-export interface GroupedMineReport {
-  dataset: string;
-  pools: 'kind';
-  groups: {
-    group: string;
-    queries: number;
-    pool: number;
-    negatives: number;
-    runId: string | null;
-    /** Why the group got no mining (e.g. its pool is smaller than the range). */
-    skipped: string | null;
-  }[];
-  queries: number;
-  negatives: number;
-  seconds: number;
-}
-
-/** The pool group of an example: its kind, plus the language (pair) for the sentence kinds. */
-export function poolGroupOf(e: Pick<Example, 'kind' | 'language' | 'srcLang' | 'tgtLang'>): string {
-  if (e.kind === 'bitext') return `bitext ${e.srcLang ?? '?'}-${e.tgtLang ?? '?'}`;
-  if (e.kind === 'sts') return `sts ${e.language ?? '?'}`;
-  return e.kind;
 }
 
 const DEFAULT_STATUSES: ReviewStatus[] = ['unreviewed', 'accepted'];
@@ -235,7 +214,8 @@ export class MiningService {
     return { embedder, close: () => opened.close() };
   }
 
-  private examples(dataset: string, filter: ExampleFilter = {}) {
+  /** The examples a run works on (rejected ones skipped unless the filter asks), with instructions. */
+  examples(dataset: string, filter: ExampleFilter = {}) {
     const d = this.core.datasets.get(dataset);
     const f: ExampleFilter = { status: DEFAULT_STATUSES, ...filter };
     const taskStmt = this.core.db.prepare('SELECT text FROM tasks WHERE id = ?');
@@ -472,125 +452,14 @@ export class MiningService {
     return report;
   }
 
-  /**
-   * Mines with one candidate pool per group instead of one for the whole dataset: long-short labels only
-   * compete with other labels of that kind, sts/bitext sentences with sentences of the same language
-   * (pair), the other kinds with their own kind. A group too small for the knobs is skipped and says why.
-   * The model is opened once for all groups.
-   */
-  async mineByKind(req: MineRequest): Promise<GroupedMineReport> {
-    const t0 = performance.now();
-    const { rows } = this.examples(req.dataset, req.filter);
-    if (!rows.length)
-      throw new UserError(
-        `dataset "${req.dataset}" has no examples matching the filter (rejected rows are skipped); loosen the filter`,
-      );
-    const groups = new Map<string, number[]>();
-    for (const { e } of rows) {
-      const g = poolGroupOf(e);
-      const list = groups.get(g);
-      if (list) list.push(e.id);
-      else groups.set(g, [e.id]);
-    }
-    const emb = await this.openEmbedder(req);
-    const out: GroupedMineReport['groups'] = [];
-    try {
-      let i = 0;
-      for (const [group, ids] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
-        i++;
-        const on = req.onProgress;
-        try {
-          const r = await this.mine(
-            {
-              ...req,
-              ids,
-              corpus: undefined,
-              onProgress: on
-                ? (st, p) => on(st, { ...p, message: `${group} (${i}/${groups.size})` })
-                : undefined,
-            },
-            emb,
-          );
-          out.push({
-            group,
-            queries: r.queries,
-            pool: r.pool.size,
-            negatives: r.negatives,
-            runId: r.runId,
-            skipped: null,
-          });
-        } catch (e) {
-          if (!(e instanceof UserError)) throw e;
-          out.push({ group, queries: ids.length, pool: 0, negatives: 0, runId: null, skipped: e.message });
-        }
-      }
-    } finally {
-      await emb.close();
-    }
-    return {
-      dataset: req.dataset,
-      pools: 'kind',
-      groups: out,
-      queries: out.reduce((a, g) => a + g.queries, 0),
-      negatives: out.reduce((a, g) => a + g.negatives, 0),
-      seconds: (performance.now() - t0) / 1000,
-    };
+  /** One candidate pool per kind (+ language for sts/bitext): see review.ts. */
+  mineByKind(req: MineRequest): Promise<GroupedMineReport> {
+    return mineByKind(this, req);
   }
 
-  /**
-   * Per-negative review actions. `drop`: the negative leaves the example (an LLM negative is cleared with
-   * review history; a mined one is deleted). `to-positive`: the text is a positive for the query, so it
-   * becomes a new example (same query, instruction, kind and language; manual origin) and leaves the
-   * negatives. Score aggregates of the example follow.
-   */
-  negativeAction(i: {
-    exampleId: number;
-    source: 'llm' | 'mined';
-    minedId?: number | null;
-    action: 'drop' | 'to-positive';
-  }): { exampleId: number; created: number | null } {
-    const db = this.core.db;
-    return db.transaction(() => {
-      const e = this.core.examples.get(i.exampleId);
-      let text: string;
-      if (i.source === 'mined') {
-        const m = db
-          .prepare('SELECT text FROM mined_negatives WHERE id = ? AND example_id = ?')
-          .get(i.minedId ?? -1, e.id) as { text: string } | undefined;
-        if (!m) throw new UserError(`example ${e.id} has no mined negative ${i.minedId}; reload the list`);
-        text = m.text;
-        db.prepare('DELETE FROM mined_negatives WHERE id = ?').run(i.minedId);
-      } else {
-        if (!e.negative) throw new UserError(`example ${e.id} has no LLM-written negative; reload the list`);
-        text = e.negative;
-        this.core.examples.edit(e.id, 'negative', null);
-        db.prepare("DELETE FROM example_negative_scores WHERE example_id = ? AND source = 'llm'").run(e.id);
-      }
-      this.store.refreshScoreAggregates(e.id);
-      let created: number | null = null;
-      if (i.action === 'to-positive') {
-        const r = this.core.examples.insertMany(e.datasetId, [
-          {
-            kind: e.kind,
-            taskId: e.taskId,
-            instruction: e.instruction,
-            language: e.language,
-            srcLang: e.srcLang,
-            tgtLang: e.tgtLang,
-            query: e.query,
-            positive: text,
-            negative: null,
-            attributes: { ...e.attributes, moved_from_negative_of: e.id },
-            origin: 'manual',
-            split: e.split,
-          },
-        ]);
-        if (!r.inserted)
-          throw new UserError(`example ${e.id}: that query with this positive is already in the dataset`);
-        created = r.ids[0] ?? null;
-      }
-      return { exampleId: e.id, created };
-    })();
+  /** Drop a negative, or move it to a new positive example: see review.ts. */
+  negativeAction(i: NegativeActionRequest) {
+    return negativeAction(this, this.core, i);
   }
 
   /**
