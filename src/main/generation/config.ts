@@ -42,6 +42,25 @@ export interface RunConfig {
   maxConsecutiveFailures: number;
   /** The run fails once answers processed exceed factor × count + 50 (a model that never complies). */
   maxAnswersFactor: number;
+  /** Attempts (example requests that came back) a cell may make; unset: ATTEMPTS_PER_QUOTA × its quota. */
+  maxAttemptsPerCell?: number;
+  /** Per `kind|language` cell: attempts made before `--retry-short` gave it a fresh budget. */
+  attemptOffsets?: Record<string, number>;
+  /** The run fails when work is pending and nothing was on the wire (or waiting to retry) this long. */
+  stallMs?: number;
+}
+
+/** Default attempt budget of a cell, per example of its quota (at least MIN_CELL_ATTEMPTS). */
+export const ATTEMPTS_PER_QUOTA = 3;
+export const MIN_CELL_ATTEMPTS = 5;
+
+/** The attempt budget of one cell: the one place its default is defined. */
+export function cellBudget(
+  c: Pick<RunConfig, 'maxAttemptsPerCell' | 'attemptOffsets'>,
+  cell: { kind: string; language: string; quota: number },
+): number {
+  const base = c.maxAttemptsPerCell ?? Math.max(MIN_CELL_ATTEMPTS, ATTEMPTS_PER_QUOTA * cell.quota);
+  return base + (c.attemptOffsets?.[`${cell.kind}|${cell.language}`] ?? 0);
 }
 
 export const RUN_DEFAULTS = {
@@ -56,6 +75,7 @@ export const RUN_DEFAULTS = {
   batchPollMs: 30_000,
   maxConsecutiveFailures: 25,
   maxAnswersFactor: 5,
+  stallMs: 120_000,
   apiKeyEnv: 'OPENAI_API_KEY',
 } as const;
 
