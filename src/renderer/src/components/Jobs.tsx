@@ -56,18 +56,44 @@ function JobResult({ r }: { r: Record<string, unknown> }) {
     'examples',
     'likelyFalseNegatives',
     'negatives',
+    'queries',
     'seconds',
   ];
+  const groups = Array.isArray(r.groups) ? (r.groups as { group: string; skipped: string | null }[]) : [];
   return (
     <div className="attrs">
       {keys
         .filter((k) => r[k] !== undefined && r[k] !== null)
         .map((k) => (
           <span key={k}>
-            <b>{k}</b>{' '}
-            {typeof r[k] === 'number' && !Number.isInteger(r[k]) ? (r[k] as number).toFixed(2) : String(r[k])}
+            <b>{k}</b> {resultValue(r[k])}
+          </span>
+        ))}
+      {groups.length > 0 && (
+        <span>
+          <b>pools</b> {groups.length} ({groups.filter((g) => !g.skipped).length} mined)
+        </span>
+      )}
+      {groups
+        .filter((g) => g.skipped)
+        .map((g) => (
+          <span key={g.group} className="muted">
+            {g.group}: {g.skipped}
           </span>
         ))}
     </div>
   );
+}
+
+/** One readable value: numbers rounded, timing objects as their total (mining reports seconds per stage). */
+export function resultValue(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.total === 'number') return `${o.total.toFixed(2)} s`;
+    return Object.entries(o)
+      .map(([k, x]) => `${k} ${typeof x === 'number' ? resultValue(x) : String(x)}`)
+      .join(', ');
+  }
+  return String(v);
 }

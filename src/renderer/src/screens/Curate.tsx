@@ -235,6 +235,8 @@ function Curator({ dataset }: { dataset: string }) {
   // Keyboard review. Keys are ignored while typing in a field, except Escape.
   const keyRef = useRef<(e: KeyboardEvent) => void>(() => {});
   keyRef.current = (e: KeyboardEvent) => {
+    // The hard-negative view has its own keys on its own rows.
+    if (view === 'negatives') return;
     const t = e.target as HTMLElement | null;
     const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT');
     if (e.key === 'Escape') {
@@ -462,7 +464,7 @@ function Curator({ dataset }: { dataset: string }) {
       {mode === 'help' && <KeyHelp />}
       {view === 'negatives' ? (
         info?.capabilities.mining ? (
-          <HardNegatives dataset={dataset} />
+          <HardNegatives dataset={dataset} filter={filter} />
         ) : (
           <ComingWith
             what="The hard-negative review view (model scores per negative)"
