@@ -76,6 +76,8 @@ export const appRouter = t.router({
   training: t.router({
     start: p.input(inputs.trainStart).mutation(({ ctx, input }) => ctx.svc.training.start(input)),
     preview: p.input(inputs.trainStart).query(({ ctx, input }) => ctx.svc.training.preview(input)),
+    resume: p.input(inputs.trainRef).mutation(({ ctx, input }) => ctx.svc.training.resume(input)),
+    discard: p.input(inputs.trainRef).mutation(({ ctx, input }) => ctx.svc.training.discard(input)),
     cancel: p.input(inputs.trainRef).mutation(({ ctx, input }) => ctx.svc.training.cancel(input)),
     list: p.query(({ ctx }) => ctx.svc.training.list()),
   }),
@@ -93,6 +95,33 @@ export const appRouter = t.router({
   evaluation: t.router({
     run: p.input(inputs.evalRun).mutation(({ ctx, input }) => ctx.svc.evaluation.run(input)),
     compare: p.input(inputs.evalCompare).query(({ ctx, input }) => ctx.svc.evaluation.compare(input)),
+  }),
+  artefacts: t.router({
+    export: p.input(inputs.artefactExport).mutation(({ ctx, input }) => ctx.svc.artefacts.export(input)),
+  }),
+  models: t.router({
+    list: p.query(({ ctx }) => ctx.svc.models.list()),
+    pull: p.input(inputs.modelPull).mutation(({ ctx, input }) => ctx.svc.models.pull(input)),
+    remove: p.input(inputs.modelRef).mutation(({ ctx, input }) => ctx.svc.models.remove(input)),
+  }),
+  paths: t.router({
+    list: p.input(inputs.pathList).query(({ ctx, input }) => ctx.svc.paths.list(input)),
+    pick: p.input(inputs.pathPick).mutation(({ ctx, input }) => ctx.svc.paths.pick(input)),
+  }),
+  demo: t.router({
+    load: p.mutation(({ ctx }) => ctx.svc.demo.load()),
+  }),
+  generationTools: t.router({
+    connection: p
+      .input(inputs.generationConnection)
+      .mutation(({ ctx, input }) => ctx.svc.generationTools.connection(input)),
+    preview: p
+      .input(inputs.generationPreview)
+      .query(({ ctx, input }) => ctx.svc.generationTools.preview(input)),
+    templates: p.input(inputs.datasetRef).query(({ ctx, input }) => ctx.svc.generationTools.templates(input)),
+    setTemplate: p
+      .input(inputs.templateSet)
+      .mutation(({ ctx, input }) => ctx.svc.generationTools.setTemplate(input)),
   }),
   secrets: t.router({
     status: p.query(({ ctx }) => ctx.svc.secrets.status()),

@@ -53,6 +53,9 @@ export const REJECT_REASONS = [
   'low-quality',
 ] as const;
 
+export const ARTEFACT_KINDS = ['adapter', 'merged', 'onnx', 'embeddings'] as const;
+export type ArtefactKind = (typeof ARTEFACT_KINDS)[number];
+
 export const inputs = {
   datasetRef: z.object({ name: datasetName }).strict(),
   datasetCreate: z.object({ name: datasetName, description: z.string().max(2000).optional() }).strict(),
@@ -188,6 +191,65 @@ export const inputs = {
   /** Every training setting, from the one schema (src/shared/training.ts); the server picks the run folder. */
   trainStart: trainStartInput,
   trainRef: z.object({ runId: z.string().min(1).max(200) }).strict(),
+  /** Files a run (or a model) produces; each is a job whose result names the output folder. */
+  artefactExport: z
+    .object({
+      kind: z.enum(ARTEFACT_KINDS),
+      /** The training run whose adapter is exported (adapter/merged/onnx; embeddings: optional). */
+      runId: z.string().min(1).max(200).optional(),
+      /** embeddings without a run: the model folder to embed with. */
+      model: z.string().max(4096).optional(),
+      /** Output folder (file for embeddings); default: <workspace>/exports/<run>-<kind>. */
+      out: z.string().max(4096).optional(),
+      /** embeddings: the texts of a dataset split … */
+      dataset: datasetName.optional(),
+      split: z.enum(SPLITS).optional(),
+      /** … or of a file (.txt one per line, .jsonl). */
+      file: z.string().max(4096).optional(),
+      format: z.enum(['npy', 'parquet']).optional(),
+    })
+    .strict(),
+  modelPull: z
+    .object({
+      id: z
+        .string()
+        .regex(/^[\w.-]+(\/[\w.-]+)?$/, 'give a Hugging Face model id such as BAAI/bge-small-en-v1.5'),
+      revision: z.string().min(1).max(200).optional(),
+    })
+    .strict(),
+  modelRef: z.object({ path: z.string().min(1).max(4096) }).strict(),
+  /** A folder on the serving machine, under the user's home. */
+  pathList: z.object({ dir: z.string().max(4096).optional(), hidden: z.boolean().optional() }).strict(),
+  /** A native open/save dialog (Electron only). */
+  pathPick: z
+    .object({
+      mode: z.enum(['file', 'folder', 'save']),
+      title: z.string().max(200).optional(),
+      defaultPath: z.string().max(4096).optional(),
+      extensions: z
+        .array(z.string().regex(/^[a-z0-9]{1,10}$/))
+        .max(20)
+        .optional(),
+    })
+    .strict(),
+  generationConnection: z
+    .object({
+      baseUrl: z.url('the base URL must be a URL such as https://api.openai.com/v1').max(1000).optional(),
+      apiKeyName: z
+        .string()
+        .regex(/^[a-z0-9_-]{1,40}$/)
+        .optional(),
+    })
+    .strict(),
+  generationPreview: z.object({ dataset: datasetName, runId: z.string().max(200).optional() }).strict(),
+  templateSet: z
+    .object({
+      dataset: datasetName,
+      id: z.string().min(1).max(100),
+      /** null removes the override (back to the built-in). */
+      text: z.string().min(1, 'the template is empty').max(50_000).nullable(),
+    })
+    .strict(),
   miningRun: z
     .object({
       dataset: datasetName,
@@ -382,9 +444,62 @@ export interface TrainingRunInfo {
   live: TrainStep | null;
   adapterDir: string | null;
   error: string | null;
+  /** Datasets the run trains on (names). */
+  datasets: string[];
+  /** The device asked for (auto|cuda|webgpu|cpu) and, once known, the provider that ran it. */
+  device: string;
+  deviceUsed: string | null;
+  /** Stopped, interrupted or failed with a checkpoint: Resume continues it. */
+  resumable: boolean;
 }
 
 export type ScoredExampleInfo = ScoredExample;
+
+/** A model folder the app knows: pulled into the workspace, the demo's, or a run's merged export. */
+export interface ModelInfo {
+  name: string;
+  path: string;
+  /** config.json model_type. */
+  type: string | null;
+  dtype: string | null;
+  pooling: string | null;
+  sizeBytes: number;
+  source: 'pulled' | 'demo' | 'local';
+  revision: string | null;
+}
+
+export interface DirEntry {
+  name: string;
+  path: string;
+  type: 'dir' | 'file';
+  size: number | null;
+}
+
+export interface DirListing {
+  dir: string;
+  parent: string | null;
+  root: string;
+  entries: DirEntry[];
+}
+
+export interface ConnectionCheck {
+  ok: boolean;
+  models: string[];
+  error: string | null;
+}
+
+export interface GenerationPreview {
+  accepted: Example[];
+  rejected: FailedRequest[];
+}
+
+export interface TemplateInfo {
+  id: string;
+  text: string;
+  version: string;
+  overridden: boolean;
+  placeholders: string[];
+}
 
 export interface SecretsStatus {
   storage: 'os-keychain' | 'memory';
@@ -435,6 +550,10 @@ export interface Services {
     start(i: Inputs['trainStart']): { runId: string; rows: number; totalSteps: number };
     /** Validates like start and returns the resolved configuration; starts nothing, writes nothing. */
     preview(i: Inputs['trainStart']): TrainPreview;
+    /** Continues a stopped or interrupted run from its newest checkpoint. */
+    resume(i: Inputs['trainRef']): { runId: string; rows: number; totalSteps: number };
+    /** Gives up a stopped or interrupted run for good (its folder stays; it no longer offers Resume). */
+    discard(i: Inputs['trainRef']): { runId: string };
     cancel(i: Inputs['trainRef']): { runId: string };
     list(): TrainingRunInfo[];
   };
@@ -461,6 +580,33 @@ export interface Services {
     run(i: Inputs['evalRun']): JobInfo;
     /** The comparison table of stored results; null when there are none yet. */
     compare(i: Inputs['evalCompare']): ComparisonInfo | null;
+  };
+  /** Adapter, merged, ONNX and embeddings exports as jobs. */
+  artefacts: {
+    export(i: Inputs['artefactExport']): JobInfo;
+  };
+  /** The model library: local folders, hub pulls, removal. */
+  models: {
+    list(): ModelInfo[];
+    pull(i: Inputs['modelPull']): JobInfo;
+    remove(i: Inputs['modelRef']): { removed: string };
+  };
+  /** Picking paths on the serving machine: a file browser (browser mode) or native dialogs (Electron). */
+  paths: {
+    list(i: Inputs['pathList']): DirListing;
+    /** `supported: false` where there is no native dialog (browser mode): use list instead. */
+    pick(i: Inputs['pathPick']): Promise<{ supported: boolean; path: string | null }>;
+  };
+  /** First run: the demo workspace's data and model. */
+  demo: {
+    load(): JobInfo;
+  };
+  /** Generate screen extras: the provider's connection and models, a preview, the prompt templates. */
+  generationTools: {
+    connection(i: Inputs['generationConnection']): Promise<ConnectionCheck>;
+    preview(i: Inputs['generationPreview']): GenerationPreview;
+    templates(i: Inputs['datasetRef']): TemplateInfo[];
+    setTemplate(i: Inputs['templateSet']): TemplateInfo[];
   };
   /** API keys: names and where they are kept; values go in, never out. */
   secrets: {

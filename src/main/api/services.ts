@@ -15,6 +15,8 @@ import { createGenerationApi } from './generation';
 import { JobRegistry } from './jobs';
 import { createMiningApi } from './mining';
 import { createTrainingApi } from './training';
+import { createAppTools, type NativeDialogs } from './app-tools';
+import { createGenerationTools } from './generation-tools';
 import { createSecretStore, type SecretStore } from './secrets';
 
 const VERSION = '0.1.0';
@@ -44,6 +46,10 @@ export interface ApiOptions {
   hub?: EventHub;
   /** API keys; default: in memory for this process (plus the environment). */
   secrets?: SecretStore;
+  /** Electron's native open/save dialogs (through the main process); absent in browser mode. */
+  dialogs?: NativeDialogs;
+  /** Root of the server-side file browser (default: the user's home). */
+  browseRoot?: string;
 }
 
 export function createServices(
@@ -170,6 +176,8 @@ export function createServices(
     evaluation: createEvaluationApi(wb, hub, jobs),
     training: createTrainingApi(wb, hub),
     mining: createMiningApi(wb, hub, jobs),
+    ...createAppTools(wb, hub, jobs, { dialogs: opts.dialogs, browseRoot: opts.browseRoot }),
+    generationTools: createGenerationTools(wb, hub, secrets),
     secrets: {
       status: () => ({ storage: secrets.storage, names: secrets.names() }),
       set: (i) => {

@@ -1,34 +1,37 @@
 import { createColumnHelper } from '@tanstack/react-table';
 import { useEffect, useMemo, useState } from 'react';
-import type { TrainingRunInfo, TrainStep } from '../../../shared/contract';
+import type { TrainingRunInfo, TrainPreview, TrainStep } from '../../../shared/contract';
+import type { TrainKey } from '../../../shared/training';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { Card, ErrorBox, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
+import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
+import { PathField } from './PathField';
+import { TrainFields, trainFormInput, trainFormIssues, useTrainValues } from './TrainForm';
+import './forms.css';
 
 const helper = createColumnHelper<typeof plainFeatures, TrainingRunInfo>();
+
+type Live = Record<string, { steps: { step: number; loss: number }[]; last: TrainStep }>;
 
 export function TrainScreen() {
   const nav = useNav();
   const { client, onEvent } = useApi();
-  const [form, setForm] = useState({
-    model: '',
-    maxSteps: '100',
-    batchSize: '32',
-    chunkSize: '8',
-    lr: '0.0001',
-    warmup: '',
-    loraRank: '16',
-    maxLength: '128',
-    device: 'auto' as 'auto' | 'cuda' | 'webgpu' | 'cpu',
-  });
+  const { values, update, reset } = useTrainValues(nav.dataset);
+  const [fieldErrors, setFieldErrors] = useState<Partial<Record<TrainKey, string>>>({});
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [preview, setPreview] = useState<TrainPreview | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
-  const [live, setLive] = useState<
-    Record<string, { steps: { step: number; loss: number }[]; last: TrainStep }>
-  >({});
+  const [live, setLive] = useState<Live>({});
+  const datasets = useQuery(
+    (c) => c.datasets.list.query(),
+    [],
+    (e) => e.topic === 'datasets',
+  );
+  const models = useQuery((c) => c.models.list.query(), []);
   const runs = useQuery(
     (c) => c.training.list.query(),
     [],
@@ -49,24 +52,100 @@ export function TrainScreen() {
       }),
     [onEvent],
   );
-  const set = (k: keyof typeof form, v: string) => setForm((f) => ({ ...f, [k]: v }));
-  const n = (s: string) => (s.trim() === '' ? undefined : Number(s));
+
+  /** Checks with the shared schema first (every bad field at once), then asks the server. */
+  const submit = async (what: 'preview' | 'start') => {
+    setError(null);
+    setNotice(null);
+    const local = trainFormIssues(values);
+    setFieldErrors(local);
+    if (Object.keys(local).length) {
+      setError('Fix the highlighted fields.');
+      return;
+    }
+    const input = trainFormInput(values);
+    try {
+      if (what === 'preview') {
+        const p = await client.training.preview.query(input);
+        setPreview(p);
+        setNotice(`${p.rows} train rows, ${p.totalSteps} steps of ${p.config.batchSize}`);
+      } else {
+        const r = await client.training.start.mutate(input);
+        setSelected(r.runId);
+        setPreview(null);
+        setNotice(`started ${r.runId}: ${r.rows} train rows, ${r.totalSteps} steps`);
+        runs.reload();
+      }
+    } catch (err) {
+      const g = guiError(errorText(err));
+      setFieldErrors(Object.fromEntries(g.fields.map((k) => [k, g.text])));
+      setError(g.text);
+    }
+  };
+
+  const custom = (k: TrainKey) => {
+    if (k === 'datasets')
+      return (
+        <fieldset className="tf-datasets" aria-label="datasets to train on">
+          <span className="tf-label">Datasets (their train split)</span>
+          {(datasets.data ?? []).map((d) => (
+            <label key={d.name} className="check">
+              <input
+                type="checkbox"
+                checked={values.datasets.includes(d.name)}
+                onChange={(e) =>
+                  update({
+                    ...values,
+                    datasets: e.target.checked
+                      ? [...values.datasets, d.name]
+                      : values.datasets.filter((x) => x !== d.name),
+                  })
+                }
+              />
+              {d.name}
+            </label>
+          ))}
+          {fieldErrors.datasets && <span className="tf-error">{fieldErrors.datasets}</span>}
+        </fieldset>
+      );
+    if (k === 'model')
+      return (
+        <div className={fieldErrors.model ? 'tf invalid' : 'tf'}>
+          <PathField
+            label="Base model"
+            aria="base model"
+            kind="folder"
+            value={values.model}
+            onChange={(v) => update({ ...values, model: v })}
+            placeholder="/models/bge-small-en"
+            suggestions={(models.data ?? []).map((m) => ({ value: m.path, label: `${m.name} (${m.type})` }))}
+          />
+          {fieldErrors.model && <span className="tf-error">{fieldErrors.model}</span>}
+        </div>
+      );
+    return null;
+  };
 
   const columns = useMemo(
     () => [
       helper.accessor('id', { header: 'Run' }),
+      helper.accessor((r) => r.datasets.join(', '), { id: 'dataset', header: 'Dataset' }),
       helper.accessor('state', {
         header: 'State',
         cell: (c) => <span className={`badge ${c.getValue()}`}>{c.getValue()}</span>,
       }),
       helper.accessor((r) => `${live[r.id]?.last.step ?? r.step} / ${r.totalSteps ?? '?'}`, {
         id: 'steps',
-        header: 'Steps',
+        header: 'Step',
       }),
       helper.accessor((r) => live[r.id]?.last.loss ?? r.lastLoss, {
         id: 'loss',
         header: 'Loss',
         cell: (c) => (c.getValue() == null ? '–' : (c.getValue() as number).toFixed(4)),
+      }),
+      helper.accessor((r) => r.deviceUsed ?? r.device, {
+        id: 'device',
+        header: 'Device',
       }),
       helper.accessor('model', { header: 'Base model' }),
       helper.accessor('createdAt', {
@@ -80,103 +159,47 @@ export function TrainScreen() {
 
   return (
     <div className="screen">
-      <Card title={`Train a LoRA adapter${nav.dataset ? ` on ${nav.dataset}` : ''}`}>
-        {!nav.dataset && (
+      <Card
+        title={`Train a LoRA adapter${nav.dataset ? ` on ${nav.dataset}` : ''}`}
+        actions={
+          <button type="button" onClick={reset}>
+            Reset to defaults
+          </button>
+        }
+      >
+        {!nav.dataset && !values.datasets.length && (
           <div className="notice">Pick a dataset in the sidebar; its train split is used.</div>
         )}
         <form
-          className="grid-form"
-          onSubmit={async (e) => {
+          className="train-form"
+          data-testid="train-form"
+          onSubmit={(e) => {
             e.preventDefault();
-            setError(null);
-            setNotice(null);
-            try {
-              const r = await client.training.start.mutate({
-                datasets: [nav.dataset!],
-                model: form.model,
-                maxSteps: n(form.maxSteps) ?? null,
-                batchSize: n(form.batchSize),
-                chunkSize: n(form.chunkSize),
-                lr: n(form.lr),
-                warmup: n(form.warmup),
-                loraRank: n(form.loraRank),
-                maxLength: n(form.maxLength),
-                device: form.device,
-              });
-              setSelected(r.runId);
-              setNotice(`started ${r.runId}: ${r.rows} train rows, ${r.totalSteps} steps`);
-              runs.reload();
-            } catch (err) {
-              setError(errorText(err));
-            }
+            void submit('start');
           }}
         >
-          <label className="wide">
-            Base model folder (on the machine running Embedsmith)
-            <input
-              aria-label="base model"
-              value={form.model}
-              onChange={(e) => set('model', e.target.value)}
-              placeholder="/models/bge-small-en"
-            />
-          </label>
-          <TextField
-            label="Max steps"
-            aria="max steps"
-            value={form.maxSteps}
-            onChange={(v) => set('maxSteps', v)}
-          />
-          <label>
-            Device
-            <select value={form.device} onChange={(e) => set('device', e.target.value)}>
-              {['auto', 'cuda', 'webgpu', 'cpu'].map((d) => (
-                <option key={d}>{d}</option>
-              ))}
-            </select>
-          </label>
-          <TextField
-            label="Batch size (in-batch negatives)"
-            aria="batch size"
-            value={form.batchSize}
-            onChange={(v) => set('batchSize', v)}
-          />
-          <TextField
-            label="GradCache chunk"
-            aria="chunk size"
-            value={form.chunkSize}
-            onChange={(v) => set('chunkSize', v)}
-          />
-          <TextField
-            label="Learning rate"
-            aria="learning rate"
-            value={form.lr}
-            onChange={(v) => set('lr', v)}
-          />
-          <TextField
-            label="Warm-up steps"
-            aria="warmup"
-            value={form.warmup}
-            onChange={(v) => set('warmup', v)}
-            placeholder="auto: min(100, steps ÷ 10)"
-          />
-          <TextField
-            label="LoRA rank"
-            aria="lora rank"
-            value={form.loraRank}
-            onChange={(v) => set('loraRank', v)}
-          />
-          <TextField
-            label="Max tokens per text"
-            aria="max length"
-            value={form.maxLength}
-            onChange={(v) => set('maxLength', v)}
-          />
-          <button type="submit" className="primary" disabled={!nav.dataset || !form.model}>
-            Start training
-          </button>
+          <TrainFields values={values} onChange={update} errors={fieldErrors} custom={custom} />
+          <div className="row-actions">
+            <button type="button" onClick={() => void submit('preview')}>
+              Check settings
+            </button>
+            <button type="submit" className="primary">
+              Start training
+            </button>
+          </div>
         </form>
         <ErrorBox error={error} />
-        {notice && <div className="notice">{notice}</div>}
+        {notice && (
+          <div className="notice" data-testid="train-notice">
+            {notice}
+          </div>
+        )}
+        {preview && (
+          <details className="small">
+            <summary>Resolved configuration</summary>
+            <pre data-testid="train-preview">{JSON.stringify(preview.config, null, 2)}</pre>
+          </details>
+        )}
       </Card>
       <Card title="Runs">
         <ErrorBox error={runs.error} onRetry={runs.reload} />
@@ -190,7 +213,7 @@ export function TrainScreen() {
           empty="No training runs yet."
         />
       </Card>
-      {current && <RunView run={current} live={live[current.id]} />}
+      {current && <RunView run={current} live={live[current.id]} onChanged={runs.reload} />}
     </div>
   );
 }
@@ -198,10 +221,13 @@ export function TrainScreen() {
 function RunView({
   run,
   live,
+  onChanged,
 }: {
   run: TrainingRunInfo;
   live?: { steps: { step: number; loss: number }[]; last: TrainStep };
+  onChanged: () => void;
 }) {
+  const nav = useNav();
   const { client } = useApi();
   const [err, setErr] = useState<string | null>(null);
   const last = live?.last ?? run.live;
@@ -211,24 +237,58 @@ function RunView({
     return [...m.entries()].sort((a, b) => a[0] - b[0]);
   }, [run.losses, live?.steps]);
   const running = run.state === 'running';
+  const act = async (f: () => Promise<unknown>) => {
+    setErr(null);
+    try {
+      await f();
+      onChanged();
+    } catch (e) {
+      setErr(guiError(errorText(e)).text);
+    }
+  };
   return (
     <Card
       title={`Run ${run.id}`}
       actions={
-        <button
-          type="button"
-          className="danger"
-          disabled={!running}
-          onClick={async () => {
-            try {
-              await client.training.cancel.mutate({ runId: run.id });
-            } catch (e) {
-              setErr(errorText(e));
-            }
-          }}
-        >
-          Stop (checkpoint)
-        </button>
+        <>
+          {run.resumable && (
+            <button
+              type="button"
+              className="primary"
+              onClick={() => act(() => client.training.resume.mutate({ runId: run.id }))}
+            >
+              Resume
+            </button>
+          )}
+          {running && (
+            <button
+              type="button"
+              className="danger"
+              onClick={() => act(() => client.training.cancel.mutate({ runId: run.id }))}
+            >
+              Stop (checkpoint)
+            </button>
+          )}
+          {run.resumable && (
+            <button
+              type="button"
+              className="danger"
+              onClick={() => act(() => client.training.discard.mutate({ runId: run.id }))}
+            >
+              Cancel run
+            </button>
+          )}
+          {run.adapterDir && (
+            <>
+              <button type="button" onClick={() => nav.go('evaluate')}>
+                Evaluate
+              </button>
+              <button type="button" onClick={() => nav.go('export')}>
+                Export
+              </button>
+            </>
+          )}
+        </>
       }
     >
       <ProgressBar
@@ -244,7 +304,13 @@ function RunView({
         }}
       />
       <LossCurve points={losses} />
-      <div className="attrs">
+      <div className="attrs" data-testid="run-attrs">
+        <span>
+          <b>dataset</b> {run.datasets.join(', ')}
+        </span>
+        <span>
+          <b>device</b> {run.deviceUsed ?? run.device}
+        </span>
         <span>
           <b>folder</b> {run.outDir}
         </span>
@@ -254,7 +320,7 @@ function RunView({
           </span>
         )}
       </div>
-      <ErrorBox error={run.error ?? err} />
+      <ErrorBox error={run.error ? guiError(run.error).text : err} />
     </Card>
   );
 }
@@ -287,26 +353,5 @@ function LossCurve({ points }: { points: [number, number][] }) {
         step {x1}
       </text>
     </svg>
-  );
-}
-
-/** A labelled text input; the aria label is what tests and screen readers find it by. */
-function TextField(props: {
-  label: string;
-  aria: string;
-  value: string;
-  onChange: (value: string) => void;
-  placeholder?: string;
-}) {
-  return (
-    <label>
-      {props.label}
-      <input
-        aria-label={props.aria}
-        value={props.value}
-        placeholder={props.placeholder}
-        onChange={(e) => props.onChange(e.target.value)}
-      />
-    </label>
   );
 }
