@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { usageError } from '../errors';
+import { UserError, usageError } from '../errors';
 import type { Device } from '../models/model';
 import type { Role } from '../models/pooling';
 import { type GlobalOpts, runWithWorkbench, table, withGlobals } from './context';
@@ -93,6 +93,14 @@ export function registerEmbed(program: Command): void {
           onProgress: (p) => b.update(p),
         });
         b.done();
+        // NaN weights (a diverged adapter, a corrupt model) give NaN vectors: say so rather than write them.
+        let bad = 0;
+        for (let i = 0; i < texts.length; i++)
+          if (emb.subarray(i * model.dim, (i + 1) * model.dim).some((x) => !Number.isFinite(x))) bad++;
+        if (bad)
+          throw new UserError(
+            `warning: ${bad} of ${texts.length} embeddings are not finite (NaN/Infinity): ${opts.adapter ? `--adapter ${opts.adapter} or ` : ''}--model ${opts.model} holds non-finite weights; nothing written to ${opts.out}`,
+          );
         writeEmbeddings(opts.out, texts, emb, model.dim);
         const seconds = (Date.now() - t0) / 1000;
         if (!opts.json) log(`${texts.length} texts in ${seconds.toFixed(1)} s`);

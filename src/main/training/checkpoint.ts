@@ -55,6 +55,7 @@ export function writeAdapter(
   config: LoraConfig,
   baseModel: string,
 ): void {
+  assertFinite(lora, `${dir}: the adapter`);
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const tensors = new Map(
@@ -88,8 +89,12 @@ export function saveCheckpoint(
   baseModel: string,
 ): string {
   const root = path.join(runDir, 'checkpoints');
-  fs.mkdirSync(root, { recursive: true });
   const final = path.join(root, checkpointName(data.state.step));
+  // A NaN in the weights or moments would poison every later resume: refuse to save it.
+  assertFinite(data.lora, `${final}: the LoRA weights`);
+  assertFinite(data.m, `${final}: the optimiser's first moments`);
+  assertFinite(data.v, `${final}: the optimiser's second moments`);
+  fs.mkdirSync(root, { recursive: true });
   const tmp = path.join(root, `.tmp-${checkpointName(data.state.step)}-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
@@ -111,21 +116,85 @@ export function saveCheckpoint(
   return final;
 }
 
-/** The newest complete checkpoint of a run, or null. */
-export function latestCheckpoint(runDir: string): string | null {
+/** The run's complete checkpoints (folders with a trainer_state.json), newest first. */
+export function listCheckpoints(runDir: string): string[] {
   const root = path.join(runDir, 'checkpoints');
-  if (!fs.existsSync(root)) return null;
-  const names = fs
+  if (!fs.existsSync(root)) return [];
+  return fs
     .readdirSync(root)
     .filter((n) => /^step-\d+$/.test(n) && fs.existsSync(path.join(root, n, 'trainer_state.json')))
-    .sort();
-  return names.length ? path.join(root, names[names.length - 1]) : null;
+    .sort()
+    .reverse()
+    .map((n) => path.join(root, n));
+}
+
+/** The newest complete checkpoint of a run, or null. */
+export function latestCheckpoint(runDir: string): string | null {
+  return listCheckpoints(runDir)[0] ?? null;
+}
+
+/**
+ * Removes what an interrupted write left behind: `checkpoints/.tmp-step-*` folders and `adapter.tmp-*`.
+ * A kill between the two renames of a replace leaves `X.old-*` without X: that one is put back. Call it
+ * only while holding the run folder (its lock), so no live writer's temp folder is removed.
+ */
+export function removeLeftovers(runDir: string): string[] {
+  const removed: string[] = [];
+  const sweep = (dir: string, base: string) => {
+    if (!fs.existsSync(dir)) return;
+    for (const n of fs.readdirSync(dir)) {
+      const p = path.join(dir, n);
+      const old = /^(.*)\.old-\d+$/.exec(n);
+      if (old && (old[1] === base || /^step-\d+$/.test(old[1]))) {
+        const final = path.join(dir, old[1]);
+        if (fs.existsSync(final)) fs.rmSync(p, { recursive: true, force: true });
+        else fs.renameSync(p, final);
+        removed.push(p);
+      } else if (n.startsWith('.tmp-step-') || n.startsWith(`${base}.tmp-`)) {
+        fs.rmSync(p, { recursive: true, force: true });
+        removed.push(p);
+      }
+    }
+  };
+  sweep(runDir, 'adapter');
+  sweep(path.join(runDir, 'checkpoints'), '');
+  return removed;
+}
+
+/** Tensors with a NaN or ±Infinity are refused with the first offending name. */
+export function assertFinite(
+  tensors: Map<string, Float32Array>,
+  what: string,
+  consequence = 'not written',
+): void {
+  for (const [name, t] of tensors)
+    for (let i = 0; i < t.length; i++)
+      if (!Number.isFinite(t[i]))
+        throw new UserError(`${what}: ${name} holds ${t[i]} (non-finite); ${consequence}`);
+}
+
+const STATE_FIELDS = ['step', 'totalSteps', 'seed', 'epoch', 'position', 'adamStep', 'elapsedS'] as const;
+
+function readState(file: string): TrainerState {
+  let s: TrainerState;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (s === null || typeof s !== 'object') throw new UserError(`${file}: not a trainer state object`);
+  for (const k of STATE_FIELDS)
+    if (typeof s[k] !== 'number' || !Number.isFinite(s[k]) || s[k] < 0)
+      throw new UserError(`${file}: ${k} is ${JSON.stringify(s[k])}, expected a number ≥ 0`);
+  if (!Array.isArray(s.permutation) || !s.permutation.every((b) => Array.isArray(b)))
+    throw new UserError(`${file}: permutation is not a list of batches`);
+  return s;
 }
 
 export function loadCheckpoint(dir: string, specs: ParamSpec[]): CheckpointData {
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!fs.existsSync(stateFile)) throw new UserError(`${dir}: not a checkpoint (no trainer_state.json)`);
-  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TrainerState;
+  const state = readState(stateFile);
   const adapter = loadAdapter(path.join(dir, 'adapter'), modulesOf(specs));
   const lora = new Map<string, Float32Array>();
   for (const s of specs) {
@@ -144,5 +213,8 @@ export function loadCheckpoint(dir: string, specs: ParamSpec[]): CheckpointData 
     m.set(s.name, mm.data);
     v.set(s.name, vv.data);
   }
+  assertFinite(lora, `${dir}/adapter`, 'unusable');
+  assertFinite(m, `${dir}/optimizer.safetensors`, 'unusable');
+  assertFinite(v, `${dir}/optimizer.safetensors`, 'unusable');
   return { state, lora, m, v };
 }

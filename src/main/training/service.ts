@@ -116,13 +116,16 @@ export class TrainingService {
       throw usageError(
         `--resume ${given}: no run.json there; pass the run folder a previous \`train\` wrote`,
       );
-    let why: string;
-    try {
-      const c = readRunJson(runDir).config;
-      if (c && typeof c === 'object') return c;
-      why = 'it has no config';
-    } catch (e) {
-      why = fs.existsSync(file) ? `not valid JSON (${(e as Error).message})` : 'it is missing';
+    let why = 'it is missing';
+    if (fs.existsSync(file)) {
+      let j: { config?: unknown } | null = null;
+      try {
+        j = readRunJson(runDir);
+        why = 'it has no config';
+      } catch (e) {
+        why = `not valid JSON (${(e as Error).message})`;
+      }
+      if (j?.config && typeof j.config === 'object') return j.config;
     }
     if (!row)
       throw new UserError(

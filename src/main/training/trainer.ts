@@ -2,10 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LoraConfig } from '../models/lora';
 import { modelReference } from '../models/origin';
+import { UserError } from '../errors';
 import {
+  type CheckpointData,
   checkpointName,
-  latestCheckpoint,
+  listCheckpoints,
   loadCheckpoint,
+  removeLeftovers,
   saveCheckpoint,
   type TrainerState,
   writeAdapter,
@@ -133,11 +136,12 @@ export async function runTraining(o: {
   let state: TrainerState;
   let plan: EpochPlan | null = null;
   fs.mkdirSync(runDir, { recursive: true });
+  for (const p of removeLeftovers(runDir)) hooks.onLog?.(`removed ${p}, left by an interrupted write`);
   if (!fs.existsSync(path.join(runDir, 'run.json')))
     writeRunJson(runDir, c, { rows: rows.length, totalSteps, createdAt: new Date().toISOString() });
-  const ckpt = o.resume ? latestCheckpoint(runDir) : null;
-  if (ckpt) {
-    const data = loadCheckpoint(ckpt, specs);
+  const usable = o.resume ? usableCheckpoint(runDir, specs, indexOfId, hooks) : null;
+  if (usable) {
+    const { dir: ckpt, data, batches } = usable;
     lora = data.lora;
     state = data.state;
     opt.step = state.adamStep;
@@ -146,14 +150,6 @@ export async function runTraining(o: {
       opt.v.set(s.name, data.v.get(s.name) as Float32Array);
     }
     if (scaler && state.lossScale) scaler.scale = state.lossScale;
-    const batches = state.permutation.map((b) =>
-      b.map((id) => {
-        const i = indexOfId.get(id);
-        if (i === undefined)
-          throw new Error(`resume: example ${id} of the saved data order is no longer in the train split`);
-        return i;
-      }),
-    );
     plan = { epoch: state.epoch, batches };
     truncateLog(logFile, state.step);
     hooks.onLog?.(`resumed from ${ckpt} at step ${state.step}/${totalSteps}`);
@@ -228,6 +224,19 @@ export async function runTraining(o: {
       });
       const ok = scaler ? scaler.unscale(r.grads) : true;
       const gradNorm = clipGradNorm(r.grads, c.maxGradNorm > 0 ? c.maxGradNorm : null);
+      // A non-finite loss or norm means the run diverged (or its state is corrupt): stop before it reaches
+      // the weights, a log line or a checkpoint. float16's skipped steps are the loss scaler's business.
+      const bad = !Number.isFinite(r.loss)
+        ? `the loss is ${r.loss}`
+        : ok && !Number.isFinite(gradNorm)
+          ? `the gradient norm is ${gradNorm}`
+          : null;
+      if (bad) {
+        const last = listCheckpoints(runDir)[0];
+        throw new UserError(
+          `training stopped at step ${step + 1}: ${bad} (non-finite); no adapter was written${last ? `, the last checkpoint is ${path.basename(last)}` : ''}; lower --lr or --lora-alpha, or check the data`,
+        );
+      }
       if (ok) opt.update(lora, r.grads, lr);
       state.step++;
       state.lastLoss = r.loss;
@@ -260,4 +269,47 @@ export async function runTraining(o: {
   const adapterDir = path.join(runDir, 'adapter');
   writeAdapter(adapterDir, specs, lora, loraCfg, c.model);
   return { state: 'done', step: state.step, totalSteps, lastLoss: state.lastLoss, adapterDir, runDir };
+}
+
+/**
+ * The newest checkpoint that loads, is finite and whose data order still names train rows. Each one skipped
+ * is said (why, and which older one is used); when none is usable the newest's reason fails the resume in
+ * one line. No checkpoint at all is a fresh start (null).
+ */
+function usableCheckpoint(
+  runDir: string,
+  specs: TrainableEncoder['params'],
+  indexOfId: Map<number, number>,
+  hooks: TrainerHooks,
+): { dir: string; data: CheckpointData; batches: number[][] } | null {
+  const all = listCheckpoints(runDir);
+  let first: string | null = null;
+  for (const dir of all) {
+    let why: string;
+    try {
+      const data = loadCheckpoint(dir, specs);
+      const missing = new Set<number>();
+      const batches = data.state.permutation.map((b) =>
+        b.map((id) => {
+          const i = indexOfId.get(id);
+          if (i === undefined) missing.add(id);
+          return i ?? -1;
+        }),
+      );
+      if (!missing.size) {
+        if (dir !== all[0]) hooks.onLog?.(`resuming from the older ${path.basename(dir)} instead`);
+        return { dir, data, batches };
+      }
+      why = `${missing.size} example(s) of its data order (e.g. id ${[...missing][0]}) are no longer in the train split (was \`datasets split --reassign\` run?)`;
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    first ??= `${path.basename(dir)}: ${why}`;
+    hooks.onLog?.(`checkpoint ${path.basename(dir)} is not usable: ${why}`);
+  }
+  if (first)
+    throw new UserError(
+      `cannot resume ${runDir}: no usable checkpoint (newest ${first}); start a new run with --out`,
+    );
+  return null;
 }
