@@ -15,6 +15,7 @@ interface EvalOpts extends GlobalOpts {
   revision?: string;
   modelName?: string;
   split?: string;
+  language?: string;
   limit?: string;
   provider?: string;
   clusterProtocol?: string;
@@ -27,6 +28,18 @@ interface EvalOpts extends GlobalOpts {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** "eng-Latn,deu-Latn" → tags; each must look like MTEB's ISO 639-3 + ISO 15924 form. */
+function parseLanguageTags(v: string): string[] {
+  const tags = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const t of tags)
+    if (!/^[a-z]{3}-[A-Z][a-z]{3}$/.test(t))
+      throw usageError(`--language ${t}: expected an ISO 639-3 code and a script, like eng-Latn or ara-Arab`);
+  return tags;
+}
 
 const KEY_METRICS: Record<string, string[]> = {
   Retrieval: ['ndcg_at_10', 'map_at_100', 'recall_at_100', 'mrr_at_10'],
@@ -65,6 +78,10 @@ export function registerEval(program: Command): void {
       .option('--model-name <name>', 'model name in results (default: the model folder name)')
       .option('--revision <label>', 'revision label in results (default: adapter folder names)')
       .option('--split <split>', 'split (BEIR qrels file, classification eval file, dataset split)')
+      .option(
+        '--language <tags>',
+        'MTEB language tags of the tasks, comma-separated (e.g. eng-Latn), where the source cannot tell',
+      )
       .option('--limit <n>', 'evaluate only the first N queries / pairs / lines (quick runs)')
       .option('--provider <name>', 'ORT execution provider for the search: cpu, cuda, webgpu', 'cpu')
       .option('--cluster-protocol <p>', 'clustering protocol: legacy or bootstrap', 'legacy')
@@ -88,6 +105,7 @@ export function registerEval(program: Command): void {
         limit,
         clusterProtocol: opts.clusterProtocol,
         ignoreIdenticalIds: opts.ignoreIdenticalIds,
+        languages: opts.language ? parseLanguageTags(opts.language) : undefined,
       });
       const device = opts.device as OpenEmbedderOptions['device'];
       if (device && !['auto', 'cpu', 'cuda', 'webgpu'].includes(device))

@@ -31,7 +31,9 @@ import {
   loadClustering,
   loadDatasetTasks,
   loadPairClassification,
+  loadSemEvalSts,
   loadSts,
+  isSemEvalSts,
 } from './sources';
 import { type EvalTask, unscorableReason } from './tasks';
 
@@ -46,6 +48,8 @@ export interface TaskSpecOptions {
   limit?: number;
   clusterProtocol?: 'legacy' | 'bootstrap';
   ignoreIdenticalIds?: boolean;
+  /** MTEB language tags ("eng-Latn") for every task, where the source cannot tell (--language). */
+  languages?: string[];
 }
 
 /** Parses one `--task` value into tasks (a dataset spec can yield one task per kind). */
@@ -53,7 +57,7 @@ export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOpti
   const m = spec.match(/^([a-z]+):(.+)$/);
   if (!m) throw usageError(`--task "${spec}": expected ${TASK_SPEC_HELP}`);
   const [, kind, arg] = m;
-  const f = { name: o.name, split: o.split, limit: o.limit };
+  const f = { name: o.name, split: o.split, limit: o.limit, languages: o.languages };
   switch (kind) {
     case 'beir':
       return [loadBeir(arg, { ...f, maxQueries: o.limit, ignoreIdenticalIds: o.ignoreIdenticalIds })];
@@ -62,7 +66,7 @@ export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOpti
         loadBeir(arg, { ...f, maxQueries: o.limit, ignoreIdenticalIds: o.ignoreIdenticalIds, rerank: true }),
       ];
     case 'sts':
-      return [loadSts(arg, f)];
+      return isSemEvalSts(arg) ? loadSemEvalSts(arg, f) : [loadSts(arg, f)];
     case 'pairclf':
       return [loadPairClassification(arg, f)];
     case 'clf':
@@ -80,6 +84,7 @@ export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOpti
       if (!(SPLITS as readonly string[]).includes(split))
         throw usageError(`--task "${spec}": split "${split}" is not one of ${SPLITS.join(', ')}`);
       const tasks = loadDatasetTasks(store, name, split as Split);
+      if (o.languages) for (const t of tasks) t.languages = o.languages;
       if (o.limit !== undefined)
         for (const t of tasks) {
           if (t.type === 'Retrieval' || t.type === 'Reranking') t.queries = t.queries.slice(0, o.limit);
@@ -189,6 +194,12 @@ export interface EvaluateResult {
   cache: CacheStats;
 }
 
+/** True when every task named `name` is a distinct subset (one multi-subset source), not a clash of types. */
+function sameSourceSubsets(tasks: EvalTask[], name: string): boolean {
+  const ts = tasks.filter((t) => t.name === name);
+  return new Set(ts.map((t) => t.type)).size === 1 && new Set(ts.map((t) => t.hfSubset)).size === ts.length;
+}
+
 export class EvalService {
   constructor(
     readonly paths: WorkspacePaths,
@@ -203,14 +214,47 @@ export class EvalService {
   tasks(specs: string[], o: TaskSpecOptions = {}): EvalTask[] {
     if (!specs.length) throw usageError(`give at least one --task (${TASK_SPEC_HELP})`);
     const tasks = specs.flatMap((s) => parseTaskSpec(s, this.store, o));
-    if (o.name && tasks.length > 1)
+    // One spec may yield one task per subset (a SemEval STS17 folder): --name names them all.
+    if (o.name && (specs.length > 1 || new Set(tasks.map((t) => t.hfSubset)).size !== tasks.length))
       throw usageError('--name applies to a single task; drop it or pass one --task');
     // Names are result file names and table columns: the same file used as two task types
     // (e.g. SICK as STS and as pair classification) gets the type appended.
     const count = new Map<string, number>();
     for (const t of tasks) count.set(t.name, (count.get(t.name) ?? 0) + 1);
-    for (const t of tasks) if (count.get(t.name)! > 1) t.name = `${t.name}-${t.type}`;
+    const clash = new Set(
+      [...count].filter(([n, c]) => c > 1 && !sameSourceSubsets(tasks, n)).map(([n]) => n),
+    );
+    for (const t of tasks) if (clash.has(t.name)) t.name = `${t.name}-${t.type}`;
+    this.checkNamesUnique(tasks);
     return tasks;
+  }
+
+  /**
+   * A result name (task + subset) stands for one source: two sources under one name would replace each
+   * other's files and rows, and one would silently drop out of `eval compare` and its averages. Refused
+   * here, before any model loads, whether the clash is inside this run or with a stored result.
+   */
+  private checkNamesUnique(tasks: EvalTask[]): void {
+    const key = (t: EvalTask) => `${t.name}\u0000${t.hfSubset}\u0000${t.split}`;
+    const mine = new Map<string, EvalTask>();
+    for (const t of tasks) {
+      const other = mine.get(key(t));
+      if (other && other.source !== t.source)
+        throw usageError(
+          `${other.source} and ${t.source} would both be stored as task "${t.name}"; evaluate one of them in its own run with --name`,
+        );
+      mine.set(key(t), t);
+    }
+    const stored = this.store.db.prepare(
+      `SELECT DISTINCT json_extract(scores_json, '$.source') AS source FROM eval_results
+       WHERE task_name = ? AND split = ? AND COALESCE(json_extract(scores_json, '$.hf_subset'), 'default') = ?`,
+    );
+    for (const t of tasks)
+      for (const r of stored.all(t.name, t.split, t.hfSubset) as { source: string | null }[])
+        if (r.source && r.source !== t.source)
+          throw usageError(
+            `task name "${t.name}" already holds results from ${r.source}; give ${t.source} its own name with --name`,
+          );
   }
 
   openTargets(model: string, adapters: string[] = [], o: OpenEmbedderOptions = {}) {

@@ -424,6 +424,159 @@ export function loadSts(
   };
 }
 
+// ISO 639-1 → 639-3 for the languages of the public multilingual STS sets (SemEval STS17/STS22,
+// stsb-multi-mt), so their subsets carry MTEB's "ara-Arab" style tags; others need --language.
+const ISO3: Record<string, string> = {
+  ar: 'ara',
+  de: 'deu',
+  en: 'eng',
+  es: 'spa',
+  fr: 'fra',
+  it: 'ita',
+  ko: 'kor',
+  nl: 'nld',
+  tr: 'tur',
+  pl: 'pol',
+  pt: 'por',
+  ru: 'rus',
+  zh: 'cmn',
+  ja: 'jpn',
+  fa: 'fas',
+  hi: 'hin',
+  id: 'ind',
+  sv: 'swe',
+  da: 'dan',
+  fi: 'fin',
+  cs: 'ces',
+  el: 'ell',
+  he: 'heb',
+  th: 'tha',
+  vi: 'vie',
+  uk: 'ukr',
+  ro: 'ron',
+  hu: 'hun',
+  bg: 'bul',
+  ca: 'cat',
+  et: 'est',
+  lv: 'lav',
+  lt: 'lit',
+  sk: 'slk',
+  sl: 'slv',
+  hr: 'hrv',
+  sr: 'srp',
+  bn: 'ben',
+  ta: 'tam',
+  te: 'tel',
+  ur: 'urd',
+  ms: 'zsm',
+  sw: 'swh',
+  af: 'afr',
+  ka: 'kat',
+};
+
+/** MTEB language tags of a subset like "en-de": ["eng-Latn", "deu-Latn"] (script from the texts). */
+function pairLanguages(pair: string, sides: [string[], string[]]): string[] {
+  const codes = pair.split('-');
+  const out: string[] = [];
+  codes.forEach((c, i) => {
+    const iso = ISO3[c] ?? (/^[a-z]{3}$/.test(c) ? c : null);
+    if (!iso) return;
+    const script = dominantScript(sides[Math.min(i, 1)]);
+    const tag = script ? `${iso}-${script}` : iso;
+    if (!out.includes(tag)) out.push(tag);
+  });
+  return out;
+}
+
+const SEMEVAL_INPUT = /^STS\.input\.(.+)\.txt$/;
+
+/** The gold file of `STS.input.X.txt`: `STS.gs.X.txt` beside it, or in a sibling folder (STS2017.gs/). */
+function semEvalGold(input: string, key: string): string {
+  const dir = path.dirname(input);
+  const name = `STS.gs.${key}.txt`;
+  const candidates = [
+    path.join(dir, name),
+    ...fs
+      .readdirSync(path.dirname(dir))
+      .map((d) => path.join(path.dirname(dir), d, name))
+      .filter((f) => f !== path.join(dir, name)),
+  ];
+  const found = candidates.find((f) => fs.existsSync(f));
+  if (!found)
+    throw new UserError(`${input}: no ${name} beside it or in a sibling folder; put the gold file there`);
+  return found;
+}
+
+function readSemEvalPairs(input: string, key: string) {
+  const gold = semEvalGold(input, key);
+  const inLines = lines(readText(input, 'SemEval STS input'));
+  const gsLines = lines(readText(gold, 'SemEval STS gold'));
+  while (inLines.length && inLines.at(-1) === '') inLines.pop();
+  while (gsLines.length && gsLines.at(-1) === '') gsLines.pop();
+  if (gsLines.length > inLines.length)
+    throw new UserError(
+      `${gold} has ${gsLines.length} lines but ${input} has ${inLines.length}; they must be line-aligned`,
+    );
+  const pairs: { s1: string; s2: string; score: number }[] = [];
+  inLines.forEach((l, i) => {
+    const g = (gsLines[i] ?? '').trim();
+    // The official scorer skips pairs without a gold score (empty gs line).
+    if (!g) return;
+    const score = Number(g);
+    if (!Number.isFinite(score))
+      throw new UserError(`${gold}:${i + 1}: score "${g}" is not a number; fix that line`);
+    const f = l.split('\t');
+    if (f.length < 2) throw new UserError(`${input}:${i + 1}: expected "sentence1<TAB>sentence2"`);
+    pairs.push({ s1: f[0], s2: f[1], score });
+  });
+  if (!pairs.length) throw new UserError(`${input}: no scored sentence pairs (is ${gold} empty?)`);
+  return pairs;
+}
+
+/** True for an `STS.input.*.txt` file or a folder holding some (the official SemEval STS layout). */
+export function isSemEvalSts(p: string): boolean {
+  if (fs.existsSync(p) && fs.statSync(p).isDirectory())
+    return fs.readdirSync(p).some((f) => SEMEVAL_INPUT.test(f));
+  return SEMEVAL_INPUT.test(path.basename(p));
+}
+
+/**
+ * The official SemEval STS layout: `STS.input.X.txt` (sentence1<TAB>sentence2[<TAB>…]) with `STS.gs.X.txt`
+ * (one score per line, empty = unscored). A file is one task; a folder of language-pair files (STS17's
+ * `track1.ar-ar`, `track4a.en-es`) is one task with a subset per pair (hf_subset "ar-ar", languages
+ * ["ara-Arab"]), a folder of domain files (STS12–16's headlines, …) one task of all pairs, as MTEB has them.
+ */
+export function loadSemEvalSts(
+  p: string,
+  opts: FileTaskOptions & { minScore?: number; maxScore?: number } = {},
+): StsTask[] {
+  const isDir = fs.statSync(p).isDirectory();
+  const files = isDir
+    ? fs
+        .readdirSync(p)
+        .filter((f) => SEMEVAL_INPUT.test(f))
+        .sort()
+        .map((f) => path.join(p, f))
+    : [p];
+  const keyOf = (f: string) => (SEMEVAL_INPUT.exec(path.basename(f)) as RegExpExecArray)[1];
+  const pairOf = (key: string) => /(?:^|\.)([a-z]{2,3}-[a-z]{2,3})$/.exec(key)?.[1] ?? null;
+  const base = { type: 'STS' as const, minScore: opts.minScore ?? 0, maxScore: opts.maxScore ?? 5 };
+  const limit = (x: StsTask['pairs']) => (opts.limit !== undefined ? x.slice(0, opts.limit) : x);
+  if (files.every((f) => pairOf(keyOf(f))))
+    return files.map((f) => {
+      const pairs = limit(readSemEvalPairs(f, keyOf(f)));
+      const sub = pairOf(keyOf(f)) as string;
+      const meta = taskMeta(f, opts, {
+        nameFrom: isDir ? p : path.dirname(f),
+        languages: () => pairLanguages(sub, [pairs.map((x) => x.s1), pairs.map((x) => x.s2)]),
+      });
+      return { ...base, ...meta, hfSubset: sub, pairs };
+    });
+  const pairs = limit(files.flatMap((f) => readSemEvalPairs(f, keyOf(f))));
+  const meta = taskMeta(p, opts, { nameFrom: isDir ? p : path.dirname(p) });
+  return [{ ...base, ...meta, pairs }];
+}
+
 /** Pair classification file: two texts and a 0/1 label (SICK's ENTAILMENT counts as 1, other judgements 0). */
 export function loadPairClassification(file: string, opts: FileTaskOptions = {}): PairClassificationTask {
   let rows = readPairs(

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/main/errors';
 import { HashBowEmbedder } from '../../../src/main/eval/embedder';
@@ -11,6 +12,7 @@ import {
   loadClustering,
   loadDatasetTasks,
   loadPairClassification,
+  loadSemEvalSts,
   loadSts,
   parseDelimited,
 } from '../../../src/main/eval/sources';
@@ -264,6 +266,39 @@ describe('bad input is a one-line UserError', () => {
     expect(t.corpus.map((c) => c.id)).toEqual(['d1', 'd2']);
     expect(t.warnings?.[0]).toContain('1 exact duplicate line');
     expect(t.warnings?.[0]).toContain(`${path.join(e, 'corpus.jsonl')}:3`);
+  });
+
+  it('BEIR corpus and queries as .jsonl.gz load like .jsonl', () => {
+    const d = beir('', '', 'query-id\tcorpus-id\tscore\nq1\td1\t1\n');
+    fs.rmSync(path.join(d, 'corpus.jsonl'));
+    fs.rmSync(path.join(d, 'queries.jsonl'));
+    fs.writeFileSync(
+      path.join(d, 'corpus.jsonl.gz'),
+      zlib.gzipSync('{"_id":"d1","text":"cats"}\n{"_id":"d2","text":"dogs"}\n'),
+    );
+    fs.writeFileSync(path.join(d, 'queries.jsonl.gz'), zlib.gzipSync('{"_id":"q1","text":"cat"}\n'));
+    const t = loadBeir(d);
+    expect(t.corpus.map((c) => c.text)).toEqual(['cats', 'dogs']);
+    expect(t.queries.map((q) => q.text)).toEqual(['cat']);
+    fs.writeFileSync(path.join(d, 'corpus.jsonl.gz'), 'not gzip');
+    expect(() => loadBeir(d)).toThrow(/not a valid gzip file/);
+  });
+
+  it('SemEval STS: a folder of domain files (STS12–16) is one task of all scored pairs', () => {
+    const d = tmpDir();
+    fs.writeFileSync(path.join(d, 'STS.input.headlines.txt'), 'a b\tc d\ne f\tg h\n');
+    fs.writeFileSync(path.join(d, 'STS.gs.headlines.txt'), '4\n\n');
+    fs.writeFileSync(path.join(d, 'STS.input.plagiarism.txt'), 'x\ty\tsource info\n');
+    fs.writeFileSync(path.join(d, 'STS.gs.plagiarism.txt'), '2.5\n');
+    const [t, ...rest] = loadSemEvalSts(d);
+    expect(rest).toEqual([]);
+    expect(t.hfSubset).toBe('default');
+    expect(t.pairs).toEqual([
+      { s1: 'a b', s2: 'c d', score: 4 },
+      { s1: 'x', s2: 'y', score: 2.5 },
+    ]);
+    fs.rmSync(path.join(d, 'STS.gs.plagiarism.txt'));
+    expect(() => loadSemEvalSts(d)).toThrow(/no STS\.gs\.plagiarism\.txt/);
   });
 
   it('qrels naming unknown query ids', () => {
