@@ -99,8 +99,9 @@ export function providerBlocker(p: Provider, model?: Pick<OnnxModel, 'inputs' | 
   ];
   if (process.platform === 'linux' && !vulkan.some((f) => fs.existsSync(f)))
     return 'libvulkan.so.1 not found (WebGPU needs Vulkan)';
-  if (process.platform === 'linux' && !fs.existsSync('/dev/dri'))
-    return 'no GPU device under /dev/dri (WebGPU needs a Vulkan GPU)';
+  // NVIDIA's Vulkan driver talks to /dev/nvidia* (compute containers often have no /dev/dri).
+  if (process.platform === 'linux' && !fs.existsSync('/dev/dri') && !fs.existsSync('/dev/nvidia0'))
+    return 'no GPU device under /dev/dri or /dev/nvidia0 (WebGPU needs a Vulkan GPU)';
   const io = [...(model?.inputs ?? []), ...(model?.outputs ?? [])];
   if (io.some((t) => t.dtype === 'float64'))
     return 'WebGPU kernels are fp32/fp16 only and this graph uses float64';
