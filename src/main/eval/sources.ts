@@ -382,6 +382,12 @@ export interface FileTaskOptions {
   limit?: number;
 }
 
+/** The source's own languages (FLORES codes, subset pairs), else the one a path component names. */
+function inferLanguages(source: string, own?: () => string[]): string[] {
+  const l = own?.() ?? [];
+  return l.length ? l : languagesFromPath(source);
+}
+
 /**
  * What every task read from a file or folder carries besides its data: the name (the file's unless given),
  * split, subset, languages, the source path and the instruction.
@@ -395,7 +401,7 @@ function taskMeta(
     name: opts.name ?? nameFromPath(dflt.nameFrom ?? source),
     split: opts.split ?? 'test',
     hfSubset: 'default',
-    languages: opts.languages ?? dflt.languages?.() ?? [],
+    languages: opts.languages ?? inferLanguages(source, dflt.languages),
     source: path.resolve(source),
     instruction: opts.instruction,
   };
@@ -424,68 +430,55 @@ export function loadSts(
   };
 }
 
-// ISO 639-1 → 639-3 for the languages of the public multilingual STS sets (SemEval STS17/STS22,
-// stsb-multi-mt), so their subsets carry MTEB's "ara-Arab" style tags; others need --language.
-const ISO3: Record<string, string> = {
-  ar: 'ara',
-  de: 'deu',
-  en: 'eng',
-  es: 'spa',
-  fr: 'fra',
-  it: 'ita',
-  ko: 'kor',
-  nl: 'nld',
-  tr: 'tur',
-  pl: 'pol',
-  pt: 'por',
-  ru: 'rus',
-  zh: 'cmn',
-  ja: 'jpn',
-  fa: 'fas',
-  hi: 'hin',
-  id: 'ind',
-  sv: 'swe',
-  da: 'dan',
-  fi: 'fin',
-  cs: 'ces',
-  el: 'ell',
-  he: 'heb',
-  th: 'tha',
-  vi: 'vie',
-  uk: 'ukr',
-  ro: 'ron',
-  hu: 'hun',
-  bg: 'bul',
-  ca: 'cat',
-  et: 'est',
-  lv: 'lav',
-  lt: 'lit',
-  sk: 'slk',
-  sl: 'slv',
-  hr: 'hrv',
-  sr: 'srp',
-  bn: 'ben',
-  ta: 'tam',
-  te: 'tel',
-  ur: 'urd',
-  ms: 'zsm',
-  sw: 'swh',
-  af: 'afr',
-  ka: 'kat',
+// ISO 639-1 → MTEB's ISO 639-3 + script tags for the languages of the public multilingual sets (SemEval
+// STS17/STS22, stsb-multi-mt, XQuAD), so their results carry "ara-Arab" style languages; others: --language.
+const LANG_TAGS: Record<string, string> = {
+  ar: 'ara-Arab',
+  de: 'deu-Latn',
+  en: 'eng-Latn',
+  es: 'spa-Latn',
+  fr: 'fra-Latn',
+  it: 'ita-Latn',
+  ko: 'kor-Hang',
+  nl: 'nld-Latn',
+  tr: 'tur-Latn',
+  pl: 'pol-Latn',
+  pt: 'por-Latn',
+  ru: 'rus-Cyrl',
+  zh: 'cmn-Hans',
+  ja: 'jpn-Jpan',
+  fa: 'fas-Arab',
+  hi: 'hin-Deva',
+  id: 'ind-Latn',
+  sv: 'swe-Latn',
+  da: 'dan-Latn',
+  fi: 'fin-Latn',
+  cs: 'ces-Latn',
+  el: 'ell-Grek',
+  he: 'heb-Hebr',
+  th: 'tha-Thai',
+  vi: 'vie-Latn',
+  uk: 'ukr-Cyrl',
+  ro: 'ron-Latn',
+  hu: 'hun-Latn',
+  bg: 'bul-Cyrl',
+  ca: 'cat-Latn',
 };
 
-/** MTEB language tags of a subset like "en-de": ["eng-Latn", "deu-Latn"] (script from the texts). */
-function pairLanguages(pair: string, sides: [string[], string[]]): string[] {
-  const codes = pair.split('-');
-  const out: string[] = [];
-  codes.forEach((c, i) => {
-    const iso = ISO3[c] ?? (/^[a-z]{3}$/.test(c) ? c : null);
-    if (!iso) return;
-    const script = dominantScript(sides[Math.min(i, 1)]);
-    const tag = script ? `${iso}-${script}` : iso;
-    if (!out.includes(tag)) out.push(tag);
-  });
-  return out;
+/** MTEB language tags of a subset like "en-de": ["eng-Latn", "deu-Latn"]. */
+function pairLanguages(pair: string): string[] {
+  return [...new Set(pair.split('-').flatMap((c) => (LANG_TAGS[c] ? [LANG_TAGS[c]] : [])))];
+}
+
+/**
+ * A language named by the path (XQuAD's `beir/en` folder, stsb-multi-mt's `stsb-de-test.csv`): the one
+ * 2-letter code among the last component's tokens or the folder names; none when absent or ambiguous.
+ */
+export function languagesFromPath(p: string): string[] {
+  const parts = path.resolve(p).split(path.sep).slice(-3);
+  const tokens = parts.flatMap((x, i) => (i === parts.length - 1 ? x.split(/[-_.]/) : [x]));
+  const hits = [...new Set(tokens.filter((t) => LANG_TAGS[t]))];
+  return hits.length === 1 ? [LANG_TAGS[hits[0]]] : [];
 }
 
 const SEMEVAL_INPUT = /^STS\.input\.(.+)\.txt$/;
@@ -568,7 +561,7 @@ export function loadSemEvalSts(
       const sub = pairOf(keyOf(f)) as string;
       const meta = taskMeta(f, opts, {
         nameFrom: isDir ? p : path.dirname(f),
-        languages: () => pairLanguages(sub, [pairs.map((x) => x.s1), pairs.map((x) => x.s2)]),
+        languages: () => pairLanguages(sub),
       });
       return { ...base, ...meta, hfSubset: sub, pairs };
     });

@@ -30,6 +30,8 @@ shared('task sources on real data (hashed bag-of-words model)', () => {
     expect(t.corpus.length).toBe(240);
     expect(t.queries.length).toBe(150);
     expect(t.name).toBe('xquad-en');
+    // The language the folder names, in MTEB's form (result files no longer say []).
+    expect(t.languages).toEqual(['eng-Latn']);
     const r = await runTask(t, emb);
     expect(r.taskType).toBe('Retrieval');
     expect(r.mainScore).toBe(r.scores.ndcg_at_10);
@@ -85,6 +87,7 @@ shared('task sources on real data (hashed bag-of-words model)', () => {
   it('STS: stsb-multi-mt comma CSV with quoting and no header', () => {
     const t = loadSts(path.join(D, 'stsb-multi-mt/stsb-de-test.csv'));
     expect(t.pairs.length).toBe(1379);
+    expect(t.languages).toEqual(['deu-Latn']);
     const en = loadSts(path.join(D, 'stsbenchmark/test.jsonl'));
     expect(t.pairs.map((p) => p.score)).toEqual(en.pairs.map((p) => p.score));
   });
