@@ -184,7 +184,21 @@ export interface RunSummary {
   cost_usd: number;
   by_kind: Record<string, number>;
   by_language: Record<string, number>;
+  /** Cells that used their attempt budget without reaching their quota (the run still ends done). */
+  shortfall?: ShortCell[];
   error?: string;
+}
+
+/** One short cell of a generation run: accepted against quota, attempts made, the top reject reasons. */
+export interface ShortCell {
+  kind: string;
+  language: string;
+  accepted: number;
+  quota: number;
+  attempts: number;
+  budget: number;
+  /** Up to three reasons (reject reasons or failed-request classes), most frequent first. */
+  reasons: { reason: string; n: number }[];
 }
 
 /** Live progress of a generation run, emitted as 'progress' events. */

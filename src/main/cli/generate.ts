@@ -34,6 +34,8 @@ interface GenerateCliOpts extends GlobalOpts {
   minWordsRatio?: string;
   languageCheck: boolean;
   resume?: string;
+  maxAttemptsPerCell?: string;
+  retryShort?: boolean;
 }
 
 const num = (name: string, v: string | undefined): number | undefined => {
@@ -92,21 +94,44 @@ function planText(
     .join('\n');
 }
 
+/** The cells that ended short: accepted/quota, attempts, top reasons, and how to try them again. */
+function shortfallText(s: RunSummary): string {
+  if (!s.shortfall?.length) return '';
+  return [
+    '',
+    `short cells (attempt budget used, quota not met): ${s.shortfall.length}`,
+    table(
+      ['kind', 'language', 'accepted/quota', 'attempts', 'top reasons'],
+      s.shortfall.map((c) => [
+        c.kind,
+        c.language,
+        `${c.accepted}/${c.quota}`,
+        `${c.attempts}/${c.budget}`,
+        c.reasons.map((r) => `${r.reason} ${r.n}`).join(', ') || '-',
+      ]),
+    ),
+    `try them again: embedsmith generate --resume ${s.run} --retry-short [--max-attempts-per-cell N]`,
+  ].join('\n');
+}
+
 function summaryText(s: RunSummary): string {
   const m = (o: Record<string, number>) =>
     Object.entries(o)
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || 'none';
+  const short = s.shortfall?.reduce((n, c) => n + c.quota - c.accepted, 0) ?? 0;
   return [
     `run ${s.run}: ${s.state}${s.error ? ` (${s.error})` : ''}`,
-    `accepted ${s.accepted}${s.surplus ? ` (+${s.surplus} surplus)` : ''}`,
+    `accepted ${s.accepted}${s.surplus ? ` (+${s.surplus} surplus)` : ''}${short ? `, ${short} short` : ''}`,
     `rejected: ${m(s.rejected)}`,
     `requests ${s.requests}, retries ${s.retries}, failed requests: ${m(s.failed_requests)}`,
     `tokens: prompt ${s.tokens.prompt}, completion ${s.tokens.completion}; cost $${s.cost_usd.toFixed(4)}`,
     `by kind: ${m(s.by_kind)}`,
     `by language: ${m(s.by_language)}`,
-  ].join('\n');
+  ]
+    .join('\n')
+    .concat(shortfallText(s));
 }
 
 /** `embedsmith generate …` and `embedsmith runs …` */
@@ -156,7 +181,12 @@ export function registerGenerate(program: Command): void {
       .option('--batch-poll-ms <ms>', 'Batch API polling interval', '30000')
       .option('--min-words-ratio <r>', 'share of the asked word count a document must reach', '0.5')
       .option('--no-language-check', 'skip the wrong_language check')
-      .option('--resume <run>', 'resume a run with its stored settings'),
+      .option(
+        '--max-attempts-per-cell <n>',
+        'answers a kind × language cell may use before it is marked short (default: 3 × its quota, at least 5)',
+      )
+      .option('--resume <run>', 'resume a run with its stored settings')
+      .option('--retry-short', 'with --resume: give the cells that ended short a fresh attempt budget'),
   ).action((opts: GenerateCliOpts, cmd: Command) =>
     runWithWorkbench(opts, async ({ wb, out, log, bar, json }) => {
       const gen = wb.generation;
@@ -177,8 +207,11 @@ export function registerGenerate(program: Command): void {
         if (given('baseUrl')) overrides.baseUrl = opts.baseUrl;
         if (given('batchPollMs')) overrides.batchPollMs = num('--batch-poll-ms', opts.batchPollMs);
         if (given('leaseTtlMs')) overrides.leaseTtlMs = num('--lease-ttl-ms', opts.leaseTtlMs);
-        return drive(runId, overrides);
+        if (given('maxAttemptsPerCell'))
+          overrides.maxAttemptsPerCell = num('--max-attempts-per-cell', opts.maxAttemptsPerCell);
+        return drive(runId, overrides, Boolean(opts.retryShort));
       }
+      if (opts.retryShort) throw usageError('generate: --retry-short goes with --resume RUN_ID');
       if (!opts.dataset) throw usageError('generate: --dataset NAME is required (or --resume RUN_ID)');
       if (!opts.count) throw usageError('generate: --count N is required');
       if (!opts.models)
@@ -210,6 +243,7 @@ export function registerGenerate(program: Command): void {
         backoffMaxMs: num('--backoff-max-ms', opts.backoffMaxMs),
         leaseTtlMs: num('--lease-ttl-ms', opts.leaseTtlMs),
         batchPollMs: num('--batch-poll-ms', opts.batchPollMs),
+        maxAttemptsPerCell: num('--max-attempts-per-cell', opts.maxAttemptsPerCell),
         validation: {
           minWordsRatio: num('--min-words-ratio', opts.minWordsRatio),
           languageCheck: opts.languageCheck,
@@ -218,7 +252,10 @@ export function registerGenerate(program: Command): void {
       if (opts.dryRun) {
         const { config, plan } = gen.plan(req);
         const { templates: _t, prices: _p, ...shown } = config;
-        out({ dryRun: true, plan, config: shown }, () => planText(plan, config));
+        const warnings = gen.weakLanguages(config, plan);
+        out({ dryRun: true, plan, config: shown, warnings }, () =>
+          [planText(plan, config), ...warnings.map((w) => `warning: ${w}`)].join('\n'),
+        );
         return;
       }
       // Resolve the key before the run is stored, so a missing variable leaves nothing behind.
@@ -226,11 +263,11 @@ export function registerGenerate(program: Command): void {
       const created = gen.create(req);
       if (!json)
         log(`run ${created.runId}: ${created.plan.count} examples in ${created.plan.cells.length} cells`);
-      return drive(created.runId, {});
+      return drive(created.runId, {}, false);
 
-      async function drive(id: string, overrides: ResumeOverrides) {
+      async function drive(id: string, overrides: ResumeOverrides, retryShort: boolean) {
         const b = bar(`generate ${id}`);
-        const handle = gen.start(id, { overrides });
+        const handle = gen.start(id, { overrides, retryShort });
         handle.on('progress', (p: GenerationProgress) =>
           b.update({
             done: p.accepted,

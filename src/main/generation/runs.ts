@@ -1,6 +1,8 @@
+import type { ShortCell } from '../../shared/domain';
 import type { Db } from '../store';
 import { UserError } from '../errors';
-import type { RunConfig, RunState, RunSummary } from './config';
+import { cellOutcomes } from '../store/generation-queue';
+import { cellBudget, type RunConfig, type RunState, type RunSummary } from './config';
 import type { Plan } from './plan';
 
 export interface RunRow {
@@ -84,9 +86,34 @@ export function runSummary(db: Db, id: string): RunSummary {
         `SELECT coalesce(language, src_lang) AS k, count(*) AS n FROM examples WHERE run_id = ? AND status != 'rejected' AND surplus = 0 GROUP BY 1`,
       ),
     ),
+    ...shortfallOf(db, id),
     ...(run.error ? { error: run.error } : {}),
   };
 }
+
+/** Cells that used their attempt budget without reaching their quota, with their top reasons. */
+export function shortCells(db: Db, id: string): ShortCell[] {
+  const run = getRun(db, id);
+  const config = runConfig(run);
+  const outcomes = cellOutcomes(db, id);
+  const out: ShortCell[] = [];
+  for (const c of cellProgress(db, id)) {
+    const o = outcomes.get(`${c.kind}|${c.language}`) ?? { attempts: 0, reasons: {} };
+    const budget = cellBudget(config, c);
+    if (c.accepted >= c.quota || o.attempts < budget) continue;
+    const reasons = Object.entries(o.reasons)
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, 3)
+      .map(([reason, n]) => ({ reason, n }));
+    out.push({ ...c, attempts: o.attempts, budget, reasons });
+  }
+  return out;
+}
+
+const shortfallOf = (db: Db, id: string) => {
+  const s = shortCells(db, id);
+  return s.length ? { shortfall: s } : {};
+};
 
 /** Accepted count against quota per kind × language cell. */
 export function cellProgress(

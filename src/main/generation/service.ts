@@ -17,7 +17,8 @@ import {
 } from './prompts';
 import type { Provider } from './provider';
 import { itemSeed } from './rng';
-import { cellProgress, getRun, listRuns, runConfig, runPlan, runSummary } from './runs';
+import { rejectRateByModelLanguage } from '../store/generation-queue';
+import { cellProgress, getRun, listRuns, runConfig, runPlan, runSummary, shortCells } from './runs';
 import { DEFAULT_VALIDATION, type ValidationOptions } from './validate';
 
 /** What a caller (CLI or app) asks for; everything but dataset, count and models has a default. */
@@ -52,7 +53,13 @@ export interface GenerateOptions {
   validation?: Partial<ValidationOptions>;
   maxConsecutiveFailures?: number;
   maxAnswersFactor?: number;
+  /** Attempts a cell may make before it is marked short (default: a few times its quota, see cellBudget). */
+  maxAttemptsPerCell?: number;
+  stallMs?: number;
 }
+
+/** The dry run warns about a model × language with at least this many past answers, this share rejected. */
+export const WEAK_LANGUAGE = { minAnswers: 10, rejectRate: 0.5 } as const;
 
 /** Settings a resume may change (the plan and the questions stay as created). */
 export type ResumeOverrides = Partial<
@@ -70,6 +77,8 @@ export type ResumeOverrides = Partial<
     | 'baseUrl'
     | 'batchPollMs'
     | 'leaseTtlMs'
+    | 'maxAttemptsPerCell'
+    | 'stallMs'
   >
 >;
 
@@ -178,6 +187,8 @@ export class GenerationService {
       validation: { ...DEFAULT_VALIDATION, ...(o.validation ?? {}) },
       maxConsecutiveFailures: o.maxConsecutiveFailures ?? RUN_DEFAULTS.maxConsecutiveFailures,
       maxAnswersFactor: o.maxAnswersFactor ?? RUN_DEFAULTS.maxAnswersFactor,
+      maxAttemptsPerCell: positive('--max-attempts-per-cell', o.maxAttemptsPerCell),
+      stallMs: o.stallMs ?? RUN_DEFAULTS.stallMs,
     };
     const plan = makePlan({
       count: o.count,
@@ -195,6 +206,29 @@ export class GenerationService {
         2,
       );
     return { config, plan };
+  }
+
+  /**
+   * Languages the run's models wrote badly in this workspace before: a model × language of the plan with
+   * at least WEAK_LANGUAGE.minAnswers answers in earlier runs, WEAK_LANGUAGE.rejectRate or more rejected.
+   */
+  weakLanguages(config: RunConfig, plan: Plan): string[] {
+    const langs = new Set(plan.cells.map((c) => c.language));
+    return rejectRateByModelLanguage(
+      this.db,
+      config.models.map((m) => m.name),
+    )
+      .filter(
+        (r) =>
+          langs.has(r.language) &&
+          r.answers >= WEAK_LANGUAGE.minAnswers &&
+          r.rejected / r.answers >= WEAK_LANGUAGE.rejectRate,
+      )
+      .sort((a, b) => b.rejected / b.answers - a.rejected / a.answers)
+      .map(
+        (r) =>
+          `${r.model} in ${r.language}: ${Math.round((100 * r.rejected) / r.answers)}% of ${r.answers} earlier answers rejected${r.top ? ` (mostly ${r.top})` : ''}; expect short cells, or drop it from --languages`,
+      );
   }
 
   /** Stores a new run (state 'pending') with its planned brainstorm items; examples are queued on first start. */
@@ -247,19 +281,40 @@ export class GenerationService {
       checkWorker?: boolean;
       /** Make the chat calls from a worker thread (default: runs of 1,000+ examples). */
       httpWorker?: boolean;
+      /** Give the cells that ended short a fresh attempt budget. */
+      retryShort?: boolean;
       onProgress?: (p: GenerationProgress) => void;
     } = {},
   ): RunHandle {
     const run = getRun(this.db, runId);
-    if (run.state === 'done')
-      throw new UserError(`run ${runId} is already done; start a new run for more examples`);
-    if (opts.overrides && Object.keys(opts.overrides).length) {
+    const short = opts.retryShort ? shortCells(this.db, runId) : [];
+    if (run.state === 'done' && !short.length) {
+      const hint =
+        !opts.retryShort && shortCells(this.db, runId).length
+          ? `, or try its short cells again with --resume ${runId} --retry-short`
+          : '';
+      throw new UserError(
+        opts.retryShort
+          ? `run ${runId} is done and no cell is short; start a new run for more examples`
+          : `run ${runId} is already done; start a new run for more examples${hint}`,
+      );
+    }
+    if ((opts.overrides && Object.keys(opts.overrides).length) || short.length) {
       const c = runConfig(run);
-      for (const [k, v] of Object.entries(opts.overrides))
+      for (const [k, v] of Object.entries(opts.overrides ?? {}))
         if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
-      this.db
-        .prepare('UPDATE generation_runs SET config_json = ? WHERE id = ?')
-        .run(JSON.stringify(c), runId);
+      // A short cell's attempts so far stop counting: it gets its budget again.
+      if (short.length) {
+        c.attemptOffsets = { ...(c.attemptOffsets ?? {}) };
+        for (const s of short) c.attemptOffsets[`${s.kind}|${s.language}`] = s.attempts;
+      }
+      this.db.transaction(() => {
+        this.db
+          .prepare('UPDATE generation_runs SET config_json = ? WHERE id = ?')
+          .run(JSON.stringify(c), runId);
+        if (short.length && run.state === 'done')
+          this.db.prepare(`UPDATE generation_runs SET state = 'paused' WHERE id = ?`).run(runId);
+      })();
     }
     const config = runConfig(getRun(this.db, runId));
     const apiKey = opts.apiKey ?? this.apiKeyFor(config);
