@@ -6,10 +6,12 @@ import type {
   GenerationProgressInfo,
   GenerationRunInfo,
   Inputs,
+  RunSummaryInfo,
 } from '../../../shared/contract';
 import { KINDS, type Kind } from '../../../shared/domain';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
+import { ConnectionTest, generateErrorField, LivePreview, TemplatesEditor } from './GenerateTools';
 import { Card, ComingWith, ErrorBox, formatDuration, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
 import { useNav } from '../nav';
@@ -102,6 +104,7 @@ function Generator({ dataset }: { dataset: string }) {
     }
   };
 
+  const errField = generateErrorField(error);
   const current = runs.data?.find((r) => r.id === selected) ?? runs.data?.[0] ?? null;
   const progress = current ? (live[current.id] ?? current.live) : null;
 
@@ -118,7 +121,13 @@ function Generator({ dataset }: { dataset: string }) {
                 placeholder="https://api.openai.com/v1"
                 onChange={(e) => setProvider({ ...provider, baseUrl: e.target.value })}
               />
+              {errField === 'baseUrl' && <span className="tf-error">{error}</span>}
             </label>
+            <ConnectionTest
+              baseUrl={provider.baseUrl}
+              apiKeyName={secrets.data?.names.includes('openai') ? 'openai' : undefined}
+              onPickModel={(m) => setProvider({ ...provider, models: m })}
+            />
             <label className="wide">
               Models (name or name=weight, comma separated)
               <input
@@ -126,6 +135,7 @@ function Generator({ dataset }: { dataset: string }) {
                 value={provider.models}
                 onChange={(e) => setProvider({ ...provider, models: e.target.value })}
               />
+              {errField === 'models' && <span className="tf-error">{error}</span>}
             </label>
             <label>
               Concurrency
@@ -183,6 +193,11 @@ function Generator({ dataset }: { dataset: string }) {
                   </button>
                 )}
               </span>
+              {errField === 'apiKey' && (
+                <span className="tf-error" data-testid="api-key-error">
+                  {error}
+                </span>
+              )}
             </label>
           </div>
         </Card>
@@ -252,6 +267,8 @@ function Generator({ dataset }: { dataset: string }) {
       </div>
       <RunsTable runs={runs.data ?? []} selected={current?.id ?? null} onSelect={setSelected} live={live} />
       {current && <RunDetail run={current} progress={progress} onError={setError} />}
+      <LivePreview dataset={dataset} runId={current?.id ?? null} />
+      <TemplatesEditor dataset={dataset} />
     </div>
   );
 }
@@ -449,8 +466,55 @@ function RunDetail({
         <Reasons title="Rejections by reason" m={rejected} />
         <Reasons title="Failed requests by class" m={failed} />
       </div>
+      <Shortfall runId={run.id} cells={s?.shortfall ?? []} />
       <FailedList rows={failures.data ?? []} />
     </Card>
+  );
+}
+
+/** Cells that used their attempt budget without reaching their quota (the run still ends done). */
+export function Shortfall({
+  runId,
+  cells,
+}: {
+  runId: string;
+  cells: NonNullable<RunSummaryInfo['shortfall']>;
+}) {
+  if (!cells.length) return null;
+  return (
+    <div data-testid="shortfall">
+      <h3>Short cells ({cells.length})</h3>
+      <table>
+        <thead>
+          <tr>
+            <th>kind</th>
+            <th>language</th>
+            <th>accepted / quota</th>
+            <th>attempts</th>
+            <th>top reasons</th>
+          </tr>
+        </thead>
+        <tbody>
+          {cells.map((c) => (
+            <tr key={`${c.kind}|${c.language}`}>
+              <td>{c.kind}</td>
+              <td>{c.language}</td>
+              <td>
+                {c.accepted} / {c.quota}
+              </td>
+              <td>
+                {c.attempts} / {c.budget}
+              </td>
+              <td>{c.reasons.map((r) => `${r.reason} ${r.n}`).join(', ') || '–'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted">
+        Each cell used its attempt budget. Try them again with{' '}
+        <code>embedsmith generate --resume {runId} --retry-short</code>.
+      </p>
+    </div>
   );
 }
 
