@@ -99,7 +99,7 @@ export function formatDemo(r: DemoResult, totalS: number): string {
 export function registerDemo(program: Command): void {
   withGlobals(program.command('demo'))
     .description(
-      'the whole pipeline on the built-in demo data and a tiny generated model: import, split, train, evaluate, export (CPU, no key, no download)',
+      'the whole pipeline on the built-in demo data and a tiny generated model: import, split, train, evaluate, export (CPU, no key, no download); workspace: --home, else $EMBEDSMITH_HOME, else a fresh temp folder (never the default app-data one)',
     )
     .option('--base-url <url>', 'first generate a few examples live from this OpenAI-compatible server')
     .option('--models <list>', 'with --base-url: model(s) to generate with, e.g. "llama3=1"')
@@ -131,8 +131,10 @@ export function registerDemo(program: Command): void {
       if (o.models && !o.baseUrl) throw usageError('--models needs --base-url (the server to generate with)');
       if (!['auto', 'cpu', 'cuda', 'webgpu'].includes(o.device))
         throw usageError(`--device ${o.device}: use cpu, auto, cuda or webgpu`);
-      // A fresh workspace by default, so the demo never touches the user's real one.
-      const home = o.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'embedsmith-demo-'));
+      // --home, else $EMBEDSMITH_HOME (as every command), else a fresh folder: never the default app-data
+      // workspace, which the demo's rows and runs would clutter.
+      const home =
+        o.home ?? process.env.EMBEDSMITH_HOME ?? fs.mkdtempSync(path.join(os.tmpdir(), 'embedsmith-demo-'));
       const t0 = Date.now();
       await runWithWorkbench({ ...o, home }, async ({ wb, out, log, bar }) => {
         log(`embedsmith demo: workspace ${home}`);

@@ -85,9 +85,20 @@ describe('embedsmith demo (reduced steps)', () => {
       console.warn(
         `demo test: ${STS_TEST} not found, so the public-set evaluation (--eval sts:…) is not exercised`,
       );
-    const code = await main(['demo', '--home', home, '--steps', '6', '--json', ...extra]);
+    // The workspace from EMBEDSMITH_HOME (as every command takes it), --json before the subcommand.
+    const saved = process.env.EMBEDSMITH_HOME;
+    process.env.EMBEDSMITH_HOME = home;
+    let code: number;
+    try {
+      code = await main(['--json', 'demo', '--steps', '6', ...extra]);
+    } finally {
+      if (saved === undefined) delete process.env.EMBEDSMITH_HOME;
+      else process.env.EMBEDSMITH_HOME = saved;
+    }
     if (code !== 0) throw new Error(`demo exited ${code}: ${stderr.slice(-2000)}`);
     const r = JSON.parse(stdout) as DemoResult & { totalSeconds: number };
+    expect(r.home).toBe(home);
+    expect(fs.existsSync(path.join(home, 'embedsmith.db'))).toBe(true);
 
     // Stages reported progress on stderr; stdout is one JSON document.
     for (const s of ['model', 'import', 'split', 'train', 'eval', 'export'])
@@ -174,7 +185,8 @@ describe('embedsmith demo (reduced steps)', () => {
 
   it('a bad --eval path fails before any work, naming the file', async () => {
     const home = tmpDir();
-    const code = await main(['demo', '--home', home, '--eval', `sts:${path.join(home, 'nope.csv')}`]);
+    // --home before the subcommand (git / docker style) reaches the demo like --home after it.
+    const code = await main(['--home', home, 'demo', '--eval', `sts:${path.join(home, 'nope.csv')}`]);
     expect(code).not.toBe(0);
     expect(stderr).toContain('nope.csv');
     expect(fs.existsSync(path.join(home, 'models'))).toBe(false);
