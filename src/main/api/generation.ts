@@ -13,6 +13,26 @@ interface Live {
   last: GenerationProgressInfo | null;
 }
 
+/** Every reason a run could not start is checked before it is created: a failed Start leaves no pending run. */
+function assertStartable(
+  gen: GenerationService,
+  o: GenerateOptions,
+  keyName: string | undefined,
+  key: string | undefined,
+): void {
+  if (keyName && !key)
+    throw new UserError(`API key: no key named "${keyName}" is stored; save it in the API key field`);
+  if (key) return;
+  try {
+    gen.apiKeyFor(gen.plan(o).config);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(
+      'API key: none is stored and the server has no OPENAI_API_KEY; paste the key in the API key field and press Save key',
+    );
+  }
+}
+
 export function createGenerationApi(
   wb: Workbench,
   hub: EventHub,
@@ -94,6 +114,7 @@ export function createGenerationApi(
       return { ...plan, byKind: plan.byKind as Record<string, number>, seed: config.seed };
     },
     start(i) {
+      assertStartable(need(), toOptions(i), i.apiKeyName, apiKey(i.apiKeyName));
       const { runId } = need().create(toOptions(i));
       return work(runId, i.dataset, i.apiKeyName);
     },

@@ -5,6 +5,8 @@ import { DatasetsScreen } from './screens/Datasets';
 import { ExportScreen } from './screens/Export';
 import { GenerateScreen } from './screens/Generate';
 import { EvaluateScreen } from './screens/Evaluate';
+import { FirstRun } from './screens/FirstRun';
+import { ModelsScreen } from './screens/Models';
 import { TrainScreen } from './screens/Train';
 import { SCREENS, type Screen, useNav } from './nav';
 
@@ -12,6 +14,7 @@ const TITLES: Record<Screen, string> = {
   datasets: 'Datasets',
   generate: 'Generate',
   curate: 'Curate',
+  models: 'Models',
   train: 'Train',
   evaluate: 'Evaluate',
   export: 'Export',
@@ -83,7 +86,9 @@ export function App() {
           {TITLES[nav.screen]}
           {nav.dataset && nav.screen !== 'datasets' ? <span className="muted"> · {nav.dataset}</span> : null}
         </h1>
+        {nav.screen === 'datasets' && datasets.data?.length === 0 && <FirstRun />}
         {nav.screen === 'datasets' && <DatasetsScreen />}
+        {nav.screen === 'models' && <ModelsScreen />}
         {nav.screen === 'generate' && <GenerateScreen />}
         {nav.screen === 'curate' && <CurateScreen />}
         {nav.screen === 'train' && <TrainScreen />}

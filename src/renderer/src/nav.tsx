@@ -1,6 +1,6 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useState } from 'react';
 
-export const SCREENS = ['datasets', 'generate', 'curate', 'train', 'evaluate', 'export'] as const;
+export const SCREENS = ['datasets', 'generate', 'curate', 'models', 'train', 'evaluate', 'export'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 interface Nav {

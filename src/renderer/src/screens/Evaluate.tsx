@@ -5,6 +5,7 @@ import { Card, ErrorBox } from '../components/common';
 import { ComparisonView } from '../components/Comparison';
 import { JobsList } from '../components/Jobs';
 import { useNav } from '../nav';
+import { RunAdapterPicker, useHandedModel } from './RunPicker';
 
 export function EvaluateScreen() {
   const nav = useNav();
@@ -13,6 +14,8 @@ export function EvaluateScreen() {
   const [adapters, setAdapters] = useState('');
   const [tasks, setTasks] = useState(nav.dataset ? `dataset:${nav.dataset}` : '');
   const [limit, setLimit] = useState('');
+  const [pickedRun, setPickedRun] = useState<string | null>(null);
+  useHandedModel(setModel);
   const [error, setError] = useState<string | null>(null);
   const table = useQuery(
     (c) => c.evaluation.compare.query({}),
@@ -50,11 +53,20 @@ export function EvaluateScreen() {
             Model folder (on the machine running Embedsmith) or builtin:hashbow-256
             <input aria-label="model" value={model} onChange={(e) => setModel(e.target.value)} />
           </label>
+          <RunAdapterPicker
+            value={pickedRun}
+            onPick={(r) => {
+              setPickedRun(r?.id ?? null);
+              if (r?.adapterDir) {
+                setModel(r.model);
+                setAdapters(r.adapterDir);
+              }
+            }}
+          />
           <label>
             Limit (queries per task, optional)
             <input aria-label="limit" value={limit} onChange={(e) => setLimit(e.target.value)} />
           </label>
-          <span />
           <label className="wide">
             Adapters (one folder per line; the base model is evaluated too)
             <textarea

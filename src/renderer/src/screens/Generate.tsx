@@ -11,7 +11,13 @@ import type {
 import { KINDS, type Kind } from '../../../shared/domain';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { ConnectionTest, generateErrorField, LivePreview, TemplatesEditor } from './GenerateTools';
+import {
+  ConnectionTest,
+  FieldError,
+  generateErrorField,
+  LivePreview,
+  TemplatesEditor,
+} from './GenerateTools';
 import { Card, ComingWith, ErrorBox, formatDuration, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
 import { useNav } from '../nav';
@@ -121,7 +127,7 @@ function Generator({ dataset }: { dataset: string }) {
                 placeholder="https://api.openai.com/v1"
                 onChange={(e) => setProvider({ ...provider, baseUrl: e.target.value })}
               />
-              {errField === 'baseUrl' && <span className="tf-error">{error}</span>}
+              <FieldError on="baseUrl" field={errField} error={error} />
             </label>
             <ConnectionTest
               baseUrl={provider.baseUrl}
@@ -135,7 +141,7 @@ function Generator({ dataset }: { dataset: string }) {
                 value={provider.models}
                 onChange={(e) => setProvider({ ...provider, models: e.target.value })}
               />
-              {errField === 'models' && <span className="tf-error">{error}</span>}
+              <FieldError on="models" field={errField} error={error} />
             </label>
             <label>
               Concurrency
@@ -193,11 +199,7 @@ function Generator({ dataset }: { dataset: string }) {
                   </button>
                 )}
               </span>
-              {errField === 'apiKey' && (
-                <span className="tf-error" data-testid="api-key-error">
-                  {error}
-                </span>
-              )}
+              <FieldError on="apiKey" field={errField} error={error} />
             </label>
           </div>
         </Card>

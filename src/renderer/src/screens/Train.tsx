@@ -9,6 +9,7 @@ import { DataTable, type plainFeatures } from '../components/DataTable';
 import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
 import { PathField } from './PathField';
+import { handOffRun } from './RunPicker';
 import { TrainFields, trainFormInput, trainFormIssues, useTrainValues } from './TrainForm';
 import './forms.css';
 
@@ -280,10 +281,22 @@ function RunView({
           )}
           {run.adapterDir && (
             <>
-              <button type="button" onClick={() => nav.go('evaluate')}>
+              <button
+                type="button"
+                onClick={() => {
+                  handOffRun(run.id);
+                  nav.go('evaluate');
+                }}
+              >
                 Evaluate
               </button>
-              <button type="button" onClick={() => nav.go('export')}>
+              <button
+                type="button"
+                onClick={() => {
+                  handOffRun(run.id);
+                  nav.go('export');
+                }}
+              >
                 Export
               </button>
             </>

@@ -53,6 +53,11 @@ const STORE_PREFIX = 'embedsmith.train.';
 export function useTrainValues(dataset: string | null) {
   const load = (): TrainFormValues => {
     const base = defaultTrainValues(dataset ? [dataset] : []);
+    const handed = sessionStorage.getItem('embedsmith.train.model');
+    if (handed) {
+      sessionStorage.removeItem('embedsmith.train.model');
+      base.model = handed;
+    }
     if (!dataset) return base;
     try {
       const saved = JSON.parse(localStorage.getItem(STORE_PREFIX + dataset) ?? 'null') as Partial<
@@ -176,4 +181,22 @@ export function TrainFields(props: {
       })}
     </>
   );
+}
+
+/** Sets the base model in a dataset's remembered Train form (the library's "Use in Train"). */
+export function useTrainModelSetter() {
+  return (dataset: string | null, model: string) => {
+    if (!dataset) {
+      sessionStorage.setItem('embedsmith.train.model', model);
+      return;
+    }
+    const key = STORE_PREFIX + dataset;
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(localStorage.getItem(key) ?? 'null') ?? defaultTrainValues([dataset]);
+    } catch {
+      v = defaultTrainValues([dataset]);
+    }
+    localStorage.setItem(key, JSON.stringify({ ...v, model }));
+  };
 }
