@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { prepareText } from '../eval/prepare';
 import { UserError, usageError } from '../errors';
 import type { Device } from '../models/model';
 import type { Role } from '../models/pooling';
@@ -82,7 +83,13 @@ export function registerEmbed(program: Command): void {
       });
       try {
         const adapter = opts.adapter ? model.loadAdapter(opts.adapter) : null;
-        const texts = readTexts(opts.input);
+        // Prepared exactly as eval prepares them (documents stripped like a BEIR corpus), one row per line.
+        const texts = readTexts(opts.input).map((t) => prepareText(t, opts.role as Role));
+        const empty = texts.filter((t) => !t.trim()).length;
+        if (empty)
+          log(
+            `warning: ${empty} empty text${empty === 1 ? '' : 's'} in ${opts.input} embedded as empty text (as eval and MTEB do), so row i stays line i`,
+          );
         const b = bar('embed');
         const t0 = Date.now();
         const emb = await model.embed(texts, {

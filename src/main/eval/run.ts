@@ -9,6 +9,7 @@ import { bitextScores, pairClassificationScores, stsScores } from './metrics/pai
 import { compareUtf8, DEFAULT_K_VALUES, evaluateRetrieval, type Run } from './metrics/retrieval';
 import { RandomState } from './metrics/rng';
 import { l2normalize } from './metrics/stats';
+import { prepareText } from './prepare';
 import { matrixFromRows, searchTopK } from './search';
 import { MAIN_SCORE, type EvalTask, type RetrievalTask, type TaskType } from './tasks';
 
@@ -102,7 +103,7 @@ async function runRetrieval(task: RetrievalTask, e: Embedder, opts: RunOptions, 
   const qv = await embedQueries(e, task.queries, instruction, tracker, opts.signal);
   const dv = await embedAll(
     e,
-    corpus.map((d) => d.text),
+    corpus.map((d) => prepareText(d.text, 'document')),
     { role: 'document' },
     tracker,
     opts.signal,

@@ -9,6 +9,7 @@ import { FIXED_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
 import type { Store } from '../store';
 import type { Qrels } from './metrics/retrieval';
+import { documentText } from './prepare';
 import type {
   BitextTask,
   ClassificationTask,
@@ -215,10 +216,7 @@ export function loadBeir(dir: string, opts: BeirOptions = {}): RetrievalTask {
   const repeats: number[] = [];
   for (const { row: r, line } of readJsonlLines(corpusFile, 'BEIR corpus')) {
     if (r._id === undefined) throw new UserError(`${corpusFile}:${line}: missing "_id"`);
-    const title = String(r.title ?? '');
-    const body = String(r.text ?? '');
-    // BEIR/MTEB: (title + " " + text).strip() when there is a title, else text.strip().
-    const text = title ? `${title} ${body}`.trim() : body.trim();
+    const text = documentText(String(r.title ?? ''), String(r.text ?? ''));
     const id = String(r._id);
     const first = seen.get(id);
     if (first) {

@@ -8,7 +8,9 @@ export function readTexts(file: string): string[] {
   if (!fs.existsSync(file)) throw new UserError(`${file}: no such input file`);
   const ext = path.extname(file).toLowerCase();
   const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
-  if (ext === '.txt') return lines.filter((l) => l.trim() !== '');
+  // One text per line, empty lines included (row i of the output is line i); only the empty string after
+  // a final newline is not a line.
+  if (ext === '.txt') return lines.at(-1) === '' ? lines.slice(0, -1) : lines;
   if (ext === '.jsonl') {
     const out: string[] = [];
     lines.forEach((l, i) => {
@@ -19,7 +21,14 @@ export function readTexts(file: string): string[] {
       } catch {
         throw new UserError(`${path.basename(file)}:${i + 1}: not valid JSON`);
       }
-      const t = typeof v === 'string' ? v : (v as { text?: unknown })?.text;
+      const o = v as { text?: unknown; title?: unknown };
+      // {"title", "text"} (a BEIR corpus line) joins as the corpus loader does.
+      const t =
+        typeof v === 'string'
+          ? v
+          : typeof o?.title === 'string' && o.title && typeof o.text === 'string'
+            ? `${o.title} ${o.text}`
+            : o?.text;
       if (typeof t !== 'string')
         throw new UserError(`${path.basename(file)}:${i + 1}: expected a string or {"text": …}`);
       out.push(t);

@@ -48,7 +48,7 @@ describe('embedsmith embed', () => {
   it.each(['mistral', 'qwen2', 'bert'])('%s: .txt → .npy end to end, as the library embeds', async (name) => {
     const home = tmpDir();
     const input = path.join(home, 'in.txt');
-    fs.writeFileSync(input, `${TEXTS.join('\n')}\n\n`);
+    fs.writeFileSync(input, `${TEXTS.join('\n')}\n`);
     const out = path.join(home, 'out.npy');
     const r = cli([
       'embed',
