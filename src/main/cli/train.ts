@@ -9,12 +9,13 @@ import {
   trainValueText,
 } from '../../shared/training';
 import { trainingHealth } from '../../shared/training-health';
+import { formatPlan, planRefusal } from '../training/memory-plan';
 import { readTrainLog } from '../training/train-log';
 import { newRunId } from '../training/service';
 import { type GlobalOpts, runWithWorkbench, withGlobals } from './context';
 
 /** Commander's values: one per field flag (camelCase), plus the run controls. */
-type TrainOpts = GlobalOpts & { resume?: string; dryRun?: boolean } & Record<string, unknown>;
+type TrainOpts = GlobalOpts & { resume?: string; dryRun?: boolean; plan?: boolean } & Record<string, unknown>;
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -53,6 +54,10 @@ export function registerTrain(program: Command): void {
   )
     .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
     .option('--dry-run', 'validate and print the resolved configuration, then stop (nothing is written)')
+    .option(
+      '--plan',
+      'print the memory plan (weights, LoRA + AdamW, activations per chunk with and without --recompute, the largest chunk that fits), then stop',
+    )
     .action((o: TrainOpts) =>
       runWithWorkbench(o, async ({ wb, out, log, bar }) => {
         const svc = wb.training;
@@ -64,14 +69,24 @@ export function registerTrain(program: Command): void {
             model: input.model ?? '',
             out: input.out ?? `${wb.paths.runs}/${newRunId()}`,
           },
-          { resume: o.resume },
+          { resume: o.resume, planOnly: Boolean(o.plan) },
         );
+        if (o.plan) {
+          const refusal = p.plan && planRefusal(p.plan);
+          out({ plan: p.plan, fits: p.plan?.fits ?? null, refusal }, () =>
+            p.plan
+              ? [...formatPlan(p.plan), ...(refusal ? [refusal] : [])].join('\n')
+              : 'no memory plan for --encoder reference',
+          );
+          return;
+        }
         if (o.dryRun) {
           out({ config: p.config, rows: p.rows, totalSteps: p.totalSteps, runDir: p.runDir }, () =>
             JSON.stringify(p.config, null, 2),
           );
           return;
         }
+        if (p.plan) for (const line of formatPlan(p.plan)) log(line);
         log(
           `${p.resume ? 'resuming' : 'training'} ${p.runId}: ${p.rows} train rows, ${p.totalSteps} steps of ${p.config.batchSize} (chunks of ${p.config.chunkSize}) → ${p.runDir}`,
         );

@@ -44,6 +44,7 @@ export {
 } from './graph';
 export { grad, type GradOptions, unbroadcast, VJP, type VjpContext } from './gradient';
 export { dropoutSalt, dropoutThreshold, fmix32, hash32, hashString } from './hash';
+export { type ActivationEstimate, peakActivationBytes } from './memory';
 export { type IOInfo, type LowerOptions, OPSET, type OnnxModel, toOnnx } from './onnx';
 export {
   type EngineSession,

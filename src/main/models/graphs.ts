@@ -36,7 +36,7 @@ export interface ForwardOptions {
   dtype?: DType;
   /** Gradient checkpointing per transformer block (training graphs). */
   checkpointLayers?: boolean;
-  /** Half-precision weights as fed float32 inputs converted once (see ModelContext feedWeights). */
+  /** Frozen weights as fed inputs converted once, shared by sessions (see ModelContext feedWeights). */
   feedWeights?: boolean;
   /** Positions computed in-graph instead of fed (encoder exports: transformers.js feeds no position_ids). */
   computedPositions?: boolean;

@@ -59,10 +59,11 @@ export class ModelContext {
       /** Recompute each layer's activations in the backward instead of keeping them (gradient checkpointing). */
       checkpointLayers?: boolean;
       /**
-       * Weights stored in another dtype than the compute dtype become graph inputs of the compute dtype
-       * (float32/float16), fed from copies converted once per model (EmbeddingModel.session): no Cast of a
-       * weight, and no weight copy, on any call. Only for in-thread CPU sessions, where a fed buffer is
-       * used in place (a worker would detach it; a GPU would copy it to the device every call).
+       * Frozen weights become graph inputs of the compute dtype (float32/float16), fed from copies
+       * converted once per model (EmbeddingModel.session) and shared by the forward and backward sessions:
+       * no Cast of a weight, no weight copy on any call, one copy of the weights for both sessions. Only
+       * for in-thread CPU sessions, where a fed buffer is used in place (a worker would detach it; a GPU
+       * would copy it to the device every call).
        */
       feedWeights?: boolean;
     } = {},
@@ -85,11 +86,7 @@ export class ModelContext {
     const dt = ST_TO_DTYPE[r.dtype];
     if (!dt)
       throw new UserError(`${r.header.file}: ${name} is ${r.dtype}; only F32/F16/BF16 weights are supported`);
-    if (
-      this.opts.feedWeights &&
-      dt !== this.dtype &&
-      (this.dtype === 'float32' || this.dtype === 'float16')
-    ) {
+    if (this.opts.feedWeights && (this.dtype === 'float32' || this.dtype === 'float16')) {
       this.fedWeights.set(name, { ...r, as: this.dtype });
       return this.g.input(name, this.dtype, shape);
     }

@@ -1,4 +1,13 @@
-import { dropoutThreshold, type Feeds, hash32, hostTensor, providerBlocker } from '../engine';
+import {
+  DTYPE_BYTES,
+  dropoutThreshold,
+  type Feeds,
+  hash32,
+  hostTensor,
+  peakActivationBytes,
+  type Provider,
+  providerBlocker,
+} from '../engine';
 import { UserError } from '../errors';
 import type { DropoutSpec, EncoderOptions, TrainableEncoder } from '../training/encoder';
 import type { ParamSpec } from '../training/optim';
@@ -56,6 +65,11 @@ export class LoraEncoder implements TrainableEncoder {
 
   get dim(): number {
     return this.model.dim;
+  }
+
+  /** The compute dtype of the base weights (the trainer's loss scaler runs for float16). */
+  get computeDtype(): string {
+    return this.model.dtype;
   }
 
   initLora(seed: number): Map<string, Float32Array> {
@@ -152,11 +166,23 @@ export class LoraEncoder implements TrainableEncoder {
   }
 }
 
-/** EncoderOptions.dtype → the base-weight dtype of the training graphs ('auto' trains in float32). */
-export function baseDtype(dtype: string): 'float32' | 'float16' | 'bfloat16' {
+/**
+ * EncoderOptions.dtype → the compute dtype of the training graphs. auto: bfloat16 on CUDA (its kernels and
+ * range), float16 on WebGPU (no bf16 there; the trainer's dynamic loss scaler guards the range), float32
+ * on CPU (no half-precision MatMul kernels: ORT would cast every weight on every call).
+ */
+export function baseDtype(dtype: string, provider: Provider = 'cpu'): 'float32' | 'float16' | 'bfloat16' {
   if (/^(fp16|float16)$/.test(dtype)) return 'float16';
   if (/^(bf16|bfloat16)$/.test(dtype)) return 'bfloat16';
+  if (dtype === 'auto')
+    return provider === 'cuda' ? 'bfloat16' : provider === 'webgpu' ? 'float16' : 'float32';
   return 'float32';
+}
+
+/** The provider a device setting resolves to here ('auto': the first of cuda → webgpu → cpu not blocked). */
+export function resolveProvider(device: string): Provider {
+  if (device === 'cuda' || device === 'webgpu' || device === 'cpu') return device;
+  return (['cuda', 'webgpu'] as const).find((p) => providerBlocker(p) === null) ?? 'cpu';
 }
 
 /**
@@ -181,8 +207,8 @@ export async function createTrainableEncoder(
   load: LoadOptions = {},
   extra: { useRslora?: boolean; checkpointLayers?: boolean } = {},
 ): Promise<LoraEncoder> {
-  const dtype = baseDtype(o.dtype);
   let device: Device = o.device === 'cuda' || o.device === 'webgpu' || o.device === 'cpu' ? o.device : 'auto';
+  const dtype = baseDtype(o.dtype, resolveProvider(device));
   if (dtype === 'bfloat16') {
     const why = bfloat16Blocker(device);
     if (why) throw new UserError(why);
@@ -201,4 +227,77 @@ export async function createTrainableEncoder(
     },
     extra.checkpointLayers ?? false,
   );
+}
+
+/** What the memory plan (training/memory-plan.ts) needs from the model, measured on its real graphs. */
+export interface TrainingMemoryParts {
+  provider: Provider;
+  dtype: 'float32' | 'float16' | 'bfloat16';
+  weightsBytes: number;
+  weightsNote: string;
+  loraParams: number;
+  dim: number;
+  /** Peak live bytes of one chunk's backward-session run (+ its non-weight feeds). */
+  activationBytes: (chunk: number, seq: number, recompute: boolean) => number;
+}
+
+/**
+ * Builds the training backward graph (once per recompute setting; no session, nothing loaded but headers)
+ * and counts the values it keeps alive (engine peakActivationBytes) at any chunk and length.
+ */
+export function trainingMemoryParts(o: EncoderOptions): TrainingMemoryParts {
+  const provider = resolveProvider(o.device);
+  const dtype = baseDtype(o.dtype, provider);
+  // The trainer's sessions run in its worker thread (inThread): on CPU the weights are fed copies.
+  const model = EmbeddingModel.load(o.modelDir, {
+    maxLength: o.maxLength,
+    device: dtype === 'bfloat16' ? 'cuda' : provider,
+    dtype,
+    inThread: true,
+  });
+  const modules = selectTargets(
+    model.linears,
+    o.targetModules.length === 1 && o.targetModules[0] === 'all-linear' ? 'all-linear' : o.targetModules,
+  );
+  const wiring: LoraWiring = { modules, r: o.rank, scaling: o.alpha / o.rank, dropout: o.dropout };
+  const names = model.ck.names();
+  const numel = names.reduce((n, k) => n + model.ck.ref(k).shape.reduce((a, b) => a * b, 1), 0);
+  const host = model.hostWeights;
+  const weightsBytes = host ? numel * DTYPE_BYTES[dtype] : 2 * numel * DTYPE_BYTES[dtype];
+  const weightsNote = host
+    ? `${(numel / 1e6).toFixed(0)}M params as ${dtype} copies made once, fed to both sessions (no per-call Cast)`
+    : `${(numel / 1e6).toFixed(0)}M params as ${dtype} initializers of the forward and backward sessions (2 copies)`;
+  const graphs = new Map<boolean, ReturnType<typeof buildTrainingBackward>>();
+  const graph = (rc: boolean) => {
+    let b = graphs.get(rc);
+    if (!b) {
+      b = buildTrainingBackward(model.ck, model.arch, {
+        causal: model.causal,
+        lora: wiring,
+        normalize: true,
+        dtype,
+        checkpointLayers: rc,
+        feedWeights: host,
+      });
+      graphs.set(rc, b);
+    }
+    return b;
+  };
+  const fedBytes = (rc: boolean) =>
+    [...(graph(rc).fedWeights?.values() ?? [])].reduce(
+      (n, w) => n + w.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[w.as],
+      0,
+    );
+  return {
+    provider,
+    dtype,
+    weightsBytes,
+    weightsNote,
+    loraParams: modules.reduce((n, m) => n + o.rank * (m.inFeatures + m.outFeatures), 0),
+    dim: model.dim,
+    activationBytes: (chunk, seq, rc) => {
+      const e = peakActivationBytes(graph(rc).outputs, { batch: chunk, seq });
+      return e.peakBytes + e.feedBytes - fedBytes(rc);
+    },
+  };
 }

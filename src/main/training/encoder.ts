@@ -9,6 +9,8 @@ import type { ParamSpec } from './optim';
 export interface TrainableEncoder {
   /** Embedding width d. */
   readonly dim: number;
+  /** Compute dtype of the base weights once 'auto' is resolved (float16 turns on the loss scaler). */
+  readonly computeDtype?: string;
   /** LoRA parameters `[base_model.model.]${module path}.lora_A.weight` / `.lora_B.weight`, fixed order. */
   readonly params: ParamSpec[];
   /** Initial LoRA weights (A kaiming-uniform, B zero) from a seed. */

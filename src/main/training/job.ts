@@ -3,6 +3,7 @@ import { createTrainableEncoder } from '../models/trainable';
 import { Store } from '../store';
 import { openDatabase } from '../store/db';
 import type { TrainConfig } from './config';
+import { gib } from './memory-plan';
 import { queryFormatter } from './config';
 import { loadTrainRows } from './data';
 import type { TrainableEncoder } from './encoder';
@@ -17,6 +18,10 @@ export interface TrainJobInput {
   dbFile: string;
   runDir: string;
   resume: boolean;
+  /** Layer recompute as the memory plan resolved --recompute (auto); absent: on only for 'on'. */
+  recompute?: boolean;
+  /** The plan's total estimate in bytes, logged beside the measured peak after the first step. */
+  planBytes?: number;
 }
 
 export type TrainJobEvent = ({ type: 'step' } & StepEvent) | ({ type: 'checkpoint' } & CheckpointEvent);
@@ -36,7 +41,10 @@ export function lossFor(c: TrainConfig, dim: number): Promise<ContrastiveLoss> {
   );
 }
 
-export async function loadEncoder(c: TrainConfig): Promise<TrainableEncoder> {
+export async function loadEncoder(
+  c: TrainConfig,
+  recompute = c.recompute === 'on',
+): Promise<TrainableEncoder> {
   const o = {
     modelDir: c.model,
     rank: c.loraRank,
@@ -48,7 +56,9 @@ export async function loadEncoder(c: TrainConfig): Promise<TrainableEncoder> {
     dtype: c.dtype,
   };
   // Already off the main thread: the model's sessions run in this worker.
-  return c.encoder === 'reference' ? ReferenceEncoder.load(o) : createTrainableEncoder(o, { inThread: true });
+  return c.encoder === 'reference'
+    ? ReferenceEncoder.load(o)
+    : createTrainableEncoder(o, { inThread: true }, { checkpointLayers: recompute });
 }
 
 /** The training job (runs in a worker thread started by the job runner). */
@@ -64,7 +74,8 @@ export async function handler(input: TrainJobInput, ctx: JobContext): Promise<Tr
   } finally {
     store.close();
   }
-  const enc = await loadEncoder(c);
+  const enc = await loadEncoder(c, input.recompute);
+  let firstStep = true;
   const loss = await lossFor(c, enc.dim);
   try {
     return await runTraining({
@@ -78,6 +89,14 @@ export async function handler(input: TrainJobInput, ctx: JobContext): Promise<Tr
         signal: ctx.signal,
         onLog: (m) => ctx.log(m),
         onStep: (e) => {
+          if (firstStep && input.planBytes) {
+            // The plan's estimate against what the first step really took (peak RSS of this process).
+            const peak = process.resourceUsage().maxRSS * 1024;
+            ctx.log(
+              `memory after step ${e.step}: peak RSS ${gib(peak)}, plan estimated ${gib(input.planBytes)} (${((peak / input.planBytes) * 100).toFixed(0)}%)`,
+            );
+          }
+          firstStep = false;
           ctx.emit({ type: 'step', ...e } satisfies TrainJobEvent);
           ctx.progress({
             done: e.step,

@@ -16,6 +16,8 @@ import {
 import { loadTrainRows, stepsPerEpoch } from './data';
 import type { TrainJobEvent, TrainJobInput } from './job';
 import { latestCheckpoint } from './checkpoint';
+import { type MemoryPlan, planRefusal } from './memory-plan';
+import { trainingPlan } from './plan';
 import { assertRunDirFree, lockRunDir } from './run-lock';
 import { readRunJson, type StepEvent, totalStepsOf, type TrainResult, writeRunJson } from './trainer';
 
@@ -28,6 +30,8 @@ export interface PreparedRun {
   resume: boolean;
   /** Things the caller should tell the user when the run starts (e.g. a config recovered from the DB). */
   notes: string[];
+  /** The memory plan (memory-plan.ts), null for the reference encoder; it decided recompute 'auto'. */
+  plan: MemoryPlan | null;
 }
 
 export interface TrainHooks {
@@ -54,7 +58,8 @@ export class TrainingService {
   ) {}
 
   /** Everything that can fail on bad input fails here, before a model is loaded or a file written. */
-  prepare(input: TrainSettingsInput, opts: { resume?: string } = {}): PreparedRun {
+  /** planOnly: compute the memory plan but do not refuse on it (`train --plan` shows why). */
+  prepare(input: TrainSettingsInput, opts: { resume?: string; planOnly?: boolean } = {}): PreparedRun {
     let config: TrainConfig;
     let runDir: string;
     const notes: string[] = [];
@@ -91,6 +96,10 @@ export class TrainingService {
       config,
       rows.map((r) => r.instruction),
     );
+    // Before anything is loaded: a run whose chunk would not fit is refused, naming what would.
+    const plan = config.encoder === 'model' ? trainingPlan(config) : null;
+    const refusal = plan && !opts.planOnly && planRefusal(plan);
+    if (refusal) throw usageError(refusal);
     const runId = opts.resume ? this.runIdFor(runDir) : path.basename(runDir);
     return {
       config,
@@ -100,6 +109,7 @@ export class TrainingService {
       totalSteps: totalStepsOf(config, rows),
       resume: Boolean(opts.resume),
       notes,
+      plan,
     };
   }
 
@@ -176,7 +186,14 @@ export class TrainingService {
         `UPDATE jobs SET state = 'failed', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE id = (SELECT job_id FROM training_runs WHERE id = ?) AND state IN ('running','queued')`,
       ).run(p.runId);
-    const input: TrainJobInput = { config: c, dbFile: this.paths.db, runDir: p.runDir, resume: p.resume };
+    const input: TrainJobInput = {
+      config: c,
+      dbFile: this.paths.db,
+      runDir: p.runDir,
+      resume: p.resume,
+      recompute: p.plan?.recompute,
+      planBytes: p.plan?.totalBytes,
+    };
     const h = this.runner.start<TrainResult, TrainJobEvent>(
       'training',
       { runId: p.runId, runDir: p.runDir, resume: p.resume, datasets: c.datasets, model: c.model },

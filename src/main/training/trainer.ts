@@ -130,7 +130,8 @@ export async function runTraining(o: {
   const per = stepsPerEpoch(rows, c.batchSize, c.groupBy);
   const logFile = path.join(runDir, 'train.log.jsonl');
   const opt = new AdamW(specs, { betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
-  const scaler = c.dtype === 'float16' ? new DynamicLossScaler() : null;
+  // float16 compute (--dtype float16, or auto on WebGPU) needs loss scaling; the encoder knows what auto became.
+  const scaler = (enc.computeDtype ?? c.dtype) === 'float16' ? new DynamicLossScaler() : null;
   const indexOfId = new Map(rows.map((r, i) => [r.id, i]));
   let lora: Map<string, Float32Array>;
   let state: TrainerState;
@@ -186,6 +187,9 @@ export async function runTraining(o: {
   let emaStep: number | null = null;
   try {
     while (state.step < totalSteps) {
+      // Let the worker see a cancel message: a step of pure JS (the reference encoder) never yields to the
+      // event loop on its own, so without this the abort would only land after the whole run.
+      if (hooks.signal) await new Promise((r) => setImmediate(r));
       if (hooks.signal?.aborted) {
         state.elapsedS = (Date.now() - t0) / 1000;
         checkpoint();
