@@ -22,6 +22,7 @@ import {
 } from 'electron';
 import { IPC_CHANNEL, isIpcRequest } from '../shared/contract-ipc';
 import type { FromBackend, ToBackend } from './api/backend-process';
+import { answerDialog } from './dialogs';
 import { resolveHome } from './paths';
 
 // The bundle is an ES module ("type": "module"): no __dirname.
@@ -78,6 +79,11 @@ function startBackend(): Promise<void> {
         const wc = webContents.fromId(m.conn);
         if (wc && !wc.isDestroyed()) wc.send(IPC_CHANNEL, m.msg);
       } else if (m.type === 'secret') writeSecret(m.name, m.value);
+      else if (m.type === 'dialog')
+        answerDialog(dialog, BrowserWindow.getFocusedWindow() ?? mainWindow, m.req).then(
+          (p) => toBackend({ type: 'dialog-result', id: m.id, path: p }),
+          () => toBackend({ type: 'dialog-result', id: m.id, path: null }),
+        );
     });
     b.once('exit', (code) => {
       backend = undefined;

@@ -31,6 +31,10 @@ export type Reply =
   | 'auto';
 
 export interface LlmServerOptions {
+  /** Ids `/v1/models` lists (default ['test-model']). */
+  models?: string[];
+  /** The only key `/v1/models` accepts (default: any). */
+  apiKey?: string;
   /** Delay before every chat answer (ms). */
   latencyMs?: number;
   /** Return a fault or a custom answer for a call; 'auto' (or undefined) gives the auto answer. */
@@ -291,6 +295,17 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
             reply.headers,
           );
         return send(res, 200, completion(body.model, contentOf(reply, call), call.prompt));
+      }
+      // The model list (`/v1/models`); with `apiKey` set, other keys get 401 as from a real provider.
+      if (req.method === 'GET' && path === '/models') {
+        if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`)
+          return send(res, 401, {
+            error: { message: 'Incorrect API key provided', type: 'invalid_request_error' },
+          });
+        return send(res, 200, {
+          object: 'list',
+          data: (opts.models ?? ['test-model']).map((id) => ({ id, object: 'model', owned_by: 'test' })),
+        });
       }
       if (req.method === 'POST' && path === '/files') {
         counts.files++;
