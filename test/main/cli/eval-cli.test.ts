@@ -140,4 +140,20 @@ describe('embedsmith eval: sources, MTEB result files, unique names', () => {
     expect(await main(evalArgs(home, '--task', `sts:${a}`))).toBe(0);
     expect(await main(evalArgs(home, '--task', `sts:${b}`, '--name', 'a-pairs-y'))).toBe(0);
   });
+
+  it('a corpus id repeated with another text is refused naming file:line before the model is opened', async () => {
+    const d = tmpDir();
+    fs.mkdirSync(path.join(d, 'qrels'));
+    fs.writeFileSync(
+      path.join(d, 'corpus.jsonl'),
+      '{"_id":"a","text":"x"}\n{"_id":"b","text":"y"}\n{"_id":"a","text":"z"}\n',
+    );
+    fs.writeFileSync(path.join(d, 'queries.jsonl'), '{"_id":"q","text":"x"}\n');
+    fs.writeFileSync(path.join(d, 'qrels/test.tsv'), 'q\ta\t1\n');
+    // The model folder does not exist: had the model been opened first, that would be the error.
+    const args = ['eval', '--home', tmpDir(), '--model', path.join(d, 'no-model'), '--task', `beir:${d}`];
+    expect(await main(args)).toBe(1);
+    expect(stderr).toContain(`${path.join(d, 'corpus.jsonl')}:3: corpus id "a" repeats line 1`);
+    expect(stderr).not.toContain('no-model');
+  });
 });
