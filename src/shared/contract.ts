@@ -428,6 +428,9 @@ export interface TrainPreview {
   config: Omit<TrainSettings, 'out'>;
   rows: number;
   totalSteps: number;
+  /** The memory plan (training/memory-plan.ts formatPlan) and, when it does not fit, the one-line refusal
+   * naming the chunk size or flag that would; null for the reference encoder. */
+  memory?: { lines: string[]; fits: boolean; refusal: string | null } | null;
 }
 
 export interface TrainingRunInfo {

@@ -8,6 +8,7 @@ import { UserError } from '../errors';
 import { JobRunner } from '../jobs/runner';
 import { JobStore } from '../jobs/store';
 import { latestCheckpoint } from '../training/checkpoint';
+import { formatPlan, planRefusal } from '../training/memory-plan';
 import { newRunId, type PreparedRun, TrainingService } from '../training/service';
 import { readTrainLog } from '../training/train-log';
 import type { Workbench } from '../workbench';
@@ -166,9 +167,12 @@ export function createTrainingApi(wb: Workbench, hub: EventHub): Services['train
       return { runId: r.id };
     },
     preview(i) {
-      const p = service().prepare({ ...i, out: `${wb.paths.runs}/${newRunId()}` });
+      const p = service().prepare({ ...i, out: `${wb.paths.runs}/${newRunId()}` }, { planOnly: true });
       const { out: _out, ...config } = p.config;
-      return { config, rows: p.rows, totalSteps: p.totalSteps };
+      const memory = p.plan
+        ? { lines: formatPlan(p.plan), fits: p.plan.fits, refusal: planRefusal(p.plan) }
+        : null;
+      return { config, rows: p.rows, totalSteps: p.totalSteps, memory };
     },
     cancel(i) {
       const l = runs.get(i.runId);
