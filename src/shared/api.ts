@@ -136,6 +136,8 @@ export const appRouter = t.router({
     review: p.input(inputs.review).mutation(({ ctx, input }) => ctx.svc.examples.review(input)),
     edit: p.input(inputs.edit).mutation(({ ctx, input }) => ctx.svc.examples.edit(input)),
     bulkReview: p.input(inputs.bulkReview).mutation(({ ctx, input }) => ctx.svc.examples.bulkReview(input)),
+    undoBulk: p.input(inputs.undoBulk).mutation(({ ctx, input }) => ctx.svc.examples.undoBulk(input)),
+    tokens: p.input(inputs.tokens).query(({ ctx, input }) => ctx.svc.examples.tokens(input)),
   }),
   events: p.subscription(async function* ({ ctx, signal }) {
     yield* ctx.svc.events(signal);

@@ -31,6 +31,13 @@ export const exampleFilter = z
     rejectReason: z.string().max(200).optional(),
     runId: z.string().max(200).optional(),
     search: z.string().max(500).optional(),
+    /** Stored generation attributes, e.g. { difficulty: 'high school', clarity: 'clear' } (all must match). */
+    attributes: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_]{1,40}$/, 'attribute names are letters, digits and _'),
+        z.string().max(200),
+      )
+      .optional(),
   })
   .strict();
 export type ExampleFilterInput = z.infer<typeof exampleFilter>;
@@ -96,6 +103,14 @@ export const inputs = {
       action: z.enum(REVIEW_ACTIONS),
       reason: z.string().min(1).max(200).optional(),
     })
+    .strict(),
+  /** Undo one bulk review: the review-event range its answer named. */
+  undoBulk: z
+    .object({ dataset: datasetName, after: z.number().int().min(0), upTo: z.number().int().min(0) })
+    .strict(),
+  /** Token counts of examples' texts with a model folder's tokenizer. */
+  tokens: z
+    .object({ ids: z.array(z.number().int().positive()).min(1).max(200), model: z.string().min(1).max(4096) })
     .strict(),
   datasetImport: z
     .object({
@@ -330,6 +345,8 @@ export interface Facets {
   generatorModels: { value: string; count: number }[];
   rejectReasons: { value: string; count: number }[];
   runIds: { value: string; count: number }[];
+  /** Stored attributes with few distinct values (difficulty, query_length, clarity, …). */
+  attributes?: { key: string; values: { value: string; count: number }[] }[];
 }
 
 export interface ReviewEvent {
@@ -624,7 +641,13 @@ export interface Services {
     facets(i: Inputs['datasetRef']): Facets;
     review(i: Inputs['review']): Example;
     edit(i: Inputs['edit']): Example;
-    bulkReview(i: Inputs['bulkReview']): { changed: number };
+    /** `undo`: the review events it wrote, for undoBulk (one history entry in the app). */
+    bulkReview(i: Inputs['bulkReview']): { changed: number; undo?: { after: number; upTo: number } };
+    undoBulk(i: Inputs['undoBulk']): { restored: number };
+    tokens(i: Inputs['tokens']): {
+      maxLength: number;
+      rows: { id: number; query: number; positive: number; negative: number | null }[];
+    };
   };
   /** Async stream of app events until the signal aborts. */
   events(signal: AbortSignal | undefined): AsyncIterable<AppEvent>;

@@ -18,7 +18,7 @@ const SCORER = '/models/my-finetuned-e5';
 function mount() {
   const examples = makeExamples(30);
   const mem = memoryServices(examples, [
-    { id: 1, name: 'd', description: '', createdAt: '', updatedAt: '', exampleCount: 30 },
+    { id: 1, name: 'd', description: '', createdAt: '', updatedAt: '', exampleCount: 30, instruction: null },
   ]);
   const scored: ScoredExampleInfo[] = examples.map((e, i) => {
     const pos = 0.8 - i * 0.01;

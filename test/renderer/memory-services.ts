@@ -13,6 +13,7 @@ const notHere = () => {
 export function memoryServices(examples: Example[], datasets: Dataset[]) {
   const hub = new EventHub();
   const calls: { path: string; input: unknown }[] = [];
+  const events: { id: number; status: Example['status']; reason: string | null }[] = [];
   const matches = (e: Example, f: ExampleFilterInput = {}) => {
     const inList = (v: unknown, want: unknown) =>
       want === undefined || (Array.isArray(want) ? want.includes(v) : want === v);
@@ -21,6 +22,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       inList(e.language, f.language) &&
       inList(e.status, f.status) &&
       (f.rejectReason === undefined || e.rejectReason === f.rejectReason) &&
+      Object.entries(f.attributes ?? {}).every(([k, v]) => e.attributes[k] === v) &&
       (!f.search || `${e.query} ${e.positive} ${e.negative}`.includes(f.search))
     );
   };
@@ -126,12 +128,22 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       edit: log('edit', (i) => set(i.id, { [i.field]: i.value })),
       bulkReview: log('bulkReview', (i) => {
         const rows = ofDataset(i.dataset).filter((e) => matches(e, i.filter));
-        for (const e of rows)
+        // Review events as the store writes them: old statuses, for undoBulk.
+        const after = events.length;
+        for (const e of rows) {
+          events.push({ id: e.id, status: e.status, reason: e.rejectReason });
           set(e.id, {
             status: i.action === 'accept' ? 'accepted' : i.action === 'reject' ? 'rejected' : 'unreviewed',
           });
-        return { changed: rows.length };
+        }
+        return { changed: rows.length, undo: { after, upTo: events.length } };
       }),
+      undoBulk: log('undoBulk', (i) => {
+        const back = events.slice(i.after, i.upTo);
+        for (const b of back) set(b.id, { status: b.status, rejectReason: b.reason });
+        return { restored: back.length };
+      }),
+      tokens: notHere,
     },
     jobs: { list: () => [] },
     generation: {

@@ -13,6 +13,7 @@ import { EventHub } from './events';
 import { createEvaluationApi } from './evaluation';
 import { createGenerationApi } from './generation';
 import { JobRegistry } from './jobs';
+import { attributeFacets, lastReviewEvent, tokenCounts, undoBulkReview } from './curation';
 import { createMiningApi } from './mining';
 import { createTrainingApi } from './training';
 import { createAppTools, type NativeDialogs } from './app-tools';
@@ -257,6 +258,7 @@ export function createServices(
           generatorModels: facet(d.id, 'generator_model'),
           rejectReasons: reasons,
           runIds: runs,
+          attributes: attributeFacets(store.db, d.id),
         };
       },
       review(i) {
@@ -273,9 +275,30 @@ export function createServices(
       },
       bulkReview(i) {
         const d = ds(i.dataset);
+        const after = lastReviewEvent(store.db);
         const changed = store.examples.bulkReview(d.id, i.filter, i.action, i.reason);
         hub.emit({ topic: 'examples', dataset: d.name });
-        return { changed };
+        return { changed, undo: { after, upTo: lastReviewEvent(store.db) } };
+      },
+      undoBulk(i) {
+        const d = ds(i.dataset);
+        const restored = undoBulkReview(store.db, d.id, i.after, i.upTo);
+        hub.emit({ topic: 'examples', dataset: d.name });
+        return { restored };
+      },
+      tokens(i) {
+        const rows = i.ids.map((id) => store.examples.get(id));
+        const texts = rows.flatMap((e) => [e.query, e.positive, e.negative ?? '']);
+        const { counts, maxLength } = tokenCounts(i.model, texts);
+        return {
+          maxLength,
+          rows: rows.map((e, k) => ({
+            id: e.id,
+            query: counts[3 * k],
+            positive: counts[3 * k + 1],
+            negative: e.negative === null ? null : counts[3 * k + 2],
+          })),
+        };
       },
     },
     events: (signal) => hub.stream(signal),

@@ -79,6 +79,8 @@ export interface ExampleFilter {
   runId?: string;
   /** FTS5 query over query/positive/negative. */
   search?: string;
+  /** Stored attributes that must all equal these values (e.g. difficulty). */
+  attributes?: Record<string, string>;
 }
 
 export const SORT_COLUMNS = ['id', 'kind', 'language', 'status', 'created_at', 'updated_at'] as const;
@@ -126,6 +128,12 @@ export function filterSql(
   if (f.generatorModel) inList('generator_model', [f.generatorModel]);
   if (f.rejectReason) inList('reject_reason', [f.rejectReason]);
   if (f.runId) inList('run_id', [f.runId]);
+  // Stored generation attributes (names are checked by the contract: letters, digits, _).
+  for (const [k, v] of Object.entries(f.attributes ?? {})) {
+    if (!/^[A-Za-z0-9_]{1,40}$/.test(k)) continue;
+    parts.push(`json_extract(${alias}.attributes_json, '$.${k}') = ?`);
+    params.push(v);
+  }
   if (f.search?.trim()) {
     const q = ftsQuery(f.search);
     // Only control characters: no word, so no search (as for a blank box; an empty MATCH is an FTS5 error).

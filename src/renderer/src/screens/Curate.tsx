@@ -12,7 +12,9 @@ import { type Example, KINDS, SPLITS, STATUSES } from '../../../shared/domain';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { ComingWith, ErrorBox } from '../components/common';
+import { Highlight, searchTerms, TermsContext } from '../components/Highlight';
 import { useNav } from '../nav';
+import { countsOf, Detail, KeyHelp, type Mode, Select } from './CurateDetail';
 import { HardNegatives } from './HardNegatives';
 
 const features = tableFeatures({});
@@ -37,18 +39,17 @@ const columns = helper.columns([
     header: 'Status',
     cell: (c) => <span className={`badge ${c.getValue()}`}>{c.getValue()}</span>,
   }),
-  helper.accessor('query', { header: 'Query' }),
-  helper.accessor('positive', { header: 'Positive' }),
+  helper.accessor('query', { header: 'Query', cell: (c) => <Highlight text={c.getValue()} /> }),
+  helper.accessor('positive', { header: 'Positive', cell: (c) => <Highlight text={c.getValue()} /> }),
   helper.accessor((e) => e.rejectReason ?? '', { id: 'reason', header: 'Reason' }),
   helper.accessor((e) => e.generatorModel ?? e.origin, { id: 'model', header: 'Model / origin' }),
 ]);
 const GRID = '64px 100px 84px 108px minmax(160px,2fr) minmax(160px,2fr) 130px 150px';
 
-type Mode = null | 'reject' | 'edit' | 'help';
-interface UndoEntry {
-  before: Example;
-  what: 'review' | 'edit';
-}
+type UndoEntry =
+  | { before: Example; what: 'review' | 'edit' }
+  // A bulk action is one entry: its review events are undone together.
+  | { what: 'bulk'; action: string; changed: number; range: { after: number; upTo: number } };
 
 export function CurateScreen() {
   const nav = useNav();
@@ -114,6 +115,12 @@ function Curator({ dataset }: { dataset: string }) {
     [dataset],
     (e) => e.topic === 'examples' && e.dataset === dataset && !e.ids,
   );
+  // Whole-dataset counts for the filter menus (each option says how many rows it has).
+  const all = useQuery(
+    (c) => c.datasets.stats.query({ name: dataset }),
+    [dataset],
+    (e) => e.topic === 'examples' && e.dataset === dataset,
+  );
   const counts = useQuery(
     (c) => c.datasets.stats.query({ name: dataset, filter }),
     [dataset, JSON.stringify(filter)],
@@ -138,7 +145,11 @@ function Curator({ dataset }: { dataset: string }) {
         setRows((prev) => (after ? [...prev, ...r.rows] : r.rows));
         setNext(r.next);
         setError(null);
-        if (!after) setSel(0);
+        if (!after) {
+          // A new filter or sort: the selection is the first row, and the list shows it.
+          setSel(0);
+          if (scrollRef.current) scrollRef.current.scrollTop = 0;
+        }
       } catch (e) {
         if (g === gen.current) setError(errorText(e));
       } finally {
@@ -170,6 +181,15 @@ function Curator({ dataset }: { dataset: string }) {
   }, [lastItem, sel, rows.length, next, loadingPage, load]);
 
   const current = rows[sel] as Example | undefined;
+  // Token counts of the selected example with the chosen model's tokenizer (a folder path, kept locally).
+  const [tokenModel, setTokenModel] = useState(() => localStorage.getItem('embedsmith.tokenModel') ?? '');
+  const tokens = useQuery(
+    (c) =>
+      current && tokenModel
+        ? c.examples.tokens.query({ ids: [current.id], model: tokenModel })
+        : Promise.resolve(null),
+    [current?.id, current?.updatedAt, tokenModel],
+  );
   const move = useCallback(
     (d: number) => {
       setSel((s) => {
@@ -207,6 +227,16 @@ function Curator({ dataset }: { dataset: string }) {
     const last = undo[undo.length - 1];
     if (!last) return setNotice('nothing to undo');
     setUndo((u) => u.slice(0, -1));
+    if (last.what === 'bulk') {
+      try {
+        const r = await client.examples.undoBulk.mutate({ dataset, ...last.range });
+        setNotice(`undid ${last.action} of ${r.restored.toLocaleString()} examples`);
+        void load(null);
+      } catch (err) {
+        setNotice(errorText(err));
+      }
+      return;
+    }
     const b = last.before;
     try {
       let e: Example;
@@ -320,394 +350,294 @@ function Curator({ dataset }: { dataset: string }) {
 
   const c = counts.data;
   const total = c?.total ?? null;
+  const terms = useMemo(() => searchTerms(filter.search), [filter.search]);
   return (
-    <div className="screen curate">
-      <div className="toolbar">
-        <div className="tabs">
-          <button
-            type="button"
-            className={view === 'examples' ? 'on' : ''}
-            onClick={() => setView('examples')}
-          >
-            Examples
-          </button>
-          <button
-            type="button"
-            className={view === 'negatives' ? 'on' : ''}
-            onClick={() => setView('negatives')}
-          >
-            Hard negatives
-          </button>
-        </div>
-        <input
-          ref={searchRef}
-          aria-label="search"
-          placeholder="search text (/)"
-          value={searchText}
-          onChange={(e) => setSearchText(e.target.value)}
-        />
-        <Select
-          label="kind"
-          value={filter.kind as string}
-          options={KINDS}
-          onChange={(v) => setF('kind', v as never)}
-        />
-        <Select
-          label="language"
-          value={filter.language as string}
-          options={(facets.data?.languages ?? []).map((l) => l.value)}
-          onChange={(v) => setF('language', v)}
-        />
-        <Select
-          label="status"
-          value={filter.status as string}
-          options={STATUSES}
-          onChange={(v) => setF('status', v as never)}
-        />
-        <Select
-          label="split"
-          value={filter.split as string}
-          options={[...SPLITS, 'none']}
-          onChange={(v) => setF('split', v as never)}
-        />
-        <Select
-          label="generator model"
-          value={filter.generatorModel}
-          options={(facets.data?.generatorModels ?? []).map((l) => l.value)}
-          onChange={(v) => setF('generatorModel', v)}
-        />
-        <Select
-          label="reject reason"
-          value={filter.rejectReason}
-          // The reviewer's reasons are always offered; reasons from generation or imports come from facets.
-          options={[
-            ...new Set([...REJECT_REASONS, ...(facets.data?.rejectReasons ?? []).map((l) => l.value)]),
-          ]}
-          onChange={(v) => setF('rejectReason', v)}
-        />
-        <button
-          type="button"
-          onClick={() => {
-            setFilter({});
-            setSearchText('');
-          }}
-        >
-          Clear
-        </button>
-      </div>
-      <div className="counts" data-testid="counts">
-        <strong data-testid="count-total">{total === null ? '…' : total.toLocaleString()}</strong> matching
-        {STATUSES.map((s) => (
-          <span key={s} className={`badge ${s}`} data-testid={`count-${s}`}>
-            {s} {(c?.byStatus[s] ?? 0).toLocaleString()}
-          </span>
-        ))}
-        <span className="spacer" />
-        <span className="muted">bulk on this filter:</span>
-        <button type="button" disabled={!total} onClick={() => setBulk('accept')}>
-          Accept all
-        </button>
-        <button type="button" disabled={!total} onClick={() => setBulk('reject')}>
-          Reject all…
-        </button>
-        <button type="button" disabled={!total} onClick={() => setBulk('reset')}>
-          Reset all
-        </button>
-        <button type="button" onClick={() => setMode((m) => (m === 'help' ? null : 'help'))}>
-          Keys ?
-        </button>
-      </div>
-      {bulk && (
-        <div className="confirm" role="alertdialog">
-          {bulk === 'accept' ? 'Accept' : bulk === 'reject' ? 'Reject' : 'Reset'} all{' '}
-          <strong>{total?.toLocaleString()}</strong> examples matching this filter?
-          {bulk === 'reject' && (
-            <select
-              aria-label="bulk reason"
-              value={bulkReason}
-              onChange={(e) => setBulkReason(e.target.value)}
+    <TermsContext.Provider value={terms}>
+      <div className="screen curate">
+        <div className="toolbar">
+          <div className="tabs">
+            <button
+              type="button"
+              className={view === 'examples' ? 'on' : ''}
+              onClick={() => setView('examples')}
             >
-              {REJECT_REASONS.map((r) => (
-                <option key={r}>{r}</option>
-              ))}
-            </select>
-          )}
+              Examples
+            </button>
+            <button
+              type="button"
+              className={view === 'negatives' ? 'on' : ''}
+              onClick={() => setView('negatives')}
+            >
+              Hard negatives
+            </button>
+          </div>
+          <input
+            ref={searchRef}
+            aria-label="search"
+            placeholder="search text (/)"
+            value={searchText}
+            onChange={(e) => setSearchText(e.target.value)}
+          />
+          <Select
+            label="kind"
+            value={filter.kind as string}
+            options={KINDS}
+            counts={all.data?.byKind}
+            onChange={(v) => setF('kind', v as never)}
+          />
+          <Select
+            label="language"
+            value={filter.language as string}
+            options={(facets.data?.languages ?? []).map((l) => l.value)}
+            counts={countsOf(facets.data?.languages)}
+            onChange={(v) => setF('language', v)}
+          />
+          <Select
+            label="status"
+            value={filter.status as string}
+            options={STATUSES}
+            counts={all.data?.byStatus}
+            onChange={(v) => setF('status', v as never)}
+          />
+          <Select
+            label="split"
+            value={filter.split as string}
+            options={[...SPLITS, 'none']}
+            counts={all.data?.bySplit}
+            onChange={(v) => setF('split', v as never)}
+          />
+          <Select
+            label="generator model"
+            value={filter.generatorModel}
+            options={(facets.data?.generatorModels ?? []).map((l) => l.value)}
+            counts={countsOf(facets.data?.generatorModels)}
+            onChange={(v) => setF('generatorModel', v)}
+          />
+          <Select
+            label="reject reason"
+            value={filter.rejectReason}
+            // The reviewer's reasons are always offered; reasons from generation or imports come from facets.
+            options={[
+              ...new Set([...REJECT_REASONS, ...(facets.data?.rejectReasons ?? []).map((l) => l.value)]),
+            ]}
+            counts={countsOf(facets.data?.rejectReasons)}
+            onChange={(v) => setF('rejectReason', v)}
+          />
+          {(facets.data?.attributes ?? []).map((a) => (
+            <Select
+              key={a.key}
+              label={a.key.replace(/_/g, ' ')}
+              value={filter.attributes?.[a.key]}
+              options={a.values.map((v) => v.value)}
+              counts={countsOf(a.values)}
+              onChange={(v) =>
+                setFilter((f) => {
+                  const { [a.key]: _drop, ...rest } = f.attributes ?? {};
+                  const attributes = v ? { ...rest, [a.key]: v } : rest;
+                  return { ...f, attributes: Object.keys(attributes).length ? attributes : undefined };
+                })
+              }
+            />
+          ))}
           <button
             type="button"
-            className="primary"
-            onClick={async () => {
-              const action = bulk;
-              setBulk(null);
-              try {
-                const r = await client.examples.bulkReview.mutate({
-                  dataset,
-                  filter,
-                  action,
-                  reason: action === 'reject' ? bulkReason : undefined,
-                });
-                setNotice(`${action}: ${r.changed.toLocaleString()} examples changed`);
-                void load(null);
-              } catch (err) {
-                setNotice(errorText(err));
-              }
+            onClick={() => {
+              setFilter({});
+              setSearchText('');
             }}
           >
-            Confirm
-          </button>
-          <button type="button" onClick={() => setBulk(null)}>
-            Cancel
+            Clear
           </button>
         </div>
-      )}
-      <ErrorBox error={error ?? counts.error} onRetry={() => void load(null)} />
-      {notice && <div className="notice">{notice}</div>}
-      {mode === 'help' && <KeyHelp />}
-      {view === 'negatives' ? (
-        info?.capabilities.mining ? (
-          <HardNegatives dataset={dataset} filter={filter} />
-        ) : (
-          <ComingWith
-            what="The hard-negative review view (model scores per negative)"
-            service="mining service"
-          />
-        )
-      ) : (
-        <>
-          <div className="vtable">
-            <div className="vrow vhead" style={{ gridTemplateColumns: GRID }}>
-              {table.getHeaderGroups()[0].headers.map((h) => (
-                <div key={h.id}>
-                  {SORTABLE[h.id] ? (
-                    <button type="button" className="sort" onClick={() => clickSort(h.id)}>
-                      <table.FlexRender header={h} />
-                      {SORTABLE[h.id] === sort ? (desc ? ' ▼' : ' ▲') : ''}
-                    </button>
-                  ) : (
-                    <table.FlexRender header={h} />
-                  )}
-                </div>
-              ))}
-            </div>
-            <div className="vbody" ref={scrollRef} data-testid="curate-rows">
-              <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
-                {items.map((it) => {
-                  const row = tableRows[it.index];
-                  return (
-                    // biome-ignore lint/a11y/noStaticElementInteractions: keys are global on this screen (j/k/a/r/e/u)
-                    // biome-ignore lint/a11y/useKeyWithClickEvents: idem; a click only selects the row
-                    <div
-                      key={row.id}
-                      data-selected={it.index === sel}
-                      data-id={row.original.id}
-                      className={`vrow${it.index === sel ? ' selected' : ''}`}
-                      style={{
-                        gridTemplateColumns: GRID,
-                        transform: `translateY(${it.start}px)`,
-                        height: ROW_H,
-                      }}
-                      onClick={() => setSel(it.index)}
-                    >
-                      {row.getAllCells().map((cell) => (
-                        <div key={cell.id} className="cell">
-                          <table.FlexRender cell={cell} />
-                        </div>
-                      ))}
-                    </div>
-                  );
-                })}
-              </div>
-              {!rows.length && !loadingPage && (
-                <div className="empty">
-                  {filter && Object.keys(filter).length
-                    ? 'No example matches these filters. Clear them to see everything.'
-                    : 'No examples yet. Generate some, or import a file.'}
-                </div>
-              )}
-            </div>
-            <div className="vfoot muted">
-              {rows.length.toLocaleString()} loaded{next ? ' (scroll for more)' : ''}
-              {loadingPage ? ' · loading…' : ''}
-            </div>
-          </div>
-          {current && (
-            <Detail
-              key={current.id}
-              example={current}
-              mode={mode}
-              onCancel={() => setMode(null)}
-              onReject={(reason) => {
-                setMode(null);
-                review('reject', reason);
-              }}
-              onSave={async (changes) => {
-                setMode(null);
-                const before = current;
-                const fields = Object.keys(changes) as EditField[];
-                if (!fields.length) return;
-                await act(
-                  async () => {
-                    let e = before;
-                    for (const f of fields)
-                      e = await client.examples.edit.mutate({
-                        id: before.id,
-                        field: f,
-                        value: changes[f] ?? null,
-                      });
-                    return e;
-                  },
-                  { before, what: 'edit' },
-                  false,
-                );
-              }}
-            />
-          )}
-        </>
-      )}
-    </div>
-  );
-}
-
-function Select({
-  label,
-  value,
-  options,
-  onChange,
-}: {
-  label: string;
-  value: string | undefined;
-  options: readonly string[];
-  onChange: (v: string) => void;
-}) {
-  return (
-    <select aria-label={label} value={value ?? ''} onChange={(e) => onChange(e.target.value)}>
-      <option value="">{label}: any</option>
-      {options.map((o) => (
-        <option key={o} value={o}>
-          {o || '(none)'}
-        </option>
-      ))}
-    </select>
-  );
-}
-
-function KeyHelp() {
-  return (
-    <div className="keyhelp" data-testid="keyhelp">
-      <b>j/↓</b> next · <b>k/↑</b> previous · <b>a</b> accept · <b>r</b> reject (then 1–
-      {REJECT_REASONS.length}) · <b>x</b> reset · <b>e</b> edit (Ctrl+Enter saves) · <b>u</b>/<b>Ctrl+Z</b>{' '}
-      undo · <b>/</b> search · <b>Esc</b> close
-    </div>
-  );
-}
-
-function Detail({
-  example: e,
-  mode,
-  onCancel,
-  onReject,
-  onSave,
-}: {
-  example: Example;
-  mode: Mode;
-  onCancel: () => void;
-  onReject: (reason: string) => void;
-  onSave: (changes: Partial<Record<EditField, string | null>>) => void;
-}) {
-  const [draft, setDraft] = useState({ query: e.query, positive: e.positive, negative: e.negative ?? '' });
-  const firstRef = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
-    if (mode === 'edit') firstRef.current?.focus();
-  }, [mode]);
-  const save = () => {
-    const changes: Partial<Record<EditField, string | null>> = {};
-    if (draft.query !== e.query) changes.query = draft.query;
-    if (draft.positive !== e.positive) changes.positive = draft.positive;
-    if (draft.negative !== (e.negative ?? '')) changes.negative = draft.negative || null;
-    onSave(changes);
-  };
-  const attrs = useMemo(
-    () =>
-      Object.entries({
-        ...e.attributes,
-        ...e.extras,
-        origin: e.origin,
-        model: e.generatorModel,
-        template: e.templateVersion,
-        run: e.runId,
-        split: e.split,
-        seed: e.seed,
-      }).filter(([, v]) => v !== null && v !== undefined && v !== ''),
-    [e],
-  );
-  const texts: [EditField, string, string | null][] = [
-    ['query', 'Query', e.query],
-    ['positive', 'Positive', e.positive],
-    ['negative', 'Hard negative', e.negative],
-  ];
-  return (
-    <div className="detail" data-testid="detail">
-      <div className="detail-head">
-        <strong>#{e.id}</strong> <span className="badge">{e.kind}</span>{' '}
-        <span className={`badge ${e.status}`}>{e.status}</span>
-        {e.rejectReason && <span className="muted"> reason: {e.rejectReason}</span>}
-        <span className="muted"> {e.language ?? (e.srcLang ? `${e.srcLang} → ${e.tgtLang}` : '')}</span>
-        {e.instruction && <div className="instruction">Instruction: {e.instruction}</div>}
-      </div>
-      {mode === 'reject' && (
-        <div className="reasons" data-testid="reasons">
-          Reject because:{' '}
-          {REJECT_REASONS.map((r, i) => (
-            <button key={r} type="button" onClick={() => onReject(r)}>
-              {i + 1} {r}
-            </button>
-          ))}
-          <button type="button" onClick={onCancel}>
-            Esc
-          </button>
-        </div>
-      )}
-      <div className="triple">
-        {texts.map(([f, title, text], i) => (
-          <div key={f} className={`text-col ${f}`}>
-            <h3>{title}</h3>
-            {mode === 'edit' ? (
-              <textarea
-                ref={i === 0 ? firstRef : undefined}
-                aria-label={`edit ${f}`}
-                value={draft[f as 'query' | 'positive' | 'negative']}
-                onChange={(ev) => setDraft((d) => ({ ...d, [f]: ev.target.value }))}
-                onKeyDown={(ev) => {
-                  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
-                    ev.preventDefault();
-                    save();
-                  }
-                }}
-              />
-            ) : (
-              <div className="text">{text ?? <span className="muted">(none for this kind)</span>}</div>
-            )}
-          </div>
-        ))}
-      </div>
-      {mode === 'edit' && (
-        <div className="row-actions">
-          <button type="button" className="primary" onClick={save}>
-            Save (Ctrl+Enter)
-          </button>
-          <button type="button" onClick={onCancel}>
-            Cancel (Esc)
-          </button>
-        </div>
-      )}
-      {attrs.length > 0 && (
-        <div className="attrs">
-          {attrs.map(([k, v]) => (
-            <span key={k}>
-              <b>{k}</b> {typeof v === 'object' ? JSON.stringify(v) : String(v)}
+        <div className="counts" data-testid="counts">
+          <strong data-testid="count-total">{total === null ? '…' : total.toLocaleString()}</strong> matching
+          {STATUSES.map((s) => (
+            <span key={s} className={`badge ${s}`} data-testid={`count-${s}`}>
+              {s} {(c?.byStatus[s] ?? 0).toLocaleString()}
             </span>
           ))}
+          <span className="spacer" />
+          <span className="muted">bulk on this filter:</span>
+          <button type="button" disabled={!total} onClick={() => setBulk('accept')}>
+            Accept all
+          </button>
+          <button type="button" disabled={!total} onClick={() => setBulk('reject')}>
+            Reject all…
+          </button>
+          <button type="button" disabled={!total} onClick={() => setBulk('reset')}>
+            Reset all
+          </button>
+          <button type="button" onClick={() => setMode((m) => (m === 'help' ? null : 'help'))}>
+            Keys ?
+          </button>
         </div>
-      )}
-    </div>
+        {bulk && (
+          <div className="confirm" role="alertdialog">
+            {bulk === 'accept' ? 'Accept' : bulk === 'reject' ? 'Reject' : 'Reset'} all{' '}
+            <strong>{total?.toLocaleString()}</strong> examples matching this filter?
+            {bulk === 'reject' && (
+              <select
+                aria-label="bulk reason"
+                value={bulkReason}
+                onChange={(e) => setBulkReason(e.target.value)}
+              >
+                {REJECT_REASONS.map((r) => (
+                  <option key={r}>{r}</option>
+                ))}
+              </select>
+            )}
+            <button
+              type="button"
+              className="primary"
+              onClick={async () => {
+                const action = bulk;
+                setBulk(null);
+                try {
+                  const r = await client.examples.bulkReview.mutate({
+                    dataset,
+                    filter,
+                    action,
+                    reason: action === 'reject' ? bulkReason : undefined,
+                  });
+                  setNotice(`${action}: ${r.changed.toLocaleString()} examples changed (u undoes)`);
+                  if (r.undo && r.changed)
+                    setUndo((u) => [
+                      ...u.slice(-199),
+                      {
+                        what: 'bulk',
+                        action,
+                        changed: r.changed,
+                        range: r.undo as { after: number; upTo: number },
+                      },
+                    ]);
+                  void load(null);
+                } catch (err) {
+                  setNotice(errorText(err));
+                }
+              }}
+            >
+              Confirm
+            </button>
+            <button type="button" onClick={() => setBulk(null)}>
+              Cancel
+            </button>
+          </div>
+        )}
+        <ErrorBox error={error ?? counts.error} onRetry={() => void load(null)} />
+        {notice && <div className="notice">{notice}</div>}
+        {mode === 'help' && <KeyHelp />}
+        {view === 'negatives' ? (
+          info?.capabilities.mining ? (
+            <HardNegatives dataset={dataset} filter={filter} />
+          ) : (
+            <ComingWith
+              what="The hard-negative review view (model scores per negative)"
+              service="mining service"
+            />
+          )
+        ) : (
+          <>
+            <div className="vtable">
+              <div className="vrow vhead" style={{ gridTemplateColumns: GRID }}>
+                {table.getHeaderGroups()[0].headers.map((h) => (
+                  <div key={h.id}>
+                    {SORTABLE[h.id] ? (
+                      <button type="button" className="sort" onClick={() => clickSort(h.id)}>
+                        <table.FlexRender header={h} />
+                        {SORTABLE[h.id] === sort ? (desc ? ' ▼' : ' ▲') : ''}
+                      </button>
+                    ) : (
+                      <table.FlexRender header={h} />
+                    )}
+                  </div>
+                ))}
+              </div>
+              <div className="vbody" ref={scrollRef} data-testid="curate-rows">
+                <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+                  {items.map((it) => {
+                    const row = tableRows[it.index];
+                    return (
+                      // biome-ignore lint/a11y/noStaticElementInteractions: keys are global on this screen (j/k/a/r/e/u)
+                      // biome-ignore lint/a11y/useKeyWithClickEvents: idem; a click only selects the row
+                      <div
+                        key={row.id}
+                        data-selected={it.index === sel}
+                        data-id={row.original.id}
+                        className={`vrow${it.index === sel ? ' selected' : ''}`}
+                        style={{
+                          gridTemplateColumns: GRID,
+                          transform: `translateY(${it.start}px)`,
+                          height: ROW_H,
+                        }}
+                        onClick={() => setSel(it.index)}
+                      >
+                        {row.getAllCells().map((cell) => (
+                          <div key={cell.id} className="cell">
+                            <table.FlexRender cell={cell} />
+                          </div>
+                        ))}
+                      </div>
+                    );
+                  })}
+                </div>
+                {!rows.length && !loadingPage && (
+                  <div className="empty">
+                    {filter && Object.keys(filter).length
+                      ? 'No example matches these filters. Clear them to see everything.'
+                      : 'No examples yet. Generate some, or import a file.'}
+                  </div>
+                )}
+              </div>
+              <div className="vfoot muted">
+                {rows.length.toLocaleString()} loaded{next ? ' (scroll for more)' : ''}
+                {loadingPage ? ' · loading…' : ''}
+              </div>
+            </div>
+            {current && (
+              <Detail
+                key={current.id}
+                example={current}
+                mode={mode}
+                tokens={
+                  tokens.data && tokens.data.rows[0]?.id === current.id
+                    ? { ...tokens.data.rows[0], maxLength: tokens.data.maxLength }
+                    : null
+                }
+                tokenModel={tokenModel}
+                onTokenModel={(m) => {
+                  setTokenModel(m);
+                  localStorage.setItem('embedsmith.tokenModel', m);
+                }}
+                onCancel={() => setMode(null)}
+                onReject={(reason) => {
+                  setMode(null);
+                  review('reject', reason);
+                }}
+                onSave={async (changes) => {
+                  setMode(null);
+                  const before = current;
+                  const fields = Object.keys(changes) as EditField[];
+                  if (!fields.length) return;
+                  await act(
+                    async () => {
+                      let e = before;
+                      for (const f of fields)
+                        e = await client.examples.edit.mutate({
+                          id: before.id,
+                          field: f,
+                          value: changes[f] ?? null,
+                        });
+                      return e;
+                    },
+                    { before, what: 'edit' },
+                    false,
+                  );
+                }}
+              />
+            )}
+          </>
+        )}
+      </div>
+    </TermsContext.Provider>
   );
 }
