@@ -102,4 +102,52 @@ describe('ONNX export for transformers.js', () => {
       await model.dispose();
     },
   );
+
+  it.each([
+    ['no post-processor', null],
+    [
+      'a ByteLevel post-processor',
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
+    ],
+  ])('mistral with %s: the EOS template is added after it, and the pipeline still agrees', async (_, pp) => {
+    const root = tmpDir();
+    const src = path.join(root, 'src');
+    fs.cpSync(path.join(PARITY, 'mistral'), src, { recursive: true });
+    const tj = JSON.parse(fs.readFileSync(path.join(src, 'tokenizer.json'), 'utf8'));
+    fs.writeFileSync(path.join(src, 'tokenizer.json'), JSON.stringify({ ...tj, post_processor: pp }));
+    const model = EmbeddingModel.load(src, { inThread: true });
+    exportOnnx(model, path.join(root, 'out'), { weights: 'inline' });
+    env.allowRemoteModels = false;
+    env.localModelPath = root;
+    const pipe = await pipeline('feature-extraction', 'out', { local_files_only: true, dtype: 'fp32' });
+    const theirs = await pipe(TEXTS, { pooling: 'last_token', normalize: true });
+    const ours = await model.embed(TEXTS);
+    expect(maxDiff(theirs.data as Float32Array, ours)).toBeLessThan(1e-5);
+    await pipe.dispose();
+    await model.dispose();
+  });
+
+  it('bert with CLS pooling: the pipeline batched with pooling "cls" agrees, and 1_Pooling says cls_token', async () => {
+    const root = tmpDir();
+    const src = path.join(root, 'src');
+    fs.cpSync(path.join(PARITY, 'bert'), src, { recursive: true });
+    const pc = path.join(src, '1_Pooling', 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(pc, 'utf8'));
+    fs.writeFileSync(
+      pc,
+      JSON.stringify({ ...cfg, pooling_mode_mean_tokens: false, pooling_mode_cls_token: true }),
+    );
+    const model = EmbeddingModel.load(src, { inThread: true });
+    expect(model.pooling).toBe('cls');
+    exportOnnx(model, path.join(root, 'out'), { weights: 'inline' });
+    const written = JSON.parse(fs.readFileSync(path.join(root, 'out', '1_Pooling', 'config.json'), 'utf8'));
+    expect([written.pooling_mode_cls_token, written.pooling_mode_mean_tokens]).toEqual([true, false]);
+    env.allowRemoteModels = false;
+    env.localModelPath = root;
+    const pipe = await pipeline('feature-extraction', 'out', { local_files_only: true, dtype: 'fp32' });
+    const theirs = await pipe(TEXTS, { pooling: 'cls', normalize: true });
+    expect(maxDiff(theirs.data as Float32Array, await model.embed(TEXTS))).toBeLessThan(1e-5);
+    await pipe.dispose();
+    await model.dispose();
+  });
 });
