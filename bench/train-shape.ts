@@ -1,12 +1,14 @@
 // `npm run bench -- train --shape qwen2-0.6b|qwen3-0.6b|e5-mistral-7b [--threads 2] [--steps 1]
-//   [--dropout 0,0.1] [--layers N] [--mem] [--profile] [--no-peer]`
+//   [--dropout 0,0.1] [--layers N] [--mem] [--profile] [--plan] [--embed] [--no-peer]`
 // Our LoRA step at a real model shape (bench/real-shape.ts: random bf16 weights with the published config and
 // tensor names), batch 8 (+8 positives, +8 negatives), GradCache chunks of 4 × 128 tokens, r16 all-linear,
 // float32 compute on the CPU, against the real transformers 4.40.2 + peft 0.10.0 on Debian's torch
 // (bench/py/train_peft.py) on the same weights, token ids and thread count. Each side runs in its own process
 // (peak RSS is per process). `--mem`: activation memory per token from the peak RSS of one backward call at
 // chunk 2 and chunk 4, with and without layer recompute. `--profile`: ORT's node profile of one backward
-// call (Cast share). e5-mistral-7b runs a 2-layer slice (--layers) and extrapolates to 32 layers.
+// call (Cast share). `--plan`: graph build time and the memory plan at 24 GB RAM and 24/80/141 GB VRAM.
+// `--embed`: peak RSS of embedding 256 texts (the embed CLI's path). e5-mistral-7b runs a 2-layer slice
+// (--layers) and extrapolates to 32 layers.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,7 @@ import { EngineInfoNce } from '../src/main/training/loss-onnx';
 import { AdamW } from '../src/main/training/optim';
 import { mixSeed, mulberry32 } from '../src/main/training/rng';
 import { ensureRealShape, SHAPES } from './real-shape';
+import { planShape } from './train-plan';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -35,7 +38,7 @@ const flag = (name: string, def: string) => {
 };
 
 interface ChildSpec {
-  mode: 'step' | 'mem' | 'profile';
+  mode: 'step' | 'mem' | 'profile' | 'embed';
   model: string;
   threads: number;
   dropout: number;
@@ -64,6 +67,15 @@ const peakMb = () => process.resourceUsage().maxRSS / 1024;
 /** One measurement in this process. */
 async function child(spec: ChildSpec) {
   const t0 = performance.now();
+  if (spec.mode === 'embed') {
+    // The embed command's path: an inference session with the default optimisation, 256 texts.
+    const m = EmbeddingModel.load(spec.model, { maxLength: MAX_LEN, threads: spec.threads });
+    const texts = Array.from({ length: 256 }, (_, i) => spec.texts[i % spec.texts.length]);
+    const e = await m.embed(texts);
+    const s = (performance.now() - t0) / 1000;
+    await m.dispose();
+    return { texts: texts.length, dim: e.length / texts.length, seconds: s, peak_rss_mb: peakMb() };
+  }
   const enc = await createTrainableEncoder(
     {
       modelDir: spec.model,
@@ -364,6 +376,55 @@ async function main() {
         console.error(
           `ORT profile ${p.file}: ${p.node_ms.toFixed(0)} ms of nodes, Cast ${(100 * p.cast_share).toFixed(1)}%, top ${JSON.stringify(p.top)}`,
         );
+    }
+    if (argv.includes('--embed')) {
+      const r = runChild(
+        { mode: 'embed', model: f.dir, threads, dropout: 0, steps: 1, chunk: CHUNK, recompute: false, texts },
+        dir,
+      );
+      result.embed = r;
+      console.error(`embed 256 texts: ${r.seconds.toFixed(1)} s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
+    }
+    if (argv.includes('--plan')) {
+      // The full-depth checkpoint as a sparse all-zero file: graphs and plans need only its header.
+      const full = ensureRealShape(name, { sparse: true });
+      const plan = planShape(full.dir, [
+        {
+          label: '24 GB RAM',
+          budgetGb: 24,
+          dtype: 'float32',
+          batch: BATCH,
+          chunk: CHUNK,
+          maxLength: MAX_LEN,
+        },
+        ...[24, 80, 141].map((gb) => ({
+          label: `${gb} GB VRAM`,
+          budgetGb: gb,
+          dtype: 'float16' as const,
+          batch: 2048,
+          chunk: 16,
+          maxLength: 512,
+        })),
+      ]);
+      for (const p of plan.plans) console.error(p.lines.join('\n'));
+      console.error(
+        `graph build (both training graphs, ${fullLayers} layers): ${JSON.stringify(plan.graph_build_s)} s`,
+      );
+      result.plan = {
+        graph_build_s: plan.graph_build_s,
+        cases: plan.plans.map((p) => ({
+          budget: p.label,
+          dtype: p.plan.dtype,
+          chunk: p.plan.chunkSize,
+          max_length: p.plan.maxLength,
+          weights_gib: p.plan.weightsBytes / 2 ** 30,
+          activations_gib: { off: p.plan.activations.off / 2 ** 30, on: p.plan.activations.on / 2 ** 30 },
+          total_gib: p.plan.totalBytes / 2 ** 30,
+          fits: p.plan.fits,
+          recompute: p.plan.recompute,
+          largest_chunk: p.plan.largestChunk,
+        })),
+      };
     }
     if (scale > 1) {
       // A slice: per-layer cost scales with layers; the embedding/norm/pooling part is small beside them.
