@@ -246,14 +246,14 @@ export class EvalService {
       mine.set(key(t), t);
     }
     const stored = this.store.db.prepare(
-      `SELECT DISTINCT json_extract(scores_json, '$.source') AS source FROM eval_results
+      `SELECT DISTINCT json_extract(scores_json, '$.source') AS source, task_type AS type FROM eval_results
        WHERE task_name = ? AND split = ? AND COALESCE(json_extract(scores_json, '$.hf_subset'), 'default') = ?`,
     );
     for (const t of tasks)
-      for (const r of stored.all(t.name, t.split, t.hfSubset) as { source: string | null }[])
-        if (r.source && r.source !== t.source)
+      for (const r of stored.all(t.name, t.split, t.hfSubset) as { source: string | null; type: string }[])
+        if ((r.source && r.source !== t.source) || r.type !== t.type)
           throw usageError(
-            `task name "${t.name}" already holds results from ${r.source}; give ${t.source} its own name with --name`,
+            `task name "${t.name}" already holds ${r.type} results from ${r.source ?? 'another source'}; give ${t.source} (${t.type}) its own name with --name`,
           );
   }
 

@@ -134,11 +134,18 @@ describe('embedsmith eval: sources, MTEB result files, unique names', () => {
     expect(await main(evalArgs(home, '--task', `sts:${a}`))).toBe(0);
     stderr = '';
     expect(await main(evalArgs(home, '--task', `sts:${b}`))).toBe(2);
-    expect(stderr).toContain('already holds results from');
+    expect(stderr).toContain('already holds STS results from');
     expect(stderr).toContain('--name');
     // The same source again is fine (a re-run or another model), and --name separates b.
     expect(await main(evalArgs(home, '--task', `sts:${a}`))).toBe(0);
     expect(await main(evalArgs(home, '--task', `sts:${b}`, '--name', 'a-pairs-y'))).toBe(0);
+    // The same file as another task type under the same name would replace the STS entry: refused too.
+    stderr = '';
+    const sick = path.join(root, 'sick.tsv');
+    fs.writeFileSync(sick, 'sentence1\tsentence2\tlabel\na b\ta b\t1\nc d\te f\t0\n');
+    expect(await main(evalArgs(home, '--task', `sts:${sick}`, '--name', 'sick'))).toBe(0);
+    expect(await main(evalArgs(home, '--task', `pairclf:${sick}`, '--name', 'sick'))).toBe(2);
+    expect(stderr).toContain('already holds STS results');
   });
 
   it('a corpus id repeated with another text is refused naming file:line before the model is opened', async () => {
