@@ -63,6 +63,11 @@ export class RealtimeSender {
   private active = 0;
   private lastActive = Date.now();
   private readonly aborters = new Set<AbortController>();
+  private readonly running = new Set<Promise<void>>();
+  /** Resolves when the watchdog gave up on the run (answers it waits for may never come). */
+  private readonly stalled: Promise<void>;
+  private markStalled: () => void = () => {};
+  private gaveUp = false;
 
   constructor(
     private readonly host: SendHost,
@@ -72,6 +77,12 @@ export class RealtimeSender {
     // per request in flight makes every addEventListener O(in flight).
     host.abort.addEventListener('abort', () => {
       for (const c of this.aborters) c.abort();
+    });
+    this.stalled = new Promise((r) => {
+      this.markStalled = () => {
+        this.gaveUp = true;
+        r();
+      };
     });
   }
 
@@ -86,7 +97,7 @@ export class RealtimeSender {
   async run(): Promise<void> {
     const h = this.host;
     const c = h.config;
-    const running = new Set<Promise<void>>();
+    const running = this.running;
     const stallMs = c.stallMs ?? 120_000;
     const watchdog = setInterval(() => this.watch(stallMs), Math.min(1000, Math.max(20, stallMs / 4)));
     try {
@@ -141,7 +152,7 @@ export class RealtimeSender {
         running.add(p);
         p.finally(() => running.delete(p));
       }
-      while (running.size) await Promise.race(running);
+      while (running.size && !this.gaveUp) await Promise.race([...running, this.stalled]);
     } finally {
       clearInterval(watchdog);
     }
@@ -150,18 +161,21 @@ export class RealtimeSender {
   /** Fails the run when work is pending and nothing happened on the wire for `stallMs`. */
   private watch(stallMs: number) {
     const h = this.host;
-    if (this.active > 0 || h.stopReason || h.queue.settled()) {
+    const waiting = !this.running.size && (h.stopReason || h.queue.settled());
+    if (this.active > 0 || waiting) {
       this.lastActive = Date.now();
       return;
     }
     const idle = Date.now() - this.lastActive;
     if (idle < stallMs) return;
-    const waiting = Object.entries(h.queue.waitingByKind())
+    this.markStalled();
+    if (h.stopReason === 'failed') return;
+    const forTasks = Object.entries(h.queue.waitingByKind())
       .map(([k, n]) => `${n} ${k} waiting for tasks`)
       .join(', ');
     h.stop(
       'failed',
-      `stalled: nothing sent or answered for ${Math.round(idle / 1000)} s with ${h.queue.queued} items queued${waiting ? ` (${waiting})` : ''} and ${h.inflight} answers unstored; this is a bug, please report it (--resume ${h.runId} continues the run)`,
+      `stalled: nothing sent or answered for ${Math.round(idle / 1000)} s with ${h.queue.queued} items queued${forTasks ? ` (${forTasks})` : ''} and ${h.inflight} answers unstored; this is a bug, please report it (--resume ${h.runId} continues the run)`,
     );
   }
 

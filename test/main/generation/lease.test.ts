@@ -1,0 +1,71 @@
+import path from 'node:path';
+import os from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GenerationService } from '../../../src/main/generation';
+import { RunLease } from '../../../src/main/generation/lease';
+import { getRun } from '../../../src/main/generation/runs';
+import { Store } from '../../../src/main/store';
+import { tmpDir } from '../../helpers/tmp';
+
+const stores: Store[] = [];
+const leases: RunLease[] = [];
+afterEach(() => {
+  for (const l of leases.splice(0)) l.release('paused', null);
+  for (const s of stores.splice(0)) s.close();
+});
+
+function setup() {
+  const store = Store.open(path.join(tmpDir(), 'embedsmith.db'));
+  stores.push(store);
+  store.datasets.create('d');
+  const { runId } = new GenerationService(store).create({
+    dataset: 'd',
+    models: 'm',
+    count: 2,
+    kinds: 'sts',
+    languages: 'en',
+  });
+  return { db: store.db, runId };
+}
+const quiet = { lost() {}, cancelled() {}, paused() {} };
+
+describe('RunLease', () => {
+  it('one owner at a time: a live holder is named, a dead process on this host is taken over', () => {
+    const { db, runId } = setup();
+    const a = new RunLease(db, runId, `${os.hostname()}:${process.pid}:a`, 60_000);
+    leases.push(a);
+    a.acquire(quiet);
+    expect(getRun(db, runId)).toMatchObject({ state: 'running', lease_owner: a.owner });
+    const b = new RunLease(db, runId, `${os.hostname()}:${process.pid}:b`, 60_000);
+    expect(() => b.acquire(quiet)).toThrow(/being worked on by another process .*:a/);
+    // A pid that cannot be alive: its lease is free.
+    db.prepare('UPDATE generation_runs SET lease_owner = ? WHERE id = ?').run(
+      `${os.hostname()}:2147483646:x`,
+      runId,
+    );
+    leases.push(b);
+    b.acquire(quiet);
+    expect(getRun(db, runId).lease_owner).toBe(b.owner);
+    b.release('done', null);
+    expect(getRun(db, runId)).toMatchObject({ state: 'done', lease_owner: null, lease_expires_at: null });
+  });
+
+  it('the renewal notices a cancel from another process, and a lease taken away', async () => {
+    const { db, runId } = setup();
+    const events: string[] = [];
+    const l = new RunLease(db, runId, 'h:1:a', 150);
+    leases.push(l);
+    l.acquire({
+      lost: () => events.push('lost'),
+      cancelled: () => events.push('cancelled'),
+      paused: () => events.push('paused'),
+    });
+    db.prepare(`UPDATE generation_runs SET state = 'cancelled' WHERE id = ?`).run(runId);
+    for (let i = 0; i < 200 && !events.includes('cancelled'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(events).toContain('cancelled');
+    db.prepare(`UPDATE generation_runs SET lease_owner = 'h:2:b' WHERE id = ?`).run(runId);
+    for (let i = 0; i < 200 && !events.includes('lost'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(events).toContain('lost');
+  });
+});
