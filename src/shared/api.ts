@@ -3,6 +3,7 @@
 // can import `type AppRouter` without pulling the main process in.
 import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { BUSY_MESSAGE, isSqliteBusy } from './busy';
 import { inputs, type Services } from './contract';
 
 export interface ApiContext {
@@ -39,6 +40,8 @@ const userErrors = t.middleware(async ({ next }) => {
     throw new TRPCError({ code: 'BAD_REQUEST', message: zodMessage(cause), cause });
   if (cause?.name === 'UserError')
     throw new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
+  // The lock outlasted the busy timeout: 503 says "try again", never a 500.
+  if (isSqliteBusy(cause)) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: BUSY_MESSAGE, cause });
   return r;
 });
 

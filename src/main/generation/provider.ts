@@ -7,6 +7,7 @@ import OpenAI, {
   toFile,
 } from 'openai';
 import { createFetch } from './fetch';
+import { redactSecrets } from '../../shared/redact';
 import type { ErrorClass } from './reasons';
 
 export interface ProviderOptions {
@@ -150,7 +151,11 @@ export class Provider implements ChatClient {
           json = false;
           continue;
         }
-        throw classify(e);
+        // Before anything stores or shows it: some servers echo the key in a 401 (issue #21, item 16).
+        const err = classify(e);
+        const secrets = [this.opts.apiKey, ...Object.values(this.opts.headers ?? {})];
+        err.message = redactSecrets(err.message, secrets);
+        throw err;
       }
     }
   }
