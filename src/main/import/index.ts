@@ -5,6 +5,7 @@ import { UserError, usageError } from '../errors';
 import { type ProgressListener, ProgressTracker } from '../jobs/progress';
 import type { Store } from '../store';
 import { splitAssigner, splitSettings } from '../store/splits';
+import { createStaging, dropStaging, publishStaging, purgeDeadStagings } from '../store/staging';
 import { beirSource, looksLikeBeir } from './beir';
 import {
   detectLayout,
@@ -58,7 +59,11 @@ export interface ImportResult {
   indexSeconds: number;
 }
 
-const BATCH = 2000;
+/** Rows per chunk transaction: the first guess, and bounds for the size that takes about CHUNK_MS. */
+const FIRST_CHUNK = 2000;
+const MIN_CHUNK = 200;
+const MAX_CHUNK = 20_000;
+const CHUNK_MS = 100;
 
 /** Finds the layout of a JSONL file from its first line that parses and fits one. */
 async function detectFileLayout(file: string): Promise<LineLayout> {
@@ -115,12 +120,11 @@ function lineSource(file: string, layout: LineLayout, d: LineDefaults) {
 }
 
 /**
- * Imports a JSONL file or a BEIR folder into a dataset, all or nothing: one transaction spans the whole
- * file (rows are inserted in batches as lines stream in), so a malformed line, an error or a killed process
- * leaves the dataset as it was. Duplicates (by content hash) are skipped and counted.
- *
- * The transaction stays open across the awaits of the line reader, so the connection must not be used by
- * anything else until this resolves (the CLI and workers hold their own connection).
+ * Imports a JSONL file or a BEIR folder into a dataset, all or nothing: rows are committed in short chunks
+ * (~CHUNK_MS each, so other writers wait at most that) into a hidden staging dataset, and published into the
+ * dataset in one transaction at the end (src/main/store/staging.ts). A malformed line, an error or a killed
+ * process leaves the dataset as it was; the next import removes the staged rows of a killed one.
+ * Duplicates (by content hash) are skipped and counted.
  */
 export async function importDataset(
   store: Store,
@@ -179,17 +183,29 @@ export async function importDataset(
   let rejectFd: number | null = null;
   const db = store.db;
   if (db.inTransaction) throw new Error('importDataset: the connection is already in a transaction');
-  db.exec('BEGIN IMMEDIATE');
+  // What killed imports left behind goes first (invisible rows, deleted in short transactions).
+  purgeDeadStagings(db);
+  const target = store.datasets.find(name);
+  const splitFor = splitAssigner(target ? splitSettings(db, target.id) : undefined);
+  const staging = db.transaction(() => createStaging(db, name))();
   try {
-    const ds = store.datasets.find(name) ?? store.datasets.create(name);
-    if (opts.instruction?.trim()) store.datasets.setInstruction(name, opts.instruction);
-    const splitFor = splitAssigner(splitSettings(db, ds.id));
     let batch: NewExample[] = [];
+    let chunkRows = FIRST_CHUNK;
+    // One short transaction per chunk, all synchronous (never open across an await: a writer on another
+    // connection of this thread would wait for a lock only this thread can release). The chunk is sized
+    // to take about CHUNK_MS, which bounds how long any other writer waits.
     const flush = (final = false) => {
-      const r = store.examples.insertMany(ds.id, batch, { splitFor });
-      res.inserted += r.inserted;
-      res.duplicates += r.duplicates;
-      batch = [];
+      if (batch.length) {
+        const t = performance.now();
+        const r = db.transaction(() => store.examples.insertMany(staging.id, batch, { splitFor }))();
+        const ms = performance.now() - t;
+        chunkRows = Math.round(
+          Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, (chunkRows * CHUNK_MS) / Math.max(ms, 1))),
+        );
+        res.inserted += r.inserted;
+        res.duplicates += r.duplicates;
+        batch = [];
+      }
       tracker.setTotal(final ? res.read : source.total());
       tracker.update(res.read);
     };
@@ -217,13 +233,24 @@ export async function importDataset(
       }
       if (!rec.examples?.length) res.ignored++;
       else for (const e of rec.examples) batch.push(e);
-      if (batch.length >= BATCH) flush();
+      if (batch.length >= chunkRows) flush();
     }
     flush(true);
-    store.datasets.touch(ds.id);
-    db.exec('COMMIT');
+    // The whole file becomes visible at once; rows the dataset already has count as duplicates.
+    const pub = publishStaging(db, staging, name, {
+      create: Boolean(opts.create),
+      inside: () => {
+        if (opts.instruction?.trim()) store.datasets.setInstruction(name, opts.instruction);
+      },
+    });
+    res.inserted -= pub.duplicates;
+    res.duplicates += pub.duplicates;
   } catch (e) {
-    if (db.inTransaction) db.exec('ROLLBACK');
+    try {
+      dropStaging(db, staging.id);
+    } catch {
+      // Busy or gone: the next import purges it (its rows are invisible either way).
+    }
     throw e;
   } finally {
     if (rejectFd !== null) fs.closeSync(rejectFd);
@@ -232,7 +259,7 @@ export async function importDataset(
   // and 3): the rows are safe already, and an interrupted run resumes at the next search, stats or import.
   const t1 = Date.now();
   const indexTracker = new ProgressTracker(null, 'rows indexed', opts.onProgress);
-  store.examples.indexPending({
+  await store.examples.indexPendingYielding({
     onProgress: (done, total) => {
       indexTracker.setTotal(total);
       indexTracker.update(done);

@@ -38,7 +38,7 @@ export class DatasetStore {
     const rows = this.db
       .prepare(
         `SELECT d.*, (SELECT count(*) FROM examples e WHERE e.dataset_id = d.id) AS example_count
-         FROM datasets d ORDER BY d.name`,
+         FROM datasets d WHERE substr(d.name, 1, 8) <> '~import-' ORDER BY d.name`,
       )
       .all() as DatasetRow[];
     return rows.map(toDataset);

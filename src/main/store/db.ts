@@ -6,6 +6,31 @@ import { MIGRATIONS, type Migration } from './migrations';
 
 export type Db = Database.Database;
 
+/** How long a writer waits for another connection's write transaction (SQLite busy timeout). */
+export const BUSY_TIMEOUT_MS = Number(process.env.EMBEDSMITH_BUSY_TIMEOUT_MS) || 5000;
+
+export { BUSY_MESSAGE, isSqliteBusy } from '../../shared/busy';
+
+/**
+ * Every `db.transaction(fn)()` begins IMMEDIATE: a deferred transaction that reads first and then writes
+ * cannot wait for the lock (SQLite returns SQLITE_BUSY at once when another connection wrote meanwhile, so
+ * review clicks failed within milliseconds during an import); taking the write lock up front makes the busy
+ * timeout apply. Read-only transactions call `.deferred()` explicitly.
+ */
+function immediateByDefault(db: Db): void {
+  const make = db.transaction.bind(db);
+  // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3's Transaction type is generic over fn
+  (db as any).transaction = (fn: (...a: any[]) => any) => {
+    const t = make(fn);
+    return Object.assign((...a: unknown[]) => t.immediate(...a), {
+      default: t.immediate,
+      deferred: t.deferred,
+      immediate: t.immediate,
+      exclusive: t.exclusive,
+    });
+  };
+}
+
 /**
  * Opens (creating if needed) the workspace database: WAL, foreign keys, busy timeout, then migrations.
  * A file that is not a database, or one we cannot write, becomes a one-line UserError.
@@ -27,7 +52,8 @@ export function openDatabase(file: string, opts: { readonly?: boolean; migration
     if (fresh && !opts.readonly) db.pragma('page_size = 16384');
     if (!opts.readonly) db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    immediateByDefault(db);
     db.pragma('synchronous = NORMAL');
     // SQLite's default page cache is 2 MB; at 500k rows the content-hash UNIQUE index takes random
     // inserts, and a cache that holds the hot index pages keeps imports and deep pages off the disk.

@@ -125,6 +125,14 @@ describe('embedsmith datasets (CLI)', () => {
     const db = new Database(path.join(home, 'embedsmith.db'));
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
+    // The killed import's committed chunks were invisible; the next import removes them.
+    const small = path.join(dir, 'small.jsonl');
+    fs.writeFileSync(small, `${stLine(1)}\n${stLine(2)}\n`);
+    expect(cli(['datasets', 'import', 'big', small, '--home', home]).code).toBe(0);
+    const after = new Database(path.join(home, 'embedsmith.db'), { readonly: true });
+    expect(after.prepare('SELECT count(*) FROM examples').pluck().get()).toBe(2);
+    expect(after.prepare('SELECT name FROM datasets').pluck().all()).toEqual(['big']);
+    after.close();
   }, 60_000);
 
   it('gives one-line errors and the right exit codes for bad input', () => {
