@@ -30,7 +30,9 @@ export function createEvaluationApi(wb: Workbench, hub: EventHub, jobs: JobRegis
               adapterPaths: t.adapterPaths,
               onProgress: (task, p) => onProgress({ ...p, message: `${t.revision ?? 'base'} · ${task}` }),
             });
-            out.push({ model: r.model, revision: r.revision, tasks: r.results.length });
+            // What the run noticed about its data (empty texts, missing qrels docs, duplicates), per task.
+            const warnings = r.results.flatMap((x) => x.warnings ?? []);
+            out.push({ model: r.model, revision: r.revision, tasks: r.results.length, warnings });
           }
           return { evaluated: out.length, results: out };
         } finally {
