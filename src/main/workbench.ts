@@ -44,7 +44,11 @@ export class Workbench {
     const paths = workspacePaths(resolveHome(opts.home));
     fs.mkdirSync(paths.home, { recursive: true });
     const store = Store.open(paths.db);
-    return new Workbench(paths, store);
+    const wb = new Workbench(paths, store);
+    // Start-up reconciliation: jobs and runs whose process is gone (killed server or CLI) stop looking live.
+    new JobStore(store.db).reconcile();
+    wb.training.reconcile();
+    return wb;
   }
 
   close(): void {

@@ -9,6 +9,7 @@ import { JobRunner } from '../jobs/runner';
 import { JobStore } from '../jobs/store';
 import { latestCheckpoint } from '../training/checkpoint';
 import { formatPlan, planRefusal } from '../training/memory-plan';
+import { runLockHolder } from '../training/run-lock';
 import { newRunId, type PreparedRun, TrainingService } from '../training/service';
 import { readTrainLog } from '../training/train-log';
 import type { Workbench } from '../workbench';
@@ -35,6 +36,7 @@ interface RunRow {
   out_dir: string;
   config_json: string;
   created_at: string;
+  error: string | null;
 }
 
 /** A runs-table row: the stored run, plus what this process saw live, plus what its folder holds. */
@@ -57,7 +59,7 @@ function runInfo(r: RunRow, l: Live | undefined, resumable: boolean): TrainingRu
     losses: l?.losses.length ? l.losses.slice(-2000) : readTrainLog(r.out_dir),
     live: l?.last ?? null,
     adapterDir: l?.adapterDir ?? (fs.existsSync(path.join(adapter, 'adapter_config.json')) ? adapter : null),
-    error: l?.error ?? null,
+    error: l?.error ?? r.error ?? null,
     datasets: config.datasets ?? [],
     device: config.device ?? 'auto',
     deviceUsed: l?.deviceUsed ?? null,
@@ -176,7 +178,24 @@ export function createTrainingApi(wb: Workbench, hub: EventHub): Services['train
     },
     cancel(i) {
       const l = runs.get(i.runId);
-      if (!l?.running) throw new UserError(`training run ${i.runId} is not running in this app`);
+      if (!l?.running) {
+        // An interrupted run (its process gone, or its resume failed) is cancelled where it stands.
+        const r = rowOf(i.runId);
+        const holder = runLockHolder(r.out_dir);
+        if (holder)
+          throw new UserError(
+            `training run ${r.id} runs in another process (pid ${holder.pid}); stop it there`,
+          );
+        if (r.state !== 'interrupted' && r.state !== 'failed')
+          throw new UserError(`training run ${i.runId} is not running (${r.state})`);
+        wb.store.db
+          .prepare(
+            `UPDATE training_runs SET state = 'cancelled', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
+          )
+          .run(r.id);
+        hub.emit({ topic: 'training', runId: r.id, state: 'cancelled' });
+        return { runId: r.id };
+      }
       l.cancel();
       return { runId: i.runId };
     },

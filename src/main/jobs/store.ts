@@ -48,8 +48,8 @@ export class JobStore {
 
   create(type: string, config: Record<string, unknown>, id = newJobId(type)): JobRecord {
     this.db
-      .prepare('INSERT INTO jobs (id, type, config_json) VALUES (?, ?, ?)')
-      .run(id, type, JSON.stringify(config));
+      .prepare('INSERT INTO jobs (id, type, config_json, pid) VALUES (?, ?, ?, ?)')
+      .run(id, type, JSON.stringify(config), process.pid);
     return this.get(id);
   }
 
@@ -91,6 +91,26 @@ export class JobStore {
   }
 
   /**
+   * Start-up reconciliation: jobs left 'running'/'queued' by a process that is gone (server or CLI killed,
+   * crash) end as failed with an "interrupted" error (the jobs table's states are fixed; their work resumes
+   * through the job type's own resume path). Jobs of a live process, this one included, are left alone.
+   * Returns the ids it closed.
+   */
+  reconcile(): string[] {
+    const rows = this.db.prepare(`SELECT id, pid FROM jobs WHERE state IN ('running','queued')`).all() as {
+      id: string;
+      pid: number | null;
+    }[];
+    const gone = rows.filter((r) => r.pid !== process.pid && !pidAlive(r.pid ?? 0));
+    const close = this.db.prepare(
+      `UPDATE jobs SET state = 'failed', error = ?, finished_at = ${NOW}, updated_at = ${NOW} WHERE id = ? AND state IN ('running','queued')`,
+    );
+    for (const r of gone)
+      close.run(`interrupted: the process running it${r.pid ? ` (pid ${r.pid})` : ''} is gone`, r.id);
+    return gone.map((r) => r.id);
+  }
+
+  /**
    * Jobs left 'running' by a process that died (SIGKILL, crash) are marked failed at startup, so the
    * app never shows a ghost run; their work resumes through the job type's own resume path.
    */
@@ -107,4 +127,15 @@ export class JobStore {
 export function newJobId(type: string): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   return `${type}-${t}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Whether a process with this pid exists (EPERM: it exists but belongs to another user). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

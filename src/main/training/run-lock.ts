@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors';
+import { pidAlive } from '../jobs/store';
+
+export { pidAlive };
 
 /**
  * One training process per run folder: `<run>/.lock` holds the owner's pid. A second `train --out X` or
@@ -20,17 +23,6 @@ interface Holder {
 
 export interface RunLock {
   release(): void;
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readHolder(file: string): Holder | null {

@@ -18,7 +18,7 @@ import type { TrainJobEvent, TrainJobInput } from './job';
 import { latestCheckpoint } from './checkpoint';
 import { type MemoryPlan, planRefusal } from './memory-plan';
 import { trainingPlan } from './plan';
-import { assertRunDirFree, lockRunDir } from './run-lock';
+import { assertRunDirFree, lockRunDir, runLockHolder } from './run-lock';
 import { readRunJson, type StepEvent, totalStepsOf, type TrainResult, writeRunJson } from './trainer';
 
 export interface PreparedRun {
@@ -221,12 +221,12 @@ export class TrainingService {
        VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
        ON CONFLICT(id) DO UPDATE SET job_id = excluded.job_id, state = 'running', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
     ).run(p.runId, ds?.id ?? null, h.id, path.resolve(c.model), p.runDir, JSON.stringify(c), p.totalSteps);
-    const setState = (s: string) =>
+    const setState = (s: string, error: string | null = null) =>
       db
         .prepare(
-          `UPDATE training_runs SET state = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
+          `UPDATE training_runs SET state = ?, error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
         )
-        .run(s, p.runId);
+        .run(s, error, p.runId);
     const done = h.done.then(
       (r) => {
         lock.release();
@@ -235,7 +235,8 @@ export class TrainingService {
       },
       (e) => {
         lock.release();
-        setState('failed');
+        // A failed resume leaves the run as it was (its checkpoints intact): interrupted, resumable again.
+        setState(p.resume ? 'interrupted' : 'failed', (e as Error).message);
         throw e;
       },
     );
@@ -245,6 +246,25 @@ export class TrainingService {
   /** Asks a running training job to checkpoint and stop (the app's cancel button). */
   cancel(jobId: string): boolean {
     return this.runner.cancel(jobId);
+  }
+
+  /**
+   * Start-up reconciliation: a run left 'running'/'queued' whose run folder no live process holds (the
+   * server or CLI running it was killed) becomes 'interrupted', resumable from the app and the CLI. Its
+   * jobs row is closed by JobStore.reconcile. Returns the run ids it changed.
+   */
+  reconcile(): string[] {
+    const rows = this.store.db
+      .prepare(`SELECT id, out_dir FROM training_runs WHERE state IN ('running','queued')`)
+      .all() as { id: string; out_dir: string }[];
+    const gone = rows.filter((r) => !runLockHolder(r.out_dir));
+    const mark = this.store.db.prepare(
+      `UPDATE training_runs SET state = 'interrupted', error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+       WHERE id = ? AND state IN ('running','queued')`,
+    );
+    for (const r of gone)
+      mark.run('interrupted: the process running it is gone; resume it from its last checkpoint', r.id);
+    return gone.map((r) => r.id);
   }
 
   /** Runs listed newest first. */
