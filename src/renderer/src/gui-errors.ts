@@ -14,6 +14,14 @@ const REWRITES: [RegExp, string][] = [
   [/pass --skip-invalid/g, 'tick "Skip invalid lines"'],
   [/--skip-invalid/g, '"Skip invalid lines"'],
   [/(?:pass|with) --resume [^;,\s]+/g, 'with "Resume" on the run'],
+  // A system error about one of our own temp files says nothing a person can act on.
+  [
+    /E(?:NOENT|ACCES|PERM): [^,]*, \w+ '[^']*(?:\.tmp|\.part|tmp-\d+)[^']*'/g,
+    'a temporary file of this operation went missing (another process or a cleanup removed it); run it again',
+  ],
+  [/ENOENT: no such file or directory, \w+ '([^']+)'/g, '$1 does not exist; check the path'],
+  [/EACCES: permission denied, \w+ '([^']+)'/g, 'no permission to use $1; pick a folder you can write to'],
+  [/ENOSPC: no space left on device[^;]*/g, 'the disk is full; free some space and run it again'],
 ];
 
 export interface GuiError {

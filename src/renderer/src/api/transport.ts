@@ -11,6 +11,7 @@ import {
 } from '@trpc/client';
 import { ipcLink } from 'trpc-electron/renderer';
 import type { AppRouter } from '../../../shared/api';
+import { guiError } from '../gui-errors';
 
 export type ApiClient = TRPCClient<AppRouter>;
 
@@ -49,12 +50,15 @@ export function createApiClient(): ApiClient {
   });
 }
 
-/** A readable message for any error a call can throw (schema issues and UserErrors come through as text). */
+/**
+ * A readable message for any error a call can throw (schema issues and UserErrors come through as text),
+ * in the app's words: controls and buttons rather than CLI flags and commands (gui-errors.ts).
+ */
 export function errorText(e: unknown): string {
   if (e instanceof Error) {
     if (/Failed to fetch|NetworkError|ECONNREFUSED/.test(e.message))
       return 'cannot reach the Embedsmith server; check that `embedsmith serve` is still running, then reload';
-    return e.message;
+    return guiError(e.message).text;
   }
   return String(e);
 }

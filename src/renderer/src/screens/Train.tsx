@@ -78,7 +78,8 @@ export function TrainScreen() {
         runs.reload();
       }
     } catch (err) {
-      const g = guiError(errorText(err));
+      // The raw message: its flags and zod paths name the fields to highlight.
+      const g = guiError(err instanceof Error ? err.message : errorText(err));
       setFieldErrors(Object.fromEntries(g.fields.map((k) => [k, g.text])));
       setError(g.text);
     }
