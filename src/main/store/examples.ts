@@ -8,6 +8,7 @@ import type {
   Split,
   StatsCell,
 } from '../../shared/domain';
+import { normaliseLanguage } from '../../shared/languages';
 import { UserError } from '../errors';
 import type { Statement } from 'better-sqlite3';
 import { type Db, nowIso } from './db';
@@ -154,6 +155,18 @@ export function ftsQuery(text: string): string {
   return tokens.map((t) => `"${t.replace(/^"|"$/g, '').replace(/"/g, '""')}"`).join(' ');
 }
 
+/** A row with its languages as one code each (src/shared/languages.ts); the same object when already so. */
+function withLanguages(e: NewExample): NewExample {
+  const language = normaliseLanguage(e.language);
+  const srcLang = normaliseLanguage(e.srcLang);
+  const tgtLang = normaliseLanguage(e.tgtLang);
+  return language === (e.language ?? null) &&
+    srcLang === (e.srcLang ?? null) &&
+    tgtLang === (e.tgtLang ?? null)
+    ? e
+    : { ...e, language, srcLang, tgtLang };
+}
+
 const jsonOrEmpty = (o: Record<string, unknown> | undefined) => {
   if (!o) return '{}';
   for (const _ in o) return JSON.stringify(o);
@@ -195,7 +208,9 @@ export class ExampleStore {
       // One timestamp per call (same format as the column default): two strftime('now') per row cost ~5% of
       // a bulk insert.
       const now = nowIso();
-      for (const e of rows) {
+      for (const e0 of rows) {
+        // One code per language before hashing (the language pair is part of the hash).
+        const e = withLanguages(e0);
         const hash = contentHash(e);
         // Positional parameters and skipped stringify of empty objects: the 500k-row bench is bound by this loop.
         const info = stmt.run(
@@ -378,36 +393,38 @@ export class ExampleStore {
       .map(([k]) => k);
     if (!keys.every((k) => k === 'kind' || k === 'language' || k === 'status')) return undefined;
     // Deferred: reads only (one snapshot for the three queries), so it never waits for a writer.
-    return this.db.transaction(() => {
-      const { lo, hi } = this.db
-        .prepare('SELECT min(id) AS lo, max(id) AS hi FROM examples WHERE dataset_id = ?')
-        .get(datasetId) as { lo: number | null; hi: number | null };
-      if (lo === null || hi === null) return [];
-      const c = filterSql(datasetId, f, 'c');
-      const est = (
-        this.db
-          .prepare(`SELECT coalesce(sum(c.n), 0) AS n FROM example_counts c WHERE ${c.where}`)
-          .get(...c.params) as { n: number }
-      ).n;
-      if (est <= offset) return undefined;
-      // Aim ~2% low: undershooting costs a short walk, overshooting the plain query.
-      const x = lo + Math.floor(((hi - lo + 1) * offset * 0.98) / est);
-      const { where, params } = filterSql(datasetId, f);
-      const below = (
-        this.db
+    return this.db
+      .transaction(() => {
+        const { lo, hi } = this.db
+          .prepare('SELECT min(id) AS lo, max(id) AS hi FROM examples WHERE dataset_id = ?')
+          .get(datasetId) as { lo: number | null; hi: number | null };
+        if (lo === null || hi === null) return [];
+        const c = filterSql(datasetId, f, 'c');
+        const est = (
+          this.db
+            .prepare(`SELECT coalesce(sum(c.n), 0) AS n FROM example_counts c WHERE ${c.where}`)
+            .get(...c.params) as { n: number }
+        ).n;
+        if (est <= offset) return undefined;
+        // Aim ~2% low: undershooting costs a short walk, overshooting the plain query.
+        const x = lo + Math.floor(((hi - lo + 1) * offset * 0.98) / est);
+        const { where, params } = filterSql(datasetId, f);
+        const below = (
+          this.db
+            .prepare(
+              `SELECT count(*) AS n FROM examples e INDEXED BY examples_curation WHERE ${where} AND e.id < ?`,
+            )
+            .get(...params, x) as { n: number }
+        ).n;
+        if (below > offset) return undefined;
+        return this.db
           .prepare(
-            `SELECT count(*) AS n FROM examples e INDEXED BY examples_curation WHERE ${where} AND e.id < ?`,
+            `SELECT e.id FROM examples e INDEXED BY examples_scan WHERE ${where} AND e.id >= ? ORDER BY e.id LIMIT ? OFFSET ?`,
           )
-          .get(...params, x) as { n: number }
-      ).n;
-      if (below > offset) return undefined;
-      return this.db
-        .prepare(
-          `SELECT e.id FROM examples e INDEXED BY examples_scan WHERE ${where} AND e.id >= ? ORDER BY e.id LIMIT ? OFFSET ?`,
-        )
-        .pluck()
-        .all(...params, x, limit, offset - below) as number[];
-    }).deferred();
+          .pluck()
+          .all(...params, x, limit, offset - below) as number[];
+      })
+      .deferred();
   }
 
   /** Streams every matching row in id order, without holding them all in memory. */

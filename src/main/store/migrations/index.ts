@@ -2,6 +2,7 @@ import { sql as core } from './001_core';
 import { sql as ftsDeferred } from './002_fts_deferred';
 import { sql as counts } from './003_counts';
 import { sql as languages } from './004_languages';
+import { sql as languages } from './004_languages';
 import { sql as generation } from './010_generation';
 import { sql as trainingReconcile } from './020_training_reconcile';
 import { sql as mining } from './040_mining';
@@ -22,6 +23,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 1, name: 'core', sql: core },
   { version: 2, name: 'fts-deferred', sql: ftsDeferred },
   { version: 3, name: 'counts', sql: counts },
+  { version: 4, name: 'languages', sql: languages },
   { version: 4, name: 'languages', sql: languages },
   { version: 10, name: 'generation', sql: generation },
   { version: 20, name: 'training-reconcile', sql: trainingReconcile },
