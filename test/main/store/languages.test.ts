@@ -52,7 +52,9 @@ describe('language normalisation', () => {
     const ins = old.prepare(
       `INSERT INTO examples (dataset_id, kind, language, query, positive, content_hash) VALUES (1, 'short-short', ?, ?, 'p', ?)`,
     );
-    raw.forEach((l, i) => ins.run(l, `q${i}`, `h${i}`));
+    raw.forEach((l, i) => {
+      ins.run(l, `q${i}`, `h${i}`);
+    });
     old.close();
     const store = new Store(openDatabase(file));
     try {
