@@ -54,13 +54,10 @@ export function bertForward(
   const H = c.hiddenSize;
   const e = 'embeddings';
   // [b, s] → [b, s, H] each, summed
-  let h = g.gather(m.weight(`${e}.word_embeddings.weight`, [c.vocabSize, H]), inp.inputIds);
-  h = g.add(h, g.gather(m.weight(`${e}.position_embeddings.weight`, [c.maxPositions, H]), inp.positionIds));
+  let h = m.embedding(`${e}.word_embeddings.weight`, [c.vocabSize, H], inp.inputIds);
+  h = g.add(h, m.embedding(`${e}.position_embeddings.weight`, [c.maxPositions, H], inp.positionIds));
   if (inp.tokenTypeIds)
-    h = g.add(
-      h,
-      g.gather(m.weight(`${e}.token_type_embeddings.weight`, [c.typeVocabSize, H]), inp.tokenTypeIds),
-    );
+    h = g.add(h, m.embedding(`${e}.token_type_embeddings.weight`, [c.typeVocabSize, H], inp.tokenTypeIds));
   h = m.layerNorm(h, `${e}.LayerNorm`, H, c.layerNormEps);
   for (let i = 0; i < c.numLayers; i++)
     h = m.layer(`encoder.layer.${i}`, () =>

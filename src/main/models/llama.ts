@@ -61,7 +61,7 @@ export function llamaForward(
   const { g } = m;
   const H = c.hiddenSize;
   // [b, s] ids → [b, s, H]
-  let h = g.gather(m.weight('embed_tokens.weight', [c.vocabSize, H]), inp.inputIds);
+  let h = m.embedding('embed_tokens.weight', [c.vocabSize, H], inp.inputIds);
   // RoPE tables from the fed positions: [b, s, hd]
   const { cos, sin } = g.ropeCosSin(inp.positionIds, c.headDim, c.ropeTheta, m.dtype);
   for (let i = 0; i < c.numLayers; i++) {

@@ -77,6 +77,19 @@ export class ModelContext {
 
   /** A frozen weight by its transformers name, checked against the shape config.json implies. */
   weight(name: string, shape: number[]): Tensor {
+    return this.g.cast(this.storedWeight(name, shape), this.dtype);
+  }
+
+  /**
+   * An embedding lookup: rows of the table gathered in its stored dtype, then cast to the compute dtype, so
+   * a half-precision table is never converted whole (0.6B: 512 rows instead of a 621 MB float32 table).
+   */
+  embedding(name: string, shape: number[], ids: Tensor): Tensor {
+    return this.g.cast(this.g.gather(this.storedWeight(name, shape), ids), this.dtype);
+  }
+
+  /** The weight as stored (or as fed, see feedWeights), before any cast to the compute dtype. */
+  private storedWeight(name: string, shape: number[]): Tensor {
     const o = this.opts.overrides?.get(name);
     if (o) {
       if (o.length !== shape.reduce((a, b) => a * b, 1)) throw new UserError(`override ${name}: wrong size`);
@@ -90,8 +103,7 @@ export class ModelContext {
       this.fedWeights.set(name, { ...r, as: this.dtype });
       return this.g.input(name, this.dtype, shape);
     }
-    const w = this.g.weight(name, dt, shape, { file: r.header.file, offset: r.offset, length: r.length });
-    return this.g.cast(w, this.dtype);
+    return this.g.weight(name, dt, shape, { file: r.header.file, offset: r.offset, length: r.length });
   }
 
   /**

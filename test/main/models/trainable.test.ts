@@ -7,7 +7,7 @@ import { EmbeddingModel } from '../../../src/main/models/model';
 import { readF32, readInt, readStHeader } from '../../../src/main/models/safetensors';
 import { providerBlocker, toOnnx, writeSafetensors } from '../../../src/main/engine';
 import { f32ToBf16 } from '../../../src/main/engine/safetensors';
-import { buildTrainingBackward } from '../../../src/main/models/graphs';
+import { buildForward, buildTrainingBackward } from '../../../src/main/models/graphs';
 import {
   baseDtype,
   bfloat16Blocker,
@@ -380,6 +380,14 @@ describe('half-precision checkpoints on CPU: weights converted once, no per-call
     expect(weightNames.size).toBe(local.ck.names().length);
     const nodes = onnxProto.onnx.ModelProto.decode(onnx.bytes).graph!.node!;
     expect(nodes.filter((n) => n.opType === 'Cast' && weightNames.has(n.input![0])).length).toBe(0);
+    // Without fed weights (workers, GPUs, inference) the embedding rows are gathered in bf16, then cast:
+    // the table itself is never converted.
+    const inference = buildForward(local.ck, local.arch, { causal: true, pooled: true, dtype: 'float32' });
+    const inodes = onnxProto.onnx.ModelProto.decode(toOnnx(inference.outputs).bytes).graph!.node!;
+    expect(inodes.some((n) => n.opType === 'Cast' && n.input![0] === 'embed_tokens.weight')).toBe(false);
+    const gatherOut = inodes.find((n) => n.opType === 'Gather' && n.input![0] === 'embed_tokens.weight')!
+      .output![0];
+    expect(inodes.some((n) => n.opType === 'Cast' && n.input![0] === gatherOut)).toBe(true);
     const fed = await gradsOf(local);
     expect(fed.bytes).toBe(
       local.ck.names().reduce((n, k) => n + local.ck.ref(k).shape.reduce((a, b) => a * b, 1) * 4, 0),
