@@ -17,7 +17,8 @@ const PALETTE = [
 
 /**
  * Kind × language distribution as stacked horizontal bars (one bar per task kind, segments per language),
- * like the paper's data-statistics figures. The ten largest languages get a colour; the rest are "other".
+ * like the paper's data-statistics figures. The nine largest languages get a colour; the rest share grey in
+ * the bars and are each listed, with their counts, under the legend's expandable entry.
  */
 export function DistributionChart({ stats }: { stats: DatasetStats }) {
   const langs = Object.entries(stats.byLanguage)
@@ -36,7 +37,7 @@ export function DistributionChart({ stats }: { stats: DatasetStats }) {
     byKind.set(c.kind, m);
   }
   const max = Math.max(1, ...KINDS.map((k) => stats.byKind[k] ?? 0));
-  const legend = langs.length > top.length ? [...top, 'other'] : top;
+  const rest = langs.slice(top.length);
   return (
     <figure className="chart" aria-label="examples by kind and language">
       {KINDS.map((k) => {
@@ -60,12 +61,27 @@ export function DistributionChart({ stats }: { stats: DatasetStats }) {
         );
       })}
       <figcaption className="legend">
-        {legend.map((l) => (
+        {top.map((l) => (
           <span key={l}>
-            <i style={{ background: l === 'other' ? PALETTE[PALETTE.length - 1] : colour(l) }} />
-            {l || '(none)'} {l === 'other' ? '' : (stats.byLanguage[l] ?? 0).toLocaleString()}
+            <i style={{ background: colour(l) }} />
+            {l || '(none)'} {(stats.byLanguage[l] ?? 0).toLocaleString()}
           </span>
         ))}
+        {rest.length > 0 && (
+          // The grey segment is many languages: each is listed here, with its count (none is hidden).
+          <details data-testid="other-languages">
+            <summary>
+              <i style={{ background: PALETTE[PALETTE.length - 1] }} />
+              {rest.length} more language{rest.length === 1 ? '' : 's'} (
+              {rest.reduce((a, l) => a + (stats.byLanguage[l] ?? 0), 0).toLocaleString()})
+            </summary>
+            {rest.map((l) => (
+              <span key={l} data-lang={l}>
+                {l || '(none)'} {(stats.byLanguage[l] ?? 0).toLocaleString()}
+              </span>
+            ))}
+          </details>
+        )}
       </figcaption>
     </figure>
   );

@@ -6,6 +6,7 @@ import { errorText } from '../api/transport';
 import { Card, ComingWith, ErrorBox } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
 import { DistributionChart } from '../components/DistributionChart';
+import { KindLanguageMatrix } from '../components/KindLanguageMatrix';
 import { JobsList } from '../components/Jobs';
 import { useNav } from '../nav';
 
@@ -177,6 +178,12 @@ function DatasetDetail({ name }: { name: string }) {
           </div>
         </div>
       )}
+      {s && s.total > 0 && (
+        <>
+          <h3>Kind × language</h3>
+          <KindLanguageMatrix cells={s.cells} unit="rows" testId="dataset-matrix" />
+        </>
+      )}
     </Card>
   );
 }
@@ -274,7 +281,8 @@ function ImportSplit({ dataset, instruction }: { dataset: string | null; instruc
           <input
             value={imp.language}
             onChange={(e) => setImp({ ...imp, language: e.target.value })}
-            placeholder="en"
+            // No default: rows without a language stay without one (issue #18.5: a greyed "en" looked like one).
+            placeholder="none"
           />
         </label>
         <label>

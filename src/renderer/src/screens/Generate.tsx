@@ -20,6 +20,7 @@ import {
 } from './GenerateTools';
 import { Card, ComingWith, ErrorBox, formatDuration, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
+import { KindLanguageMatrix } from '../components/KindLanguageMatrix';
 import { useNav } from '../nav';
 
 // Non-secret provider settings persist in the renderer; the API key goes to main (OS keychain) only.
@@ -308,14 +309,13 @@ function PlanView({ plan }: { plan: GenerationPlanInfo }) {
           </span>
         ))}
       </div>
-      <div className="attrs muted">
-        {langs.slice(0, 20).map(([k, n]) => (
-          <span key={k}>
-            <b>{k}</b> {n}
-          </span>
-        ))}
-        {langs.length > 20 && <span>… {langs.length - 20} more languages</span>}
-      </div>
+      {/* Every language of the plan with its quota per kind (issue #18.5; the matrix is the Datasets one). */}
+      <KindLanguageMatrix
+        cells={plan.cells.map((c) => ({ kind: c.kind, language: c.language, count: c.quota }))}
+        unit="examples planned"
+        testId="plan-matrix"
+        initialRows={Math.min(12, langs.length)}
+      />
     </div>
   );
 }
