@@ -47,6 +47,7 @@ interface ChildSpec {
   recompute: boolean;
   texts: string[];
   profileDir?: string;
+  embedTexts?: number;
 }
 
 /** 3·BATCH texts of random English words, long enough that every one truncates to MAX_LEN tokens. */
@@ -70,7 +71,7 @@ async function child(spec: ChildSpec) {
   if (spec.mode === 'embed') {
     // The embed command's path: an inference session with the default optimisation, 256 texts.
     const m = EmbeddingModel.load(spec.model, { maxLength: MAX_LEN, threads: spec.threads });
-    const texts = Array.from({ length: 256 }, (_, i) => spec.texts[i % spec.texts.length]);
+    const texts = Array.from({ length: spec.embedTexts ?? 256 }, (_, i) => spec.texts[i % spec.texts.length]);
     const e = await m.embed(texts);
     const s = (performance.now() - t0) / 1000;
     await m.dispose();
@@ -378,12 +379,26 @@ async function main() {
         );
     }
     if (argv.includes('--embed')) {
+      // Calls embed 16 texts each: the peak of 256 texts is that of one call, so fewer texts measure it too.
+      const embedTexts = Number(flag('embed-texts', '256'));
       const r = runChild(
-        { mode: 'embed', model: f.dir, threads, dropout: 0, steps: 1, chunk: CHUNK, recompute: false, texts },
+        {
+          mode: 'embed',
+          model: f.dir,
+          threads,
+          dropout: 0,
+          steps: 1,
+          chunk: CHUNK,
+          recompute: false,
+          texts,
+          embedTexts,
+        },
         dir,
       );
       result.embed = r;
-      console.error(`embed 256 texts: ${r.seconds.toFixed(1)} s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
+      console.error(
+        `embed ${r.texts} texts: ${r.seconds.toFixed(1)} s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
+      );
     }
     if (argv.includes('--plan')) {
       // The full-depth checkpoint as a sparse all-zero file: graphs and plans need only its header.
