@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { TrainSettings } from '../../shared/training';
 import { UserError } from '../errors';
 import { JobRunner } from '../jobs/runner';
+import { resolveProvider } from '../models/trainable';
 import { JobStore } from '../jobs/store';
 import { latestCheckpoint } from '../training/checkpoint';
 import { formatPlan, planRefusal } from '../training/memory-plan';
@@ -62,7 +63,14 @@ function runInfo(r: RunRow, l: Live | undefined, resumable: boolean): TrainingRu
     error: l?.error ?? r.error ?? null,
     datasets: config.datasets ?? [],
     device: config.device ?? 'auto',
-    deviceUsed: l?.deviceUsed ?? null,
+    // The provider the trainer's encoder resolves the device to on this machine (the reference encoder is JS).
+    deviceUsed:
+      l?.deviceUsed ??
+      (config.encoder === 'reference'
+        ? 'cpu (reference)'
+        : config.device
+          ? resolveProvider(config.device)
+          : null),
     resumable,
   };
 }
@@ -87,7 +95,7 @@ export function createTrainingApi(wb: Workbench, hub: EventHub): Services['train
       adapterDir: null,
       error: null,
       running: true,
-      deviceUsed: null,
+      deviceUsed: p.config.encoder === 'reference' ? 'cpu (reference)' : resolveProvider(p.config.device),
     };
     let lastEmit = 0;
     const h = s.start(p, {
