@@ -158,7 +158,9 @@ export function createTrainingApi(wb: Workbench, hub: EventHub): Services['train
         throw new UserError(
           r.state === 'done'
             ? `run ${r.id} is finished; start a new run instead`
-            : `run ${r.id} has no checkpoint to resume from; start it again`,
+            : r.state === 'discarded'
+              ? `run ${r.id} was cancelled for good; start a new run instead`
+              : `run ${r.id} has no checkpoint to resume from; start it again`,
         );
       const s = service();
       const p = s.prepare({ datasets: [], model: '', out: r.out_dir }, { resume: r.out_dir });

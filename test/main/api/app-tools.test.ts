@@ -364,3 +364,29 @@ describe('generationTools: the Generate screen extras', () => {
     expect(back.find((x) => x.id === sts.id)).toMatchObject({ overridden: false, version: sts.version });
   });
 });
+
+describe('training runs in the app: dataset, device, Resume and Cancel run', () => {
+  it('a stopped run with a checkpoint offers Resume; Cancel run gives it up; finished runs offer neither', async () => {
+    const { wb, api } = setup();
+    const runDir = fakeRun(wb, 'run-b');
+    wb.store.db.prepare(`UPDATE training_runs SET state = 'cancelled' WHERE id = 'run-b'`).run();
+    const row = async () => (await api.caller.training.list()).find((r) => r.id === 'run-b')!;
+    // No checkpoint yet: nothing to resume from.
+    expect((await row()).resumable).toBe(false);
+    await expect(api.caller.training.resume({ runId: 'run-b' })).rejects.toThrow(/no checkpoint/);
+    fs.mkdirSync(path.join(runDir, 'checkpoints', 'step-000002'), { recursive: true });
+    fs.writeFileSync(path.join(runDir, 'checkpoints', 'step-000002', 'trainer_state.json'), '{}');
+    const r = await row();
+    expect(r).toMatchObject({ resumable: true, datasets: ['d'], device: 'auto', step: 3, totalSteps: 3 });
+    expect(['cpu', 'cuda', 'webgpu']).toContain(r.deviceUsed);
+    expect(r.adapterDir).toBe(path.join(runDir, 'adapter'));
+    expect((await api.caller.training.discard({ runId: 'run-b' })).runId).toBe('run-b');
+    expect(await row()).toMatchObject({ state: 'discarded', resumable: false });
+    await expect(api.caller.training.resume({ runId: 'run-b' })).rejects.toThrow(/cancelled for good/);
+    // A finished run can be neither resumed nor cancelled.
+    fakeRun(wb, 'run-c');
+    await expect(api.caller.training.resume({ runId: 'run-c' })).rejects.toThrow(/finished/);
+    await expect(api.caller.training.discard({ runId: 'run-c' })).rejects.toThrow(/finished/);
+    await expect(api.caller.training.resume({ runId: 'nope' })).rejects.toThrow(/no training run nope/);
+  });
+});
