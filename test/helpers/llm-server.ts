@@ -45,6 +45,33 @@ export interface LlmServerOptions {
   batchPolls?: number;
   /** Seed of the auto answers' word choice. */
   seed?: number;
+  /**
+   * Holds a chat call's answer until the returned promise settles (undefined: answer at once), so a test
+   * can keep calls on the wire until something happened instead of guessing how long that takes.
+   */
+  hold?: (call: ChatCall) => Promise<unknown> | undefined;
+}
+
+/** A gate for `hold`: calls wait at it until `open()`; `arrived(n)` resolves once n calls are waiting. */
+export function gate() {
+  let release: () => void = () => {};
+  const opened = new Promise<void>((r) => {
+    release = r;
+  });
+  let waiting = 0;
+  const watchers: { n: number; resolve: () => void }[] = [];
+  return {
+    wait(): Promise<void> {
+      waiting++;
+      for (const w of watchers.filter((x) => waiting >= x.n)) w.resolve();
+      return opened;
+    },
+    arrived(n: number): Promise<void> {
+      if (waiting >= n) return Promise.resolve();
+      return new Promise((resolve) => watchers.push({ n, resolve }));
+    },
+    open: () => release(),
+  };
 }
 
 export interface LlmServer {
@@ -285,6 +312,7 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
         if (typeof reply === 'object' && 'hang' in reply) return; // never answered; the client times out
         counts.inFlight++;
         counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
+        await opts.hold?.(call);
         await new Promise((r) => setTimeout(r, opts.latencyMs ?? 0));
         counts.inFlight--;
         if (typeof reply === 'object' && 'status' in reply)

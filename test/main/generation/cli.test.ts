@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { registerDatasets } from '../../../src/main/cli/datasets';
 import { registerGenerate } from '../../../src/main/cli/generate';
-import { type LlmServer, startLlmServer } from '../../helpers/llm-server';
+import { gate, type LlmServer, startLlmServer } from '../../helpers/llm-server';
 import { REPO_ROOT, tmpDir } from '../../helpers/tmp';
 
 const BIN = path.join(REPO_ROOT, 'bin/embedsmith.mjs');
@@ -41,11 +41,12 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 /**
- * Polls the workspace database (25 ms apart, at most `tries` times) until a run has stored at least `min`
- * accepted or unreviewed examples; returns its id, or '' if none got there.
+ * Polls the workspace database (25 ms apart) until a run has stored at least `min` accepted or unreviewed
+ * examples; returns its id, or '' if the process ended first. No time limit of its own: a busy machine is
+ * slow, not wrong (the test's timeout still bounds it).
  */
-async function runWithStored(dbFile: string, min: number, tries: number): Promise<string> {
-  for (let i = 0; i < tries; i++) {
+async function runWithStored(dbFile: string, min: number, child: ChildProcess): Promise<string> {
+  while (child.exitCode === null && child.signalCode === null) {
     await new Promise((r) => setTimeout(r, 25));
     try {
       const db = new Database(dbFile, { readonly: true });
@@ -186,7 +187,9 @@ describe('embedsmith generate / runs (real CLI)', () => {
   });
 
   it('a run of 1,000+ (check and HTTP worker threads) survives kill -9 and --resume finishes it, exit 0', async () => {
-    const srv = await startLlmServer({ latencyMs: 20 });
+    // Calls after the 300th wait until the first process is killed, so it cannot finish first.
+    const later = gate();
+    const srv = await startLlmServer({ latencyMs: 20, hold: (c) => (c.n >= 300 ? later.wait() : undefined) });
     servers.push(srv);
     const home = tmpDir();
     expect((await inProcess(['datasets', 'create', 'd', '--home', home])).code).toBe(0);
@@ -209,10 +212,11 @@ describe('embedsmith generate / runs (real CLI)', () => {
       { OPENAI_API_KEY: 'sk-test' },
     );
     const dbFile = path.join(home, 'embedsmith.db');
-    const runId = await runWithStored(dbFile, 100, 800);
+    const runId = await runWithStored(dbFile, 100, first.child);
     expect(runId).not.toBe('');
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
+    later.open();
     const resumed = await cli(['generate', '--home', home, '--resume', runId, '--json'], {
       OPENAI_API_KEY: 'sk-test',
     }).done;
@@ -229,7 +233,9 @@ describe('embedsmith generate / runs (real CLI)', () => {
   });
 
   it('survives kill -9 mid-run: --resume reaches the exact count with no duplicates', async () => {
-    const srv = await startLlmServer({ latencyMs: 40 });
+    // Calls after the 30th wait until the first process is killed: it is always killed mid-run.
+    const later = gate();
+    const srv = await startLlmServer({ latencyMs: 40, hold: (c) => (c.n >= 30 ? later.wait() : undefined) });
     servers.push(srv);
     const home = tmpDir();
     expect((await inProcess(['datasets', 'create', 'd', '--home', home])).code).toBe(0);
@@ -263,11 +269,12 @@ describe('embedsmith generate / runs (real CLI)', () => {
     );
     const dbFile = path.join(home, 'embedsmith.db');
     // Wait until some but not all examples are stored, then SIGKILL the process.
-    const runId = await runWithStored(dbFile, 15, 400);
+    const runId = await runWithStored(dbFile, 15, first.child);
     expect(runId).not.toBe('');
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
+    later.open();
     const before = new Database(dbFile, { readonly: true });
     const mid = (
       before

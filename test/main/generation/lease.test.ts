@@ -61,11 +61,11 @@ describe('RunLease', () => {
       paused: () => events.push('paused'),
     });
     db.prepare(`UPDATE generation_runs SET state = 'cancelled' WHERE id = ?`).run(runId);
-    for (let i = 0; i < 200 && !events.includes('cancelled'); i++)
+    while (!events.includes('cancelled'))
       await new Promise((r) => setTimeout(r, 10));
     expect(events).toContain('cancelled');
     db.prepare(`UPDATE generation_runs SET lease_owner = 'h:2:b' WHERE id = ?`).run(runId);
-    for (let i = 0; i < 200 && !events.includes('lost'); i++) await new Promise((r) => setTimeout(r, 10));
+    while (!events.includes('lost')) await new Promise((r) => setTimeout(r, 10));
     expect(events).toContain('lost');
   });
 });

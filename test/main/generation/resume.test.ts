@@ -41,9 +41,9 @@ function cli(args: string[]) {
   return { child, done };
 }
 
-/** Polls (25 ms apart, at most `tries` times) until a run has stored `min` kept examples; its id or ''. */
-async function runWithStored(dbFile: string, min: number, tries: number): Promise<string> {
-  for (let i = 0; i < tries; i++) {
+/** Polls (25 ms apart) until a run has stored `min` kept examples; its id, or '' if the process ended. */
+async function runWithStored(dbFile: string, min: number, child: ChildProcess): Promise<string> {
+  while (child.exitCode === null && child.signalCode === null) {
     await new Promise((r) => setTimeout(r, 25));
     try {
       const db = new Database(dbFile, { readonly: true });
@@ -97,7 +97,7 @@ describe('generate --resume after kill -9 with a starved cell (real CLI)', () =>
       '--json',
     ]);
     const dbFile = path.join(home, 'embedsmith.db');
-    const runId = await runWithStored(dbFile, 8, 800);
+    const runId = await runWithStored(dbFile, 8, first.child);
     expect(runId).not.toBe('');
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
@@ -118,7 +118,7 @@ describe('generate --resume after kill -9 with a starved cell (real CLI)', () =>
     ]);
     const r = await Promise.race([
       resumed.done,
-      new Promise<null>((res) => setTimeout(() => res(null), 40_000)),
+      new Promise<null>((res) => setTimeout(() => res(null), 60_000)),
     ]);
     if (r === null) {
       const db = new Database(dbFile, { readonly: true });
@@ -128,7 +128,7 @@ describe('generate --resume after kill -9 with a starved cell (real CLI)', () =>
         )
         .all(runId);
       db.close();
-      expect.fail(`the resumed run is still waiting after 40 s; open items: ${JSON.stringify(open)}`);
+      expect.fail(`the resumed run is still waiting after 60 s; open items: ${JSON.stringify(open)}`);
     }
     expect(r!.code, r!.stderr).toBe(0);
     const s = JSON.parse(r!.stdout);
@@ -159,5 +159,5 @@ describe('generate --resume after kill -9 with a starved cell (real CLI)', () =>
     const starvedCalls = srv.calls.filter(ASSAMESE_SHORT_LONG).length;
     expect(starvedCalls - starvedBefore).toBeGreaterThan(0);
     expect(s.failed_requests).toEqual({ rate_limit: budget });
-  });
+  }, 120_000);
 });

@@ -9,6 +9,7 @@ import {
   type LlmServer,
   type Reply,
   autoAnswer,
+  gate,
   promptKind,
   startLlmServer,
   textInLanguage,
@@ -197,12 +198,14 @@ describe('generation run against a local OpenAI-compatible server', () => {
     async (_n, httpWorker) => {
       let n = 0;
       let at429 = 0;
+      let call429: ChatCall | undefined;
       const srv = await server({
         script: (call) => {
           if (promptKind(call.prompt) !== 'sts') return 'auto';
           n++;
           if (n === 2) {
             at429 = call.at;
+            call429 = call;
             return { status: 429, headers: { 'retry-after': '0.2' } };
           }
           if (n === 4) return { status: 500 };
@@ -212,16 +215,22 @@ describe('generation run against a local OpenAI-compatible server', () => {
       });
       const { gen } = setup();
       const { runId } = gen.create(
-        fast(srv.url, { kinds: 'sts', languages: 'en', count: 20, concurrency: 4, timeoutMs: 1500 }),
+        fast(srv.url, {
+          kinds: 'sts',
+          languages: 'en',
+          count: 20,
+          concurrency: 4,
+          timeoutMs: 1500,
+          backoffMaxMs: 1000,
+        }),
       );
       const s = await gen.start(runId, { httpWorker }).done;
       expect(s).toMatchObject({ state: 'done', accepted: 20, retries: 3, requests: 23, failed_requests: {} });
       expect(srv.counts.status[429]).toBe(1);
       expect(srv.counts.status[500]).toBe(1);
-      // The retry after the 429 waited at least the Retry-After: with 20 items and 4 in flight the run
-      // would otherwise be long over before 200 ms.
-      const later = srv.calls.filter((c) => c.at >= at429 + 195);
-      expect(later.length).toBeGreaterThan(0);
+      // The same prompt asked again no sooner than the Retry-After (0.2 s, within backoffMaxMs).
+      const retry = srv.calls.find((c) => c.n > call429!.n && c.prompt === call429!.prompt);
+      expect(retry!.at - at429).toBeGreaterThanOrEqual(195);
     },
   );
 
@@ -229,7 +238,11 @@ describe('generation run against a local OpenAI-compatible server', () => {
     ['in this thread', false],
     ['from the HTTP worker, handed twice as many', true],
   ])('keeps exactly `concurrency` requests on the wire (calls %s)', async (_n, httpWorker) => {
-    const srv = await server({ latencyMs: 30 });
+    // The first five answers wait until five calls are at the server, so reaching the limit does not
+    // depend on how fast this machine is; any sixth call would arrive while they wait.
+    const first = gate();
+    first.arrived(5).then(first.open);
+    const srv = await server({ latencyMs: 10, hold: (c) => (c.n < 5 ? first.wait() : undefined) });
     const { gen } = setup();
     const { runId } = gen.create(fast(srv.url, { kinds: 'sts', languages: 'en', count: 60, concurrency: 5 }));
     const s = await gen.start(runId, { httpWorker }).done;
