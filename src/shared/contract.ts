@@ -459,8 +459,8 @@ export interface TrainingRunInfo {
   model: string;
   outDir: string;
   createdAt: string;
-  /** Loss per step seen by this process (for the curve). */
-  losses: { step: number; loss: number }[];
+  /** Loss (+ lr, grad norm) per step: seen by this process, else read from the run's train.log.jsonl. */
+  losses: { step: number; loss: number; lr?: number; gradNorm?: number }[];
   live: TrainStep | null;
   adapterDir: string | null;
   error: string | null;

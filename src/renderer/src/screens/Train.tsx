@@ -6,6 +6,7 @@ import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { Card, ErrorBox, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
+import { type CurvePoint, LossChart } from '../components/LossChart';
 import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
 import { PathField } from './PathField';
@@ -15,7 +16,7 @@ import './forms.css';
 
 const helper = createColumnHelper<typeof plainFeatures, TrainingRunInfo>();
 
-type Live = Record<string, { steps: { step: number; loss: number }[]; last: TrainStep }>;
+type Live = Record<string, { steps: CurvePoint[]; last: TrainStep }>;
 
 export function TrainScreen() {
   const nav = useNav();
@@ -47,7 +48,10 @@ export function TrainScreen() {
           const cur = l[e.runId] ?? { steps: [], last: step };
           return {
             ...l,
-            [e.runId]: { steps: [...cur.steps, { step: step.step, loss: step.loss }], last: step },
+            [e.runId]: {
+              steps: [...cur.steps, { step: step.step, loss: step.loss, lr: step.lr }],
+              last: step,
+            },
           };
         });
       }),
@@ -226,7 +230,7 @@ function RunView({
   onChanged,
 }: {
   run: TrainingRunInfo;
-  live?: { steps: { step: number; loss: number }[]; last: TrainStep };
+  live?: { steps: CurvePoint[]; last: TrainStep };
   onChanged: () => void;
 }) {
   const nav = useNav();
@@ -234,9 +238,9 @@ function RunView({
   const [err, setErr] = useState<string | null>(null);
   const last = live?.last ?? run.live;
   const losses = useMemo(() => {
-    const m = new Map<number, number>();
-    for (const p of [...run.losses, ...(live?.steps ?? [])]) m.set(p.step, p.loss);
-    return [...m.entries()].sort((a, b) => a[0] - b[0]);
+    const m = new Map<number, CurvePoint>();
+    for (const p of [...run.losses, ...(live?.steps ?? [])]) m.set(p.step, { ...m.get(p.step), ...p });
+    return [...m.values()].sort((a, b) => a.step - b.step);
   }, [run.losses, live?.steps]);
   const running = run.state === 'running';
   const act = async (f: () => Promise<unknown>) => {
@@ -317,7 +321,7 @@ function RunView({
             : undefined,
         }}
       />
-      <LossCurve points={losses} />
+      <LossChart points={losses} />
       <div className="attrs" data-testid="run-attrs">
         <span>
           <b>dataset</b> {run.datasets.join(', ')}
@@ -336,36 +340,5 @@ function RunView({
       </div>
       <ErrorBox error={run.error ? guiError(run.error).text : err} />
     </Card>
-  );
-}
-
-function LossCurve({ points }: { points: [number, number][] }) {
-  if (points.length < 2) return <div className="muted small">The loss curve appears after two steps.</div>;
-  const w = 600;
-  const h = 120;
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  const px = (x: number) => ((x - x0) / Math.max(1e-9, x1 - x0)) * (w - 40) + 36;
-  const py = (y: number) => h - 16 - ((y - y0) / Math.max(1e-9, y1 - y0)) * (h - 28);
-  return (
-    <svg className="loss" viewBox={`0 0 ${w} ${h}`} role="img" aria-label="training loss by step">
-      <text x={2} y={12}>
-        {y1.toFixed(3)}
-      </text>
-      <text x={2} y={h - 16}>
-        {y0.toFixed(3)}
-      </text>
-      <polyline
-        fill="none"
-        stroke="var(--accent)"
-        strokeWidth={2}
-        points={points.map(([x, y]) => `${px(x)},${py(y)}`).join(' ')}
-      />
-      <text x={w - 60} y={h - 2}>
-        step {x1}
-      </text>
-    </svg>
   );
 }
