@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../errors';
 import { formatComparison, NO_REVISION } from '../eval/results';
-import { type EvaluateResult, type OpenEmbedderOptions, TASK_SPEC_HELP } from '../eval/service';
+import { type EvaluateResult, LANGUAGE_TAG, type OpenEmbedderOptions, TASK_SPEC_HELP } from '../eval/service';
 import { runWithWorkbench, table, withGlobals, type GlobalOpts } from './context';
 
 interface EvalOpts extends GlobalOpts {
@@ -36,7 +36,7 @@ function parseLanguageTags(v: string): string[] {
     .map((x) => x.trim())
     .filter(Boolean);
   for (const t of tags)
-    if (!/^[a-z]{3}-[A-Z][a-z]{3}$/.test(t))
+    if (!LANGUAGE_TAG.test(t))
       throw usageError(`--language ${t}: expected an ISO 639-3 code and a script, like eng-Latn or ara-Arab`);
   return tags;
 }

@@ -38,7 +38,7 @@ import {
 import { type EvalTask, unscorableReason } from './tasks';
 
 export const TASK_SPEC_HELP =
-  'beir:DIR | rerank:DIR (BEIR + top_ranked) | sts:FILE | dataset:NAME[:split] | pairclf:FILE | clf:DIR_or_TRAIN,TEST | cluster:FILE | bitext:SRC_FILE,TGT_FILE';
+  'beir:DIR | rerank:DIR (BEIR + top_ranked) | sts:FILE_or_SEMEVAL_DIR | dataset:NAME[:split] | pairclf:FILE | clf:DIR_or_TRAIN,TEST | cluster:FILE | bitext:SRC_FILE,TGT_FILE, each optionally ::LANG (e.g. ::fra-Latn)';
 
 export interface TaskSpecOptions {
   /** Task name override (only with a single task). */
@@ -53,7 +53,18 @@ export interface TaskSpecOptions {
 }
 
 /** Parses one `--task` value into tasks (a dataset spec can yield one task per kind). */
+/** MTEB's language tag form: ISO 639-3 + ISO 15924 script ("eng-Latn"). */
+export const LANGUAGE_TAG = /^[a-z]{3}-[A-Z][a-z]{3}$/;
+
 export function parseTaskSpec(spec: string, store: Store | null, o: TaskSpecOptions = {}): EvalTask[] {
+  // A per-source language: `sts:pairs.tsv::fra-Latn` (or `::eng-Latn,deu-Latn`) wins over --language.
+  const lang = /^(.*)::([A-Za-z-]+(?:,[A-Za-z-]+)*)$/.exec(spec);
+  if (lang) {
+    const tags = lang[2].split(',');
+    const bad = tags.find((t) => !LANGUAGE_TAG.test(t));
+    if (bad) throw usageError(`--task "${spec}": language "${bad}" is not a tag like eng-Latn or ara-Arab`);
+    return parseTaskSpec(lang[1], store, { ...o, languages: tags });
+  }
   const m = spec.match(/^([a-z]+):(.+)$/);
   if (!m) throw usageError(`--task "${spec}": expected ${TASK_SPEC_HELP}`);
   const [, kind, arg] = m;

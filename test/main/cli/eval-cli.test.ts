@@ -110,6 +110,20 @@ describe('embedsmith eval: sources, MTEB result files, unique names', () => {
     expect(doc.scores.test[0].languages).toEqual(['eng-Latn']);
     expect(await main(evalArgs(home, '--task', `sts:${file}`, '--language', 'english'))).toBe(2);
     expect(stderr).toContain('--language english');
+    // Per source: `::TAG` on the --task value wins over --language.
+    stdout = '';
+    const fr = path.join(tmpDir(), 'fr', 'pairs.tsv');
+    fs.mkdirSync(path.dirname(fr));
+    fs.copyFileSync(file, fr);
+    expect(
+      await main(evalArgs(home, '--task', `sts:${fr}::fra-Latn`, '--language', 'eng-Latn')),
+      stderr,
+    ).toBe(0);
+    const rf = JSON.parse(stdout).runs[0].results[0];
+    expect(JSON.parse(fs.readFileSync(rf.result_path, 'utf8')).scores.test[0].languages).toEqual([
+      'fra-Latn',
+    ]);
+    expect(await main(evalArgs(home, '--task', `sts:${fr}::french`))).toBe(2);
   });
 
   it('two sources with the same default name: refused (in one run and across runs) until --name tells them apart', async () => {
