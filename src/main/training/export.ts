@@ -30,7 +30,15 @@ export function resolveRun(run: string, runsDir: string): ResolvedRun {
     throw new UserError(
       `${run}: not a training run (no run.json there or in ${runsDir}); pass the folder \`train\` wrote`,
     );
-  const modelDir = readRunJson(runDir).config.model;
+  // run.json keeps the model absolute; runs written before that may hold a path relative to the directory
+  // `train` ran in, most often the run folder's parent (`--out runs/x` beside `--model models/y`).
+  const recorded = readRunJson(runDir).config.model;
+  const modelDir =
+    path.isAbsolute(recorded) || fs.existsSync(path.join(recorded, 'config.json'))
+      ? path.resolve(recorded)
+      : ([path.dirname(runDir), path.dirname(path.dirname(runDir))]
+          .map((d) => path.join(d, recorded))
+          .find((d) => fs.existsSync(path.join(d, 'config.json'))) ?? recorded);
   let adapterDir = path.join(runDir, 'adapter');
   if (!fs.existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
     const ck = latestCheckpoint(runDir);

@@ -385,4 +385,24 @@ describe('embedsmith export', () => {
     await m.dispose();
     expect(Array.from(a)).toEqual(Array.from(b));
   });
+
+  it('a run.json written before models were recorded absolute (relative path) still exports from another cwd', async () => {
+    const root = tmpDir();
+    fs.cpSync(MODEL, path.join(root, 'fx', 'mistral'), { recursive: true });
+    const run = path.join(root, 'run');
+    fs.mkdirSync(run);
+    fs.writeFileSync(
+      path.join(run, 'run.json'),
+      JSON.stringify({ version: 1, config: { model: 'fx/mistral' } }),
+    );
+    fs.cpSync(path.join(MODEL, 'adapter'), path.join(run, 'adapter'), { recursive: true });
+    const out = path.join(tmpDir(), 'merged');
+    expect(await main(['export', 'merged', run, '--out', out, '--home', tmpDir()]), stderr).toBe(0);
+    // Nothing to find: the message names the recorded path.
+    fs.rmSync(path.join(root, 'fx'), { recursive: true });
+    expect(
+      await main(['export', 'merged', run, '--out', path.join(tmpDir(), 'm2'), '--home', tmpDir()]),
+    ).toBe(1);
+    expect(stderr).toContain('its base model fx/mistral is gone');
+  });
 });
