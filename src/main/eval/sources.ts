@@ -24,6 +24,8 @@ import type {
 
 const readText = (file: string, what: string): string => {
   if (!fs.existsSync(file)) throw new UserError(`${file}: ${what} not found; check the path`);
+  if (fs.statSync(file).isDirectory())
+    throw new UserError(`${file}: is a folder, expected the ${what}; give the file's path`);
   const s = fs.readFileSync(file, 'utf8');
   return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 };

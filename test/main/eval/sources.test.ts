@@ -304,6 +304,12 @@ describe('bad input is a one-line UserError', () => {
     expect(() => loadSemEvalSts(d)).toThrow(/no STS\.gs\.plagiarism\.txt/);
   });
 
+  it('a folder where a file is expected is a one-line error, not EISDIR', () => {
+    const d = tmpDir();
+    expect(() => loadSts(d)).toThrow(UserError);
+    expect(() => loadSts(d)).toThrow(/is a folder, expected the STS file/);
+  });
+
   it('qrels naming unknown query ids', () => {
     const e = beir(
       '{"_id":"d1","text":"x"}\n',
