@@ -173,7 +173,9 @@ export interface ExportOptions {
  * Writes the forward graph (LoRA merged) in the layout transformers.js loads: onnx/model.onnx (+ model.onnx_data),
  * config.json, tokenizer files and sentence-transformers files. Inputs: input_ids, attention_mask and, for
  * decoders, position_ids (transformers.js derives them from the mask); encoders compute positions in-graph
- * and take token_type_ids. Output: last_hidden_state.
+ * and take token_type_ids. Output: last_hidden_state. The tokenizer is the embedding one (EOS appended, left
+ * padding for last-token models), so `pipeline('feature-extraction')` with `pooling: 'last_token'` (or the
+ * folder's mean / cls) and `normalize: true` gives embed()'s vectors, batched.
  */
 export function exportOnnx(
   model: EmbeddingModel,
