@@ -123,7 +123,11 @@ export class JobRunner {
         const now = Date.now();
         if (now - lastWrite > 500 || (p.total !== null && p.done >= p.total)) {
           lastWrite = now;
-          this.jobs.setProgress(job.id, { ...p });
+          // Progress is a display copy: a failed write (disk full, busy) must not end the process from
+          // inside a worker message handler; the job's own writes report such failures.
+          try {
+            this.jobs.setProgress(job.id, { ...p });
+          } catch {}
         }
         o.onProgress?.(p);
       },
@@ -135,13 +139,16 @@ export class JobRunner {
           this.cancelled.has(job.id) || (r as { state?: string })?.state === 'cancelled'
             ? 'cancelled'
             : 'done';
-        this.jobs.setState(job.id, state);
         this.live.delete(job.id);
+        this.jobs.setState(job.id, state);
         return r;
       },
       (e: Error) => {
-        this.jobs.setState(job.id, this.cancelled.has(job.id) ? 'cancelled' : 'failed', e.message);
         this.live.delete(job.id);
+        // The job's own error is the one to report, even when recording it fails too (disk full).
+        try {
+          this.jobs.setState(job.id, this.cancelled.has(job.id) ? 'cancelled' : 'failed', e.message);
+        } catch {}
         throw e;
       },
     );

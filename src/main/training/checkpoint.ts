@@ -61,7 +61,13 @@ export function writeAdapter(
   const tensors = new Map(
     specs.map((s) => [modulePathKey(s.name), { shape: s.shape, data: lora.get(s.name) as Float32Array }]),
   );
-  saveAdapter(tmp, { config, modules: modulesOf(specs), tensors }, { baseModel });
+  try {
+    saveAdapter(tmp, { config, modules: modulesOf(specs), tensors }, { baseModel });
+  } catch (e) {
+    // A failed write (disk full) gives its space back rather than leaving a half folder.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   replaceDir(tmp, dir);
 }
 
@@ -104,14 +110,24 @@ export function saveCheckpoint(
       { shape: s.shape, data: data.lora.get(s.name) as Float32Array },
     ]),
   );
-  saveAdapter(path.join(tmp, 'adapter'), { config: lora, modules: modulesOf(specs), tensors }, { baseModel });
   const opt = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const s of specs) {
     opt.set(`m.${s.name}`, { shape: s.shape, data: data.m.get(s.name) as Float32Array });
     opt.set(`v.${s.name}`, { shape: s.shape, data: data.v.get(s.name) as Float32Array });
   }
-  writeTensors(path.join(tmp, 'optimizer.safetensors'), opt);
-  writeFileAtomic(path.join(tmp, 'trainer_state.json'), `${JSON.stringify(data.state)}\n`);
+  try {
+    saveAdapter(
+      path.join(tmp, 'adapter'),
+      { config: lora, modules: modulesOf(specs), tensors },
+      { baseModel },
+    );
+    writeTensors(path.join(tmp, 'optimizer.safetensors'), opt);
+    writeFileAtomic(path.join(tmp, 'trainer_state.json'), `${JSON.stringify(data.state)}\n`);
+  } catch (e) {
+    // A failed write (disk full) gives its space back; the previous checkpoints are untouched.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   replaceDir(tmp, final);
   return final;
 }

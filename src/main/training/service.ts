@@ -19,6 +19,7 @@ import { latestCheckpoint } from './checkpoint';
 import { type MemoryPlan, planRefusal } from './memory-plan';
 import { trainingPlan } from './plan';
 import { assertRunDirFree, lockRunDir, runLockHolder } from './run-lock';
+import { diskFullError } from '../jobs/disk-full';
 import { readRunJson, type StepEvent, totalStepsOf, type TrainResult, writeRunJson } from './trainer';
 
 export interface PreparedRun {
@@ -174,18 +175,36 @@ export class TrainingService {
         });
     } catch (e) {
       lock.release();
-      throw e;
+      throw diskFullError(e, path.join(p.runDir, 'run.json'), 65536, 'start the run again') ?? e;
     }
     this.recoveredConfig.delete(p.runDir);
     for (const n of p.notes) hooks.onLog?.(n);
     const db = this.store.db;
-    const ds = this.store.datasets.find(c.datasets[0]);
+    const resumeHint = `resume with \`embedsmith train --resume ${p.runDir}\` (its checkpoints are intact)`;
+    // A database write that fails (disk full) stops the run at a checkpoint instead of throwing out of a
+    // worker message handler (which would end the process with a stack trace); `done` then rejects with it.
+    let dbFailure: Error | null = null;
+    let stop: (() => void) | null = null;
+    const dbWrite = (write: () => void) => {
+      if (dbFailure) return;
+      try {
+        write();
+      } catch (e) {
+        dbFailure = diskFullError(e, this.paths.db, 65536, resumeHint) ?? (e as Error);
+        stop?.();
+      }
+    };
     // A resumed run's previous job died with its process (kill, crash): close that row.
     if (p.resume)
-      db.prepare(
-        `UPDATE jobs SET state = 'failed', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+      try {
+        db.prepare(
+          `UPDATE jobs SET state = 'failed', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE id = (SELECT job_id FROM training_runs WHERE id = ?) AND state IN ('running','queued')`,
-      ).run(p.runId);
+        ).run(p.runId);
+      } catch (e) {
+        lock.release();
+        throw diskFullError(e, this.paths.db, 65536, 'start the run again') ?? e;
+      }
     const input: TrainJobInput = {
       config: c,
       dbFile: this.paths.db,
@@ -194,6 +213,50 @@ export class TrainingService {
       recompute: p.plan?.recompute,
       planBytes: p.plan?.totalBytes,
     };
+    let h: JobHandle<TrainResult>;
+    try {
+      h = this.startJob(p, input, hooks, dbWrite);
+    } catch (e) {
+      lock.release();
+      throw diskFullError(e, this.paths.db, 65536, 'start the run again') ?? e;
+    }
+    stop = () => h.cancel();
+    const setState = (s: string, error: string | null = null) =>
+      dbWrite(() =>
+        db
+          .prepare(
+            `UPDATE training_runs SET state = ?, error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
+          )
+          .run(s, error, p.runId),
+      );
+    const done = h.done.then(
+      (r) => {
+        lock.release();
+        if (dbFailure) throw dbFailure;
+        setState(r.state);
+        if (dbFailure) throw dbFailure;
+        return r;
+      },
+      (e) => {
+        lock.release();
+        // A failed resume leaves the run as it was (its checkpoints intact): interrupted, resumable again.
+        setState(p.resume ? 'interrupted' : 'failed', (e as Error).message);
+        throw diskFullError(e, this.paths.db, 65536, resumeHint) ?? e;
+      },
+    );
+    return { ...h, done, runId: p.runId };
+  }
+
+  /** The job and its `training_runs` row (a failure after the job started terminates it). */
+  private startJob(
+    p: PreparedRun,
+    input: TrainJobInput,
+    hooks: TrainHooks,
+    dbWrite: (w: () => void) => void,
+  ): JobHandle<TrainResult> {
+    const c = p.config;
+    const db = this.store.db;
+    const ds = this.store.datasets.find(c.datasets[0]);
     const h = this.runner.start<TrainResult, TrainJobEvent>(
       'training',
       { runId: p.runId, runDir: p.runDir, resume: p.resume, datasets: c.datasets, model: c.model },
@@ -203,44 +266,36 @@ export class TrainingService {
         onLog: hooks.onLog,
         onEvent: (e) => {
           if (e.type === 'step') {
-            db.prepare(
-              `UPDATE training_runs SET step = ?, total_steps = ?, last_loss = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
-            ).run(e.step, e.totalSteps, e.loss, p.runId);
+            dbWrite(() =>
+              db
+                .prepare(
+                  `UPDATE training_runs SET step = ?, total_steps = ?, last_loss = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
+                )
+                .run(e.step, e.totalSteps, e.loss, p.runId),
+            );
             hooks.onStep?.(e);
           } else {
-            db.prepare(
-              'INSERT OR REPLACE INTO checkpoints (run_id, step, path, loss) VALUES (?, ?, ?, ?)',
-            ).run(p.runId, e.step, e.path, e.loss);
+            dbWrite(() =>
+              db
+                .prepare('INSERT OR REPLACE INTO checkpoints (run_id, step, path, loss) VALUES (?, ?, ?, ?)')
+                .run(p.runId, e.step, e.path, e.loss),
+            );
             hooks.onCheckpoint?.(e);
           }
         },
       },
     );
-    db.prepare(
-      `INSERT INTO training_runs (id, dataset_id, job_id, model_path, out_dir, config_json, state, total_steps)
+    try {
+      db.prepare(
+        `INSERT INTO training_runs (id, dataset_id, job_id, model_path, out_dir, config_json, state, total_steps)
        VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
        ON CONFLICT(id) DO UPDATE SET job_id = excluded.job_id, state = 'running', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
-    ).run(p.runId, ds?.id ?? null, h.id, path.resolve(c.model), p.runDir, JSON.stringify(c), p.totalSteps);
-    const setState = (s: string, error: string | null = null) =>
-      db
-        .prepare(
-          `UPDATE training_runs SET state = ?, error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`,
-        )
-        .run(s, error, p.runId);
-    const done = h.done.then(
-      (r) => {
-        lock.release();
-        setState(r.state);
-        return r;
-      },
-      (e) => {
-        lock.release();
-        // A failed resume leaves the run as it was (its checkpoints intact): interrupted, resumable again.
-        setState(p.resume ? 'interrupted' : 'failed', (e as Error).message);
-        throw e;
-      },
-    );
-    return { ...h, done, runId: p.runId };
+      ).run(p.runId, ds?.id ?? null, h.id, path.resolve(c.model), p.runDir, JSON.stringify(c), p.totalSteps);
+    } catch (e) {
+      h.cancel(0);
+      throw e;
+    }
+    return h;
   }
 
   /** Asks a running training job to checkpoint and stop (the app's cancel button). */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { LoraConfig } from '../models/lora';
 import { modelReference } from '../models/origin';
 import { UserError } from '../errors';
+import { diskFullError } from '../jobs/disk-full';
 import {
   type CheckpointData,
   checkpointName,
@@ -177,9 +178,22 @@ export async function runTraining(o: {
     adamStep: opt.step,
     lossScale: scaler?.scale ?? null,
   });
+  // A checkpoint holds the LoRA weights and both moments (float32), plus small JSON files.
+  const ckptBytes = 3 * 4 * specs.reduce((a, s) => a + s.shape.reduce((x, d) => x * d, 1), 0) + 65536;
+  const resumeHint = `resume with \`embedsmith train --resume ${runDir}\` (earlier checkpoints are intact)`;
+  /** Disk full while writing `target`: one line naming it and the space needed instead of a stack trace. */
+  const onFull = <T>(target: string, bytes: number, write: () => T): T => {
+    try {
+      return write();
+    } catch (e) {
+      throw diskFullError(e, target, bytes, resumeHint) ?? e;
+    }
+  };
   const checkpoint = () => {
     const s = snapshot();
-    const p = saveCheckpoint(runDir, specs, { state: s, lora, m: opt.m, v: opt.v }, loraCfg, c.model);
+    const p = onFull(path.join(runDir, 'checkpoints', checkpointName(s.step)), ckptBytes, () =>
+      saveCheckpoint(runDir, specs, { state: s, lora, m: opt.m, v: opt.v }, loraCfg, c.model),
+    );
     hooks.onCheckpoint?.({ step: s.step, path: p, loss: s.lastLoss });
   };
   const log = fs.openSync(logFile, 'a');
@@ -261,7 +275,8 @@ export async function runTraining(o: {
         elapsedS: state.elapsedS,
         ...(scaler ? { skipped: !ok, lossScale: scaler.scale } : {}),
       };
-      fs.writeSync(log, `${JSON.stringify(ev)}\n`);
+      const line = `${JSON.stringify(ev)}\n`;
+      onFull(logFile, line.length, () => fs.writeSync(log, line));
       hooks.onStep?.(ev);
       if (c.checkpointEvery > 0 && state.step % c.checkpointEvery === 0 && state.step < totalSteps)
         checkpoint();
@@ -271,7 +286,7 @@ export async function runTraining(o: {
   }
   if (!fs.existsSync(path.join(runDir, 'checkpoints', checkpointName(state.step)))) checkpoint();
   const adapterDir = path.join(runDir, 'adapter');
-  writeAdapter(adapterDir, specs, lora, loraCfg, c.model);
+  onFull(adapterDir, ckptBytes / 3, () => writeAdapter(adapterDir, specs, lora, loraCfg, c.model));
   return { state: 'done', step: state.step, totalSteps, lastLoss: state.lastLoss, adapterDir, runDir };
 }
 
