@@ -23,8 +23,9 @@ function assertStartable(
   if (keyName && !key)
     throw new UserError(`API key: no key named "${keyName}" is stored; save it in the API key field`);
   if (key) return;
+  const { config } = gen.plan(o); // its own errors (bad options) stay as they are
   try {
-    gen.apiKeyFor(gen.plan(o).config);
+    gen.apiKeyFor(config);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     throw new UserError(

@@ -22,6 +22,13 @@ const REWRITES: [RegExp, string][] = [
   [/ENOENT: no such file or directory, \w+ '([^']+)'/g, '$1 does not exist; check the path'],
   [/EACCES: permission denied, \w+ '([^']+)'/g, 'no permission to use $1; pick a folder you can write to'],
   [/ENOSPC: no space left on device[^;]*/g, 'the disk is full; free some space and run it again'],
+  // Generate's fields.
+  [/in --languages\b/g, 'in "Languages"'],
+  [/--languages\b/g, '"Languages"'],
+  [/--count\b/g, '"Examples"'],
+  [/--models\b/g, '"Models"'],
+  [/--base-url\b/g, '"Base URL"'],
+  [/--budget-usd\b/g, '"Budget USD"'],
 ];
 
 export interface GuiError {

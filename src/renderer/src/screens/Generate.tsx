@@ -224,6 +224,7 @@ function Generator({ dataset }: { dataset: string }) {
                 placeholder="default, or en,de or en=0.6,de=0.4"
                 onChange={(e) => setLanguages(e.target.value)}
               />
+              <FieldError on="languages" field={errField} error={error} />
             </label>
             <fieldset className="wide kinds">
               <legend>Kinds</legend>

@@ -11,12 +11,15 @@ import { useNav } from '../nav';
 import './forms.css';
 
 /** Which Generate field an error is about, so it shows next to that field. */
-export function generateErrorField(message: string | null): 'apiKey' | 'baseUrl' | 'models' | 'count' | null {
+export function generateErrorField(
+  message: string | null,
+): 'apiKey' | 'baseUrl' | 'models' | 'count' | 'languages' | null {
   if (!message) return null;
   if (/API key/i.test(message)) return 'apiKey';
   if (/base ?URL|baseUrl/i.test(message)) return 'baseUrl';
-  if (/^(invalid request: )?models:|name at least one model/i.test(message)) return 'models';
-  if (/^(invalid request: )?count:/i.test(message)) return 'count';
+  if (/^(invalid request: )?models:|name at least one model|"Models"/i.test(message)) return 'models';
+  if (/^(invalid request: )?count:|"Examples"/i.test(message)) return 'count';
+  if (/"Languages"|languages:/i.test(message)) return 'languages';
   return null;
 }
 
