@@ -1,7 +1,5 @@
 import path from 'node:path';
-import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerGenerate } from '../../../src/main/cli/generate';
 import { GenerationService } from '../../../src/main/generation';
 import { Store } from '../../../src/main/store';
 import {
@@ -95,91 +93,4 @@ describe('per-cell attempt budget', () => {
     expect(srv.calls.filter(german)).toHaveLength(9);
     expect(s.shortfall?.[0]).toMatchObject({ language: 'de', attempts: 9, budget: 9 });
   });
-
-  it('the CLI prints the shortfall table; --dry-run warns about a language this model wrote badly before', async () => {
-    const { srv, dir } = await setup({ broken: true });
-    const out = await cliText([
-      'generate',
-      '--home',
-      dir,
-      '--dataset',
-      'd',
-      '--kinds',
-      'sts',
-      '--languages',
-      'en,de',
-      '--count',
-      '6',
-      '--models',
-      'test-model',
-      '--base-url',
-      srv.url,
-      '--max-attempts-per-cell',
-      '10',
-      '--backoff-ms',
-      '5',
-    ]);
-    expect(out).toMatch(/: done/);
-    expect(out).toMatch(/accepted 3, 3 short/);
-    expect(out).toMatch(/short cells \(attempt budget used, quota not met\): 1/);
-    expect(out).toMatch(/sts\s+│?\s*de\s+│?\s*0\/3\s+│?\s*10\/10\s+│?\s*wrong_language 10/);
-    expect(out).toMatch(/--resume gen-\S+ --retry-short/);
-    const plan = JSON.parse(
-      await cliText([
-        'generate',
-        '--home',
-        dir,
-        '--dataset',
-        'd',
-        '--count',
-        '50',
-        '--languages',
-        'en,de,fr',
-        '--models',
-        'test-model',
-        '--dry-run',
-        '--json',
-      ]),
-    );
-    expect(plan.warnings).toEqual([
-      'test-model in de: 100% of 10 earlier answers rejected (mostly wrong_language); expect short cells, or drop it from --languages',
-    ]);
-    // Another model has no history: no warning.
-    const other = JSON.parse(
-      await cliText([
-        'generate',
-        '--home',
-        dir,
-        '--dataset',
-        'd',
-        '--count',
-        '50',
-        '--languages',
-        'en,de',
-        '--models',
-        'gpt-4o',
-        '--dry-run',
-        '--json',
-      ]),
-    );
-    expect(other.warnings).toEqual([]);
-  });
 });
-
-/** Runs our command in this process; returns what it printed on stdout. */
-async function cliText(args: string[]): Promise<string> {
-  const program = new Command('embedsmith').exitOverride();
-  registerGenerate(program);
-  let stdout = '';
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } finally {
-    process.stdout.write = orig;
-  }
-  return stdout;
-}

@@ -5,7 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { registerDatasets } from '../../../src/main/cli/datasets';
 import { registerGenerate } from '../../../src/main/cli/generate';
-import { gate, type LlmServer, startLlmServer } from '../../helpers/llm-server';
+import {
+  autoAnswer,
+  type ChatCall,
+  gate,
+  type LlmServer,
+  promptKind,
+  type Reply,
+  startLlmServer,
+} from '../../helpers/llm-server';
 import { REPO_ROOT, tmpDir } from '../../helpers/tmp';
 
 const BIN = path.join(REPO_ROOT, 'bin/embedsmith.mjs');
@@ -70,6 +78,10 @@ async function main(args: string[]): Promise<number> {
   await program.parseAsync(args, { from: 'user' });
   return 0;
 }
+
+const KEY = { OPENAI_API_KEY: 'sk-test' };
+const ASSAMESE_SHORT_LONG = (c: ChatCall) =>
+  promptKind(c.prompt) === 'short-long' && /Write every value in Assamese\./.test(c.prompt);
 
 let capturedStdout = '';
 async function inProcess(args: string[]) {
@@ -353,5 +365,162 @@ describe('embedsmith generate / runs (real CLI)', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(new RegExp(`run ${runId}: done`));
     expect(show.stdout).toMatch(/key from \$TEST_LLM_KEY/);
+  });
+
+  it('--resume after kill -9 with a cell starved by the server ends done with that cell short, never waits with nothing on the wire', async () => {
+    // The server is overloaded for one cell: every call for it gets a 429 asking to come back in an hour.
+    const srv = await startLlmServer({
+      latencyMs: 10,
+      script: (c): Reply =>
+        ASSAMESE_SHORT_LONG(c) ? { status: 429, headers: { 'retry-after': '3600' } } : 'auto',
+    });
+    servers.push(srv);
+    const home = tmpDir();
+    expect((await inProcess(['datasets', 'create', 'd', '--home', home])).code).toBe(0);
+    const first = cli(
+      [
+        'generate',
+        '--home',
+        home,
+        '--dataset',
+        'd',
+        '--kinds',
+        'short-long,sts',
+        '--languages',
+        'en=0.85,as=0.15',
+        '--count',
+        '40',
+        '--models',
+        'm',
+        '--base-url',
+        srv.url,
+        '--concurrency',
+        '4',
+        '--seed',
+        '5',
+        '--json',
+      ],
+      KEY,
+    );
+    const dbFile = path.join(home, 'embedsmith.db');
+    const runId = await runWithStored(dbFile, 8, first.child);
+    expect(runId).not.toBe('');
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    const starvedBefore = srv.calls.filter(ASSAMESE_SHORT_LONG).length;
+
+    // Retries wait at most --backoff-max-ms, whatever Retry-After says; the cell then uses its budget.
+    const resumed = cli([
+      'generate',
+      '--home',
+      home,
+      '--resume',
+      runId,
+      '--max-retries',
+      '1',
+      '--backoff-max-ms',
+      '30',
+      '--json',
+    ]);
+    const r = await Promise.race([
+      resumed.done,
+      new Promise<null>((res) => setTimeout(() => res(null), 60_000)),
+    ]);
+    if (r === null) {
+      const db = new Database(dbFile, { readonly: true });
+      const open = db
+        .prepare(
+          `SELECT kind, language, state, attempts, task_id FROM generation_items WHERE run_id = ? AND state IN ('pending','in_flight')`,
+        )
+        .all(runId);
+      db.close();
+      expect.fail(`the resumed run is still waiting after 60 s; open items: ${JSON.stringify(open)}`);
+    }
+    expect(r!.code, r!.stderr).toBe(0);
+    const s = JSON.parse(r!.stdout);
+    expect(s.state).toBe('done');
+    const db = new Database(dbFile, { readonly: true });
+    const plan = JSON.parse(
+      (db.prepare('SELECT plan_json FROM generation_runs WHERE id = ?').get(runId) as { plan_json: string })
+        .plan_json,
+    ) as { cells: { kind: string; language: string; quota: number }[] };
+    db.close();
+    const starved = plan.cells.find((c) => c.kind === 'short-long' && c.language === 'as')!;
+    // Every other cell is full; the starved one is the only short cell, its budget used by rate-limit failures.
+    expect(s.accepted).toBe(40 - starved.quota);
+    const budget = Math.max(5, 3 * starved.quota);
+    expect(s.shortfall).toEqual([
+      {
+        kind: 'short-long',
+        language: 'as',
+        accepted: 0,
+        quota: starved.quota,
+        attempts: budget,
+        budget,
+        reasons: [{ reason: 'rate_limit', n: budget }],
+      },
+    ]);
+    // Each of its items was asked twice (one retry) over both processes; the killed one may have left one
+    // item's requests unstored.
+    const starvedCalls = srv.calls.filter(ASSAMESE_SHORT_LONG).length;
+    expect(starvedCalls - starvedBefore).toBeGreaterThan(0);
+    expect(s.failed_requests).toEqual({ rate_limit: budget });
+  }, 120_000);
+
+  it('prints the short cells with --retry-short; --dry-run warns about a language the model wrote badly before', async () => {
+    // German sts answers come back in English: the German cell uses its budget of 10 and ends short.
+    const srv = await startLlmServer({
+      script: (c): Reply =>
+        /Write all three texts in German\./.test(c.prompt)
+          ? { content: autoAnswer(c.prompt.replace('in German.', 'in English.')) }
+          : 'auto',
+    });
+    servers.push(srv);
+    const home = tmpDir();
+    await inProcess(['datasets', 'create', 'd', '--home', home]);
+    const common = ['--home', home, '--dataset', 'd', '--models', 'test-model'];
+    const run = await inProcess([
+      'generate',
+      ...common,
+      '--kinds',
+      'sts',
+      '--languages',
+      'en,de',
+      '--count',
+      '6',
+      '--base-url',
+      srv.url,
+      '--max-attempts-per-cell',
+      '10',
+      '--backoff-ms',
+      '5',
+    ]);
+    expect(run.stdout).toMatch(/: done/);
+    expect(run.stdout).toMatch(/accepted 3, 3 short/);
+    expect(run.stdout).toMatch(/short cells \(attempt budget used, quota not met\): 1/);
+    expect(run.stdout).toMatch(/sts\s+│?\s*de\s+│?\s*0\/3\s+│?\s*10\/10\s+│?\s*wrong_language 10/);
+    expect(run.stdout).toMatch(/--resume gen-\S+ --retry-short/);
+    const warnings = async (models: string) =>
+      JSON.parse(
+        (
+          await inProcess([
+            'generate',
+            ...common,
+            '--models',
+            models,
+            '--count',
+            '50',
+            '--languages',
+            'en,de,fr',
+            '--dry-run',
+            '--json',
+          ])
+        ).stdout,
+      ).warnings;
+    expect(await warnings('test-model')).toEqual([
+      'test-model in de: 100% of 10 earlier answers rejected (mostly wrong_language); expect short cells, or drop it from --languages',
+    ]);
+    // A model without history here gets no warning.
+    expect(await warnings('gpt-4o')).toEqual([]);
   });
 });

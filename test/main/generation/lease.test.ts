@@ -1,30 +1,17 @@
-import path from 'node:path';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GenerationService } from '../../../src/main/generation';
 import { RunLease } from '../../../src/main/generation/lease';
 import { getRun } from '../../../src/main/generation/runs';
-import { Store } from '../../../src/main/store';
-import { tmpDir } from '../../helpers/tmp';
+import { storedRun } from '../../helpers/generation-run';
 
-const stores: Store[] = [];
 const leases: RunLease[] = [];
 afterEach(() => {
+  // Released before the store closes (helpers' afterEach hooks run after this file's).
   for (const l of leases.splice(0)) l.release('paused', null);
-  for (const s of stores.splice(0)) s.close();
 });
 
 function setup() {
-  const store = Store.open(path.join(tmpDir(), 'embedsmith.db'));
-  stores.push(store);
-  store.datasets.create('d');
-  const { runId } = new GenerationService(store).create({
-    dataset: 'd',
-    models: 'm',
-    count: 2,
-    kinds: 'sts',
-    languages: 'en',
-  });
+  const { store, runId } = storedRun({ count: 2, kinds: 'sts', languages: 'en' });
   return { db: store.db, runId };
 }
 const quiet = { lost() {}, cancelled() {}, paused() {} };
@@ -61,8 +48,7 @@ describe('RunLease', () => {
       paused: () => events.push('paused'),
     });
     db.prepare(`UPDATE generation_runs SET state = 'cancelled' WHERE id = ?`).run(runId);
-    while (!events.includes('cancelled'))
-      await new Promise((r) => setTimeout(r, 10));
+    while (!events.includes('cancelled')) await new Promise((r) => setTimeout(r, 10));
     expect(events).toContain('cancelled');
     db.prepare(`UPDATE generation_runs SET lease_owner = 'h:2:b' WHERE id = ?`).run(runId);
     while (!events.includes('lost')) await new Promise((r) => setTimeout(r, 10));

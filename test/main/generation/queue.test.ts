@@ -1,24 +1,12 @@
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { GenerationService } from '../../../src/main/generation';
+import { describe, expect, it } from 'vitest';
 import { type Item, WorkQueue } from '../../../src/main/generation/queue';
 import { Rng } from '../../../src/main/generation/rng';
 import { getRun, runConfig, runPlan } from '../../../src/main/generation/runs';
-import { Store } from '../../../src/main/store';
-import { tmpDir } from '../../helpers/tmp';
+import { storedRun } from '../../helpers/generation-run';
 
 // The queue on its own, over a real run stored in SQLite: quotas, top-up, tasks, skips and attempt budgets.
-const stores: Store[] = [];
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
-});
-
 function setup(o: { kinds: string; languages: string; count: number; maxAttemptsPerCell?: number }) {
-  const store = Store.open(path.join(tmpDir(), 'embedsmith.db'));
-  stores.push(store);
-  store.datasets.create('d');
-  const gen = new GenerationService(store);
-  const { runId } = gen.create({ dataset: 'd', models: 'm', seed: 1, ...o });
+  const { store, runId } = storedRun(o);
   const open = () => {
     const run = getRun(store.db, runId);
     const q = new WorkQueue(store.db, runId, runConfig(run), runPlan(run), new Rng(7));

@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { outcomeOf } from '../../../src/main/generation/batch';
 import type { RunState } from '../../../src/main/generation/config';
-import { GenerationService } from '../../../src/main/generation';
 import { HttpPool } from '../../../src/main/generation/http-pool';
 import type { Outcome } from '../../../src/main/generation/ingest';
 import { Provider } from '../../../src/main/generation/provider';
@@ -11,18 +9,15 @@ import { RateLimiter } from '../../../src/main/generation/ratelimit';
 import { RealtimeSender, type SendHost } from '../../../src/main/generation/realtime';
 import { Rng } from '../../../src/main/generation/rng';
 import { getRun, runConfig, runPlan } from '../../../src/main/generation/runs';
-import { Store } from '../../../src/main/store';
 import { type LlmServer, type Reply, startLlmServer } from '../../helpers/llm-server';
-import { tmpDir } from '../../helpers/tmp';
+import { storedRun } from '../../helpers/generation-run';
 
 // The realtime sender with a small host over a real queue, a real HTTP client and a local server.
 const servers: LlmServer[] = [];
-const stores: Store[] = [];
 const pools: HttpPool[] = [];
 afterEach(async () => {
   for (const p of pools.splice(0)) await p.close();
   for (const s of servers.splice(0)) await s.close();
-  for (const s of stores.splice(0)) s.close();
 });
 
 async function setup(
@@ -32,12 +27,7 @@ async function setup(
   let calls = 0;
   const srv = await startLlmServer({ script: () => script(calls++) });
   servers.push(srv);
-  const store = Store.open(path.join(tmpDir(), 'embedsmith.db'));
-  stores.push(store);
-  store.datasets.create('d');
-  const { runId } = new GenerationService(store).create({
-    dataset: 'd',
-    models: 'm',
+  const { store, runId } = storedRun({
     count: 3,
     kinds: 'sts',
     languages: 'en',
