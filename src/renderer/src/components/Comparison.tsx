@@ -85,9 +85,10 @@ export function ComparisonView({ table }: { table: ComparisonTable }) {
       sel?.delta
         ? table.columns
             .filter((c) => c.kind === 'task' && typeof sel.delta?.[c.key] === 'number')
+            // ×100 like the table, so the axis ticks and the bar labels read in the same unit.
             .map((c) => ({
               label: c.key,
-              value: sel.delta?.[c.key] as number,
+              value: (sel.delta?.[c.key] as number) * 100,
               note: c.taskType ?? undefined,
             }))
         : [],
@@ -147,7 +148,7 @@ export function ComparisonView({ table }: { table: ComparisonTable }) {
           testId="delta-chart"
           ariaLabel="change of the main score per task against the base model"
           bars={bars}
-          format={signed}
+          format={(v) => `${v > 0 ? '+' : ''}${v.toFixed(2)}`}
           unit="Δ main score ×100 (green: better than the base)"
         />
       ) : (
