@@ -1,4 +1,4 @@
-import type { Kind } from '../../shared/domain';
+import type { Example, Kind } from '../../shared/domain';
 import type { Db } from './db';
 
 /**
@@ -21,18 +21,20 @@ export interface RequestRow {
   error: string | null;
 }
 
-/** The columns of one synthetic example (kept or rejected). */
-export interface ExampleRow {
-  kind: Kind;
-  taskId: number | null;
-  instruction: string | null;
-  language: string | null;
-  srcLang: string | null;
-  tgtLang: string | null;
-  query: string;
-  positive: string;
-  negative: string | null;
-  extras: Record<string, unknown>;
+/** The columns of one synthetic example (kept or rejected): the example's own fields, and its provenance. */
+export type ExampleRow = Pick<
+  Example,
+  | 'kind'
+  | 'taskId'
+  | 'instruction'
+  | 'language'
+  | 'srcLang'
+  | 'tgtLang'
+  | 'query'
+  | 'positive'
+  | 'negative'
+  | 'extras'
+> & {
   attrs: Record<string, string>;
   seed: number;
   model: string;
@@ -40,7 +42,7 @@ export interface ExampleRow {
   rejectReason: string | null;
   contentHash: string;
   surplus: boolean;
-}
+};
 
 export type ItemEnd = 'accepted' | 'surplus' | 'rejected' | 'failed' | 'skipped';
 
