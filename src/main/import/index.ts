@@ -64,6 +64,7 @@ const FIRST_CHUNK = 2000;
 const MIN_CHUNK = 200;
 const MAX_CHUNK = 20_000;
 const CHUNK_MS = 100;
+const YIELD_MS = 20;
 
 /** Finds the layout of a JSONL file from its first line that parses and fits one. */
 async function detectFileLayout(file: string): Promise<LineLayout> {
@@ -209,7 +210,14 @@ export async function importDataset(
       tracker.setTotal(final ? res.read : source.total());
       tracker.update(res.read);
     };
+    let lastYield = performance.now();
     for await (const rec of source.records) {
+      // The line reader resolves from its buffer in microtasks, which never return to the event loop: in
+      // the app's process (an import job) every request would wait for the whole import. Yield every YIELD_MS.
+      if (performance.now() - lastYield > YIELD_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
       res.read++;
       if (rec.error !== undefined) {
         if (!opts.skipInvalid)

@@ -198,6 +198,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
   });
 
+  // Idle keep-alive connections stay open a minute (Node's default is 5 s): a connection opened while the
+  // server is saturated waits behind the open ones (see BENCHMARKS.md, serve-load), and fewer reconnects race
+  // fewer closes.
+  server.keepAliveTimeout = 60_000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   const wsHandler = applyWSSHandler({ wss, router: api.router, createContext: api.createContext });
   server.on('upgrade', (req, socket, head) => {
