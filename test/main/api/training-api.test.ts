@@ -96,7 +96,58 @@ function open(home: string): Api {
 const runOf = async (api: Api, id: string) =>
   (await api.caller.training.list()).find((r) => r.id === id) as TrainingRunInfo;
 
+/** A real `serve` (test/main/serve/serve-child.ts) in its own process: {origin, token} once it listens. */
+async function serveChild(home: string): Promise<{ child: ChildProcess; origin: string; token: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test/main/serve/serve-child.ts'), home],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(child);
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(buf.split('\n')[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited (${code})`)));
+  });
+  return { child, ...(JSON.parse(line) as { origin: string; token: string }) };
+}
+
 describe('training runs whose process is gone', () => {
+  it('a run started through `serve` stays "running" no longer once the server is SIGKILLed and restarted', async () => {
+    const home = makeHome();
+    const srv = await serveChild(home);
+    const res = await fetch(`${srv.origin}/trpc/training.start`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        datasets: ['syn'],
+        model: MODEL,
+        encoder: 'reference',
+        batchSize: 2,
+        chunkSize: 2,
+        epochs: 1000,
+        maxLength: 16,
+        warmup: 1,
+        checkpointEvery: 5,
+      }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const runId = ((await res.json()) as { result: { data: { runId: string } } }).result.data.runId;
+    const out = path.join(home, 'runs', runId);
+    await until(() => fs.existsSync(path.join(out, 'checkpoints/step-000005')), Boolean, 'a checkpoint');
+    srv.child.kill('SIGKILL');
+    await new Promise((r) => srv.child.once('exit', r));
+    const api = open(home);
+    const r = await runOf(api, runId);
+    expect(r.state).toBe('interrupted');
+    expect(r.resumable).toBe(true);
+    await api.caller.training.cancel({ runId });
+    expect((await runOf(api, runId)).state).toBe('cancelled');
+  }, 180_000);
+
   it('are interrupted at start-up, then resume from the app and cancel with a checkpoint', async () => {
     const home = makeHome();
     const out = await killedRun(home);
