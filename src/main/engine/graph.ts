@@ -724,21 +724,24 @@ export class Graph {
 
   /**
    * A dropout keep-mask [...keys.shape, salt.length] computed on the device from a counter-based hash:
-   * element (…, k) is kept iff fmix(keys[…] XOR salt[k]) ≥ threshold, with fmix the multiply/xor-shift
-   * rounds of murmur3's finaliser (its top bits decide). keys: uint32 per row (e.g. a hash of (text seed,
-   * token index)); salt: uint32 per feature (e.g. a hash of (module, feature)); threshold: a uint32 scalar,
-   * round(p·2³²) — 0 keeps everything (eval mode). Same inputs → same mask, on any run of any session, so a
-   * GradCache re-run or a recomputed region sees exactly the first pass's mask; only keys cross to the device.
+   * element (…, k) is kept iff (keys[…] XOR salt[k])·0x9e3779b1 mod 2³² ≥ threshold. keys and salt are
+   * themselves full-avalanche hashes (hash.ts: of (text seed, token index) and of (module, feature)), so
+   * their XOR is uniform; the odd multiply breaks the XOR-linear structure between elements (without it the
+   * four keep bits of two rows × two features would XOR to a constant), and its top bits — the ones the
+   * threshold reads — depend on every bit below. Three passes over [rows, features]: XOR, Mul, compare.
+   * threshold: a uint32 scalar, round(p·2³²) — 0 keeps everything (eval mode). Same inputs → same mask on
+   * any run of any session, so a GradCache re-run or a recomputed region sees exactly the first pass's mask;
+   * only the keys cross to the device.
    */
   hashKeepMask(keys: Tensor, salt: Tensor, threshold: Tensor): Tensor {
     if (keys.dtype !== 'uint32' || salt.dtype !== 'uint32' || threshold.dtype !== 'uint32')
       this.fail('hashKeepMask', [keys, salt, threshold], 'keys, salt and threshold must be uint32');
     if (salt.rank !== 1) this.fail('hashKeepMask', [keys, salt], 'salt must be 1-D (one value per feature)');
     return this.scope('dropout_hash', () => {
-      let h = this.bitwiseXor(this.unsqueeze(keys, [-1]), salt);
-      h = this.mul(h, this.scalar(0x85ebca6b, 'uint32'));
-      h = this.bitwiseXor(h, this.shiftRight(h, this.scalar(13, 'uint32')));
-      h = this.mul(h, this.scalar(0xc2b2ae35, 'uint32'));
+      const h = this.mul(
+        this.bitwiseXor(this.unsqueeze(keys, [-1]), salt),
+        this.scalar(0x9e3779b1, 'uint32'),
+      );
       return this.greaterOrEqual(h, threshold);
     });
   }

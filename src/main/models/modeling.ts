@@ -185,8 +185,8 @@ export class ModelContext {
       // The LoRA branch runs in float32 whatever the model dtype (A/B are float32 masters).
       let xd = g.cast(x, 'float32');
       if (lora.dropout > 0) {
-        // The keep-mask is computed on the device (bool, 1 byte per element); Where keeps only the bool
-        // for the backward, and a recomputed region rebuilds the identical mask from the same keys.
+        // The keep-mask is computed on the device; a recomputed region rebuilds the identical mask from the
+        // same keys.
         this.dropoutIn ??= {
           keys: g.input(DROPOUT_KEYS_INPUT, 'uint32', ['batch', 'seq']),
           threshold: g.input(DROPOUT_THRESHOLD_INPUT, 'uint32', []),
@@ -194,10 +194,17 @@ export class ModelContext {
         };
         const d = this.dropoutIn;
         const salt = g.constant(dropoutSalt(hashString(path), inF), 'uint32', [inF]);
-        const keep = g.hashKeepMask(d.keys, salt, d.threshold);
-        xd = g.where(keep, g.mul(xd, d.scale), 0);
+        // Mul by the float mask, not Where: ORT's Where is ~1.5× slower here (profiled: dropout's nodes 8% vs
+        // 12.5% of a backward call); the float mask kept for the backward costs 3 bytes per element more.
+        const x0 = xd;
+        xd = g.scope('lora_dropout', () =>
+          g.mul(x0, g.cast(g.hashKeepMask(d.keys, salt, d.threshold), 'float32')),
+        );
       }
-      const delta = g.linear(g.linear(xd, A), B); // [..., r] → [..., out]
+      // PEFT's 1/(1−p) applied after A (A is linear): on [..., r] instead of [..., in], one pass less each way.
+      let ax = g.linear(xd, A);
+      if (lora.dropout > 0 && this.dropoutIn) ax = g.mul(ax, this.dropoutIn.scale);
+      const delta = g.linear(ax, B); // [..., r] → [..., out]
       y = g.add(y, g.cast(g.mul(delta, lora.scaling), y.dtype));
     }
     return y;
