@@ -1,5 +1,5 @@
 // `npm run bench -- train --shape qwen2-0.6b|qwen3-0.6b|e5-mistral-7b [--threads 2] [--steps 1]
-//   [--dropout 0,0.1] [--layers N] [--mem] [--profile] [--plan] [--embed] [--no-peer]`
+//   [--dropout 0,0.1] [--layers N] [--mem] [--profile] [--plan] [--embed] [--no-peer] [--no-step]`
 // Our LoRA step at a real model shape (bench/real-shape.ts: random bf16 weights with the published config and
 // tensor names), batch 8 (+8 positives, +8 negatives), GradCache chunks of 4 × 128 tokens, r16 all-linear,
 // float32 compute on the CPU, against the real transformers 4.40.2 + peft 0.10.0 on Debian's torch
@@ -284,7 +284,8 @@ async function main() {
   };
   try {
     const ours: Record<string, unknown> = {};
-    for (const p of dropouts) {
+    // --no-step: only the --mem / --profile / --embed / --plan sections (each a short child of its own).
+    for (const p of argv.includes('--no-step') ? [] : dropouts) {
       const r = runChild(
         { mode: 'step', model: f.dir, threads, dropout: p, steps, chunk: CHUNK, recompute: false, texts },
         dir,
@@ -295,17 +296,18 @@ async function main() {
       );
     }
     result.ours = ours;
-    if (dropouts.length > 1) {
+    if (dropouts.length > 1 && !argv.includes('--no-step')) {
       const a = ours[`p${dropouts[0]}`] as { step_s: number };
       const b = ours[`p${dropouts[1]}`] as { step_s: number };
       result.dropout_overhead = b.step_s / a.step_s - 1;
     }
     const src = process.env.EMBEDSMITH_PY_SRC;
-    const why = argv.includes('--no-peer')
-      ? 'skipped (--no-peer)'
-      : shape.arch === 'qwen2' || shape.arch === 'mistral'
-        ? peerBlocker(src)
-        : `transformers 4.40.2 has no ${shape.arch}; run --shape qwen2-0.6b for the PyTorch ratio`;
+    const why =
+      argv.includes('--no-peer') || argv.includes('--no-step')
+        ? 'skipped (--no-peer / --no-step)'
+        : shape.arch === 'qwen2' || shape.arch === 'mistral'
+          ? peerBlocker(src)
+          : `transformers 4.40.2 has no ${shape.arch}; run --shape qwen2-0.6b for the PyTorch ratio`;
     if (why) {
       console.error(`PyTorch peer: not run: ${why}`);
       result.pytorch = { not_run: why };
@@ -441,7 +443,7 @@ async function main() {
         })),
       };
     }
-    if (scale > 1) {
+    if (scale > 1 && !argv.includes('--no-step')) {
       // A slice: per-layer cost scales with layers; the embedding/norm/pooling part is small beside them.
       const p0 = ours[`p${dropouts[0]}`] as { step_s: number; chunk_fwd_bwd_s: number };
       result.extrapolated_full = {
