@@ -152,6 +152,16 @@ describe('model folders that used to hang (child process with a timeout)', () =>
     expectOneLine(run(embedArgs(dir)), /config\.json: num_hidden_layers 100000000, but .* stores 2 layers/);
   }, 70_000);
 
+  it('train --model with num_hidden_layers 1e8 (a dataset that does not exist is checked later)', () => {
+    const dir = modelCopy();
+    setConfig(dir, { num_hidden_layers: 1e8 });
+    const home = tmpDir();
+    expectOneLine(
+      run(['train', '--home', home, '--dataset', 'syn', '--model', dir, '--out', path.join(home, 'r')]),
+      /config\.json: num_hidden_layers 100000000, but .* stores 2 layers/,
+    );
+  }, 70_000);
+
   it.each(['model.safetensors', 'tokenizer.json'])(
     'a FIFO as %s',
     (file) => {
