@@ -330,9 +330,16 @@ describe.skipIf(!haveChromium)('curation and evaluation screens in Chromium', ()
     await expect.poll(() => page.getByTestId('count-accepted').textContent()).toBe('accepted 12');
     await page.locator('body').press('u');
     await expect.poll(() => page.getByTestId('count-accepted').textContent()).toBe('accepted 0');
-    // Arabic text lays out right to left.
-    const ar = rows.locator('[dir="auto"]', { hasText: 'القطة' }).first();
-    expect(await ar.evaluate((el) => getComputedStyle(el).direction)).toBe('rtl');
+    // Arabic text lays out right to left, right-aligned, in the list and in the detail (the first sts row).
+    const rtl = (el: Element) => {
+      const s = getComputedStyle(el);
+      return `${s.direction} ${s.textAlign}`;
+    };
+    const ar = rows.locator('.cell[dir="auto"]', { hasText: 'القطة' }).first();
+    expect(await ar.evaluate(rtl)).toMatch(/^rtl (start|right)$/);
+    const dq = page.getByTestId('detail').locator('.text[dir="auto"]').first();
+    expect(await dq.textContent()).toMatch(/القطة/);
+    expect(await dq.evaluate(rtl)).toMatch(/^rtl (start|right)$/);
     await shot('curate-rtl');
     // Token counts with the fixture model's tokenizer; the 2,000-word text is marked over the length.
     await page.getByRole('button', { name: 'Clear' }).click();

@@ -13,15 +13,18 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The terms of the current search, for cells rendered far from the search box. */
 export const TermsContext = createContext<string[]>([]);
 
-/** Text with every occurrence of a term in a <mark>; `dir="auto"` so RTL text reads right to left. */
+/**
+ * Text with every occurrence of a term in a <mark>. No `dir` of its own: the container sets `dir="auto"`
+ * (a descendant with its own dir is skipped when the container works out its direction).
+ */
 export function Highlight({ text, terms }: { text: string; terms?: string[] }) {
   const ctx = useContext(TermsContext);
   const ts = (terms ?? ctx).filter(Boolean);
-  if (!ts.length || !text) return <span dir="auto">{text}</span>;
+  if (!ts.length || !text) return <>{text}</>;
   const re = new RegExp(`(${ts.map(escapeRe).join('|')})`, 'giu');
   const parts = text.split(re);
   return (
-    <span dir="auto">
+    <>
       {parts.map((p, i) =>
         i % 2 ? (
           // biome-ignore lint/suspicious/noArrayIndexKey: parts are positional
@@ -32,6 +35,6 @@ export function Highlight({ text, terms }: { text: string; terms?: string[] }) {
           p
         ),
       )}
-    </span>
+    </>
   );
 }

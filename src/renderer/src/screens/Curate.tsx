@@ -14,7 +14,7 @@ import { errorText } from '../api/transport';
 import { ComingWith, ErrorBox } from '../components/common';
 import { Highlight, searchTerms, TermsContext } from '../components/Highlight';
 import { useNav } from '../nav';
-import { countsOf, Detail, KeyHelp, type Mode, Select } from './CurateDetail';
+import { Detail, FilterMenus, KeyHelp, type Mode } from './CurateDetail';
 import { HardNegatives } from './HardNegatives';
 
 const features = tableFeatures({});
@@ -188,7 +188,8 @@ function Curator({ dataset }: { dataset: string }) {
       current && tokenModel
         ? c.examples.tokens.query({ ids: [current.id], model: tokenModel })
         : Promise.resolve(null),
-    [current?.id, current?.updatedAt, tokenModel],
+    // Without a model nothing to fetch: moving the selection must not re-run the query (long lists).
+    tokenModel ? [current?.id, current?.updatedAt, tokenModel] : [null, null, ''],
   );
   const move = useCallback(
     (d: number) => {
@@ -336,8 +337,6 @@ function Curator({ dataset }: { dataset: string }) {
     return () => window.removeEventListener('keydown', on);
   }, []);
 
-  const setF = <K extends keyof ExampleFilterInput>(k: K, v: ExampleFilterInput[K] | '') =>
-    setFilter((f) => ({ ...f, [k]: v === '' ? undefined : v }));
   const clickSort = (id: string) => {
     const k = SORTABLE[id];
     if (!k) return;
@@ -378,67 +377,7 @@ function Curator({ dataset }: { dataset: string }) {
             value={searchText}
             onChange={(e) => setSearchText(e.target.value)}
           />
-          <Select
-            label="kind"
-            value={filter.kind as string}
-            options={KINDS}
-            counts={all.data?.byKind}
-            onChange={(v) => setF('kind', v as never)}
-          />
-          <Select
-            label="language"
-            value={filter.language as string}
-            options={(facets.data?.languages ?? []).map((l) => l.value)}
-            counts={countsOf(facets.data?.languages)}
-            onChange={(v) => setF('language', v)}
-          />
-          <Select
-            label="status"
-            value={filter.status as string}
-            options={STATUSES}
-            counts={all.data?.byStatus}
-            onChange={(v) => setF('status', v as never)}
-          />
-          <Select
-            label="split"
-            value={filter.split as string}
-            options={[...SPLITS, 'none']}
-            counts={all.data?.bySplit}
-            onChange={(v) => setF('split', v as never)}
-          />
-          <Select
-            label="generator model"
-            value={filter.generatorModel}
-            options={(facets.data?.generatorModels ?? []).map((l) => l.value)}
-            counts={countsOf(facets.data?.generatorModels)}
-            onChange={(v) => setF('generatorModel', v)}
-          />
-          <Select
-            label="reject reason"
-            value={filter.rejectReason}
-            // The reviewer's reasons are always offered; reasons from generation or imports come from facets.
-            options={[
-              ...new Set([...REJECT_REASONS, ...(facets.data?.rejectReasons ?? []).map((l) => l.value)]),
-            ]}
-            counts={countsOf(facets.data?.rejectReasons)}
-            onChange={(v) => setF('rejectReason', v)}
-          />
-          {(facets.data?.attributes ?? []).map((a) => (
-            <Select
-              key={a.key}
-              label={a.key.replace(/_/g, ' ')}
-              value={filter.attributes?.[a.key]}
-              options={a.values.map((v) => v.value)}
-              counts={countsOf(a.values)}
-              onChange={(v) =>
-                setFilter((f) => {
-                  const { [a.key]: _drop, ...rest } = f.attributes ?? {};
-                  const attributes = v ? { ...rest, [a.key]: v } : rest;
-                  return { ...f, attributes: Object.keys(attributes).length ? attributes : undefined };
-                })
-              }
-            />
-          ))}
+          <FilterMenus filter={filter} facets={facets.data} all={all.data} setFilter={setFilter} />
           <button
             type="button"
             onClick={() => {
@@ -572,7 +511,8 @@ function Curator({ dataset }: { dataset: string }) {
                         onClick={() => setSel(it.index)}
                       >
                         {row.getAllCells().map((cell) => (
-                          <div key={cell.id} className="cell">
+                          // dir="auto": Arabic, Hebrew, Persian… right-aligned and right to left.
+                          <div key={cell.id} className="cell" dir="auto">
                             <table.FlexRender cell={cell} />
                           </div>
                         ))}

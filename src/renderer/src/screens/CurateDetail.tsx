@@ -1,8 +1,13 @@
 // The Curate screen's parts: filter menus with counts, the key help, and the detail pane (texts with
 // search hits marked, right-to-left aware, token counts against the training length).
-import { useEffect, useMemo, useRef, useState } from 'react';
-import { type EditField, REJECT_REASONS } from '../../../shared/contract';
-import type { Example } from '../../../shared/domain';
+import { type Dispatch, memo, type SetStateAction, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  type EditField,
+  type ExampleFilterInput,
+  type Facets,
+  REJECT_REASONS,
+} from '../../../shared/contract';
+import { type DatasetStats, type Example, KINDS, SPLITS, STATUSES } from '../../../shared/domain';
 import { Highlight } from '../components/Highlight';
 
 export type Mode = null | 'reject' | 'edit' | 'help';
@@ -207,3 +212,85 @@ export function Detail({
     </div>
   );
 }
+
+/**
+ * The toolbar's filter menus, each option with its row count. Memoised: moving the selection through a
+ * long list re-renders the screen, and these menus (80 languages, attributes) do not change with it.
+ */
+export const FilterMenus = memo(function FilterMenus({
+  filter,
+  facets,
+  all,
+  setFilter,
+}: {
+  filter: ExampleFilterInput;
+  facets: Facets | undefined;
+  all: DatasetStats | undefined;
+  setFilter: Dispatch<SetStateAction<ExampleFilterInput>>;
+}) {
+  const setF = <K extends keyof ExampleFilterInput>(k: K, v: ExampleFilterInput[K] | '') =>
+    setFilter((f) => ({ ...f, [k]: v === '' ? undefined : v }));
+  return (
+    <>
+      <Select
+        label="kind"
+        value={filter.kind as string}
+        options={KINDS}
+        counts={all?.byKind}
+        onChange={(v) => setF('kind', v as never)}
+      />
+      <Select
+        label="language"
+        value={filter.language as string}
+        options={(facets?.languages ?? []).map((l) => l.value)}
+        counts={countsOf(facets?.languages)}
+        onChange={(v) => setF('language', v)}
+      />
+      <Select
+        label="status"
+        value={filter.status as string}
+        options={STATUSES}
+        counts={all?.byStatus}
+        onChange={(v) => setF('status', v as never)}
+      />
+      <Select
+        label="split"
+        value={filter.split as string}
+        options={[...SPLITS, 'none']}
+        counts={all?.bySplit}
+        onChange={(v) => setF('split', v as never)}
+      />
+      <Select
+        label="generator model"
+        value={filter.generatorModel}
+        options={(facets?.generatorModels ?? []).map((l) => l.value)}
+        counts={countsOf(facets?.generatorModels)}
+        onChange={(v) => setF('generatorModel', v)}
+      />
+      <Select
+        label="reject reason"
+        value={filter.rejectReason}
+        // The reviewer's reasons are always offered; reasons from generation or imports come from facets.
+        options={[...new Set([...REJECT_REASONS, ...(facets?.rejectReasons ?? []).map((l) => l.value)])]}
+        counts={countsOf(facets?.rejectReasons)}
+        onChange={(v) => setF('rejectReason', v)}
+      />
+      {(facets?.attributes ?? []).map((a) => (
+        <Select
+          key={a.key}
+          label={a.key.replace(/_/g, ' ')}
+          value={filter.attributes?.[a.key]}
+          options={a.values.map((v) => v.value)}
+          counts={countsOf(a.values)}
+          onChange={(v) =>
+            setFilter((f) => {
+              const { [a.key]: _drop, ...rest } = f.attributes ?? {};
+              const attributes = v ? { ...rest, [a.key]: v } : rest;
+              return { ...f, attributes: Object.keys(attributes).length ? attributes : undefined };
+            })
+          }
+        />
+      ))}
+    </>
+  );
+});
