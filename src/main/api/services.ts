@@ -7,7 +7,9 @@ import type { Workbench } from '../workbench';
 import path from 'node:path';
 import { checkExportTarget, exportDataset } from '../export';
 import { importDataset } from '../import';
+import { UserError } from '../errors';
 import { Store } from '../store';
+import { BUSY_MESSAGE, isSqliteBusy } from '../store/db';
 import { assignSplits } from '../store/splits';
 import { EventHub } from './events';
 import { createEvaluationApi } from './evaluation';
@@ -131,6 +133,9 @@ export function createServices(
               onProgress,
             });
             return r;
+          } catch (e) {
+            // The job shows one retryable line, not "database is locked".
+            throw isSqliteBusy(e) ? new UserError(BUSY_MESSAGE) : e;
           } finally {
             own.close();
             hub.emit({ topic: 'datasets' });
