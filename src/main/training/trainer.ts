@@ -152,7 +152,8 @@ export async function runTraining(o: {
       opt.v.set(s.name, data.v.get(s.name) as Float32Array);
     }
     if (scaler && state.lossScale) scaler.scale = state.lossScale;
-    plan = { epoch: state.epoch, batches };
+    // A checkpoint from before the first step (stopped at once) has no data order yet: plan it afresh.
+    plan = batches.length ? { epoch: state.epoch, batches } : null;
     truncateLog(logFile, state.step);
     hooks.onLog?.(`resumed from ${ckpt} at step ${state.step}/${totalSteps}`);
   } else {
