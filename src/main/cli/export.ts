@@ -7,6 +7,7 @@ import { EXPORT_FORMATS, type ExportFormat, exportDataset } from '../export';
 import { DEFAULT_EXPORT_INSTRUCTION } from '../models/export';
 import { exportAdapter, exportMerged, exportRunOnnx, resolveRun } from '../training/export';
 import { type GlobalOpts, runWithWorkbench, withGlobals } from './context';
+import { registerExportTrainer } from './export-trainer';
 
 const INSTRUCTION_HELP = `instruction of the folder's sentence-transformers "query" prompt (default "${DEFAULT_EXPORT_INSTRUCTION}")`;
 const DATASET_LAYOUTS = ['sentence-transformers', 'flagembedding', 'paper'] as const;
@@ -16,6 +17,7 @@ export function registerExport(program: Command): void {
   const ex = program
     .command('export')
     .description('export a trained model (adapter / merged / ONNX) or a dataset for other trainers');
+  registerExportTrainer(ex);
 
   withGlobals(
     ex
