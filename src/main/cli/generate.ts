@@ -134,81 +134,129 @@ function summaryText(s: RunSummary): string {
     .concat(shortfallText(s));
 }
 
+/** The service's options from the command line (a new run). */
+/** Called once --dataset, --count and --models are checked. */
+function generateRequest(opts: GenerateCliOpts): GenerateOptions {
+  return {
+    dataset: opts.dataset!,
+    count: num('--count', opts.count)!,
+    kinds: opts.kinds,
+    mix: opts.mix,
+    models: opts.models!,
+    baseUrl: opts.baseUrl,
+    apiKeyEnv: opts.apiKeyEnv,
+    azureApiVersion: opts.azureApiVersion,
+    headers: headersOf(opts.header),
+    concurrency: num('--concurrency', opts.concurrency),
+    rpm: num('--rpm', opts.rpm),
+    tpm: num('--tpm', opts.tpm),
+    budgetUsd: num('--budget-usd', opts.budgetUsd),
+    budgetTokens: num('--budget-tokens', opts.budgetTokens),
+    languages: opts.languages,
+    seed: num('--seed', opts.seed),
+    batchApi: Boolean(opts.batchApi),
+    pricesFile: opts.prices,
+    temperature: num('--temperature', opts.temperature),
+    topP: num('--top-p', opts.topP),
+    timeoutMs: num('--timeout-ms', opts.timeoutMs),
+    maxRetries: num('--max-retries', opts.maxRetries),
+    backoffBaseMs: num('--backoff-ms', opts.backoffMs),
+    backoffMaxMs: num('--backoff-max-ms', opts.backoffMaxMs),
+    leaseTtlMs: num('--lease-ttl-ms', opts.leaseTtlMs),
+    batchPollMs: num('--batch-poll-ms', opts.batchPollMs),
+    maxAttemptsPerCell: num('--max-attempts-per-cell', opts.maxAttemptsPerCell),
+    validation: {
+      minWordsRatio: num('--min-words-ratio', opts.minWordsRatio),
+      languageCheck: opts.languageCheck,
+    },
+  };
+}
+
+/** Settings given on the command line that a resume may change (see ResumeOverrides). */
+const RESUMABLE: [keyof GenerateCliOpts & string, keyof ResumeOverrides, string][] = [
+  ['budgetUsd', 'budgetUsd', '--budget-usd'],
+  ['budgetTokens', 'budgetTokens', '--budget-tokens'],
+  ['concurrency', 'concurrency', '--concurrency'],
+  ['rpm', 'rpm', '--rpm'],
+  ['tpm', 'tpm', '--tpm'],
+  ['timeoutMs', 'timeoutMs', '--timeout-ms'],
+  ['maxRetries', 'maxRetries', '--max-retries'],
+  ['backoffMs', 'backoffBaseMs', '--backoff-ms'],
+  ['backoffMaxMs', 'backoffMaxMs', '--backoff-max-ms'],
+  ['batchPollMs', 'batchPollMs', '--batch-poll-ms'],
+  ['leaseTtlMs', 'leaseTtlMs', '--lease-ttl-ms'],
+  ['maxAttemptsPerCell', 'maxAttemptsPerCell', '--max-attempts-per-cell'],
+];
+
+function resumeOverrides(opts: GenerateCliOpts, given: (name: string) => boolean): ResumeOverrides {
+  const o: Record<string, unknown> = {};
+  for (const [opt, key, flag] of RESUMABLE)
+    if (given(opt)) o[key] = num(flag, opts[opt] as string | undefined);
+  if (given('baseUrl')) o.baseUrl = opts.baseUrl;
+  return o as ResumeOverrides;
+}
+
+/** The `generate` command and its options. */
+function generateCommand(program: Command): Command {
+  return program
+    .command('generate')
+    .description('generate synthetic examples with an LLM (plan with --dry-run first)')
+    .option('--dataset <name>', 'dataset to fill')
+    .option(
+      '--kinds <list>',
+      'comma-separated kinds',
+      'short-long,long-short,short-short,long-long,sts,bitext',
+    )
+    .option('--count <n>', 'number of valid examples wanted')
+    .option('--mix <spec>', 'kind weights, e.g. short-long=167,sts=99 (default: the paper mix)')
+    .option('--models <spec>', 'model mixture, e.g. "gpt-4o=0.75,gpt-4o-mini=0.25"')
+    .option('--base-url <url>', 'OpenAI-compatible base URL (…/v1), or the Azure endpoint')
+    .option('--api-key-env <var>', 'environment variable holding the API key', 'OPENAI_API_KEY')
+    .option('--azure-api-version <v>', 'use Azure OpenAI with this api-version (models are deployment names)')
+    .option(
+      '--header <h>',
+      'extra HTTP header "Name: value" (value env:VAR reads VAR); repeatable',
+      collect,
+      [],
+    )
+    .option('--concurrency <n>', 'requests in flight', '8')
+    .option('--rpm <n>', 'requests per minute limit')
+    .option('--tpm <n>', 'tokens per minute limit')
+    .option('--budget-usd <x>', 'stop cleanly before spending more than this')
+    .option('--budget-tokens <n>', 'stop cleanly before using more tokens than this')
+    .option('--languages <spec>', 'default | en,de,… | en=0.5,de=0.5 | FILE', 'default')
+    .option('--seed <n>', 'seed of the attribute sampler (random when left out)')
+    .option('--batch-api', 'use the OpenAI Batch API (cheaper, slower; resumable)')
+    .option('--dry-run', 'print the plan, calls, tokens and cost; send nothing')
+    .option('--prices <file>', 'price table overriding resources/prices.json')
+    .option('--temperature <t>', 'sampling temperature', '1')
+    .option('--top-p <p>', 'nucleus sampling', '1')
+    .option('--timeout-ms <ms>', 'per-request timeout', '120000')
+    .option('--max-retries <n>', 'retries per request on 429/5xx/timeouts', '6')
+    .option('--backoff-ms <ms>', 'first retry delay (doubles each time, with jitter)', '1000')
+    .option('--backoff-max-ms <ms>', 'longest retry delay', '60000')
+    .option('--lease-ttl-ms <ms>', 'how long the run lease lasts without renewal', '30000')
+    .option('--batch-poll-ms <ms>', 'Batch API polling interval', '30000')
+    .option('--min-words-ratio <r>', 'share of the asked word count a document must reach', '0.5')
+    .option('--no-language-check', 'skip the wrong_language check')
+    .option(
+      '--max-attempts-per-cell <n>',
+      'answers a kind × language cell may use before it is marked short (default: 3 × its quota, at least 5)',
+    )
+    .option('--resume <run>', 'resume a run with its stored settings')
+    .option('--retry-short', 'with --resume: give the cells that ended short a fresh attempt budget');
+}
+
 /** `embedsmith generate …` and `embedsmith runs …` */
 export function registerGenerate(program: Command): void {
-  withGlobals(
-    program
-      .command('generate')
-      .description('generate synthetic examples with an LLM (plan with --dry-run first)')
-      .option('--dataset <name>', 'dataset to fill')
-      .option(
-        '--kinds <list>',
-        'comma-separated kinds',
-        'short-long,long-short,short-short,long-long,sts,bitext',
-      )
-      .option('--count <n>', 'number of valid examples wanted')
-      .option('--mix <spec>', 'kind weights, e.g. short-long=167,sts=99 (default: the paper mix)')
-      .option('--models <spec>', 'model mixture, e.g. "gpt-4o=0.75,gpt-4o-mini=0.25"')
-      .option('--base-url <url>', 'OpenAI-compatible base URL (…/v1), or the Azure endpoint')
-      .option('--api-key-env <var>', 'environment variable holding the API key', 'OPENAI_API_KEY')
-      .option(
-        '--azure-api-version <v>',
-        'use Azure OpenAI with this api-version (models are deployment names)',
-      )
-      .option(
-        '--header <h>',
-        'extra HTTP header "Name: value" (value env:VAR reads VAR); repeatable',
-        collect,
-        [],
-      )
-      .option('--concurrency <n>', 'requests in flight', '8')
-      .option('--rpm <n>', 'requests per minute limit')
-      .option('--tpm <n>', 'tokens per minute limit')
-      .option('--budget-usd <x>', 'stop cleanly before spending more than this')
-      .option('--budget-tokens <n>', 'stop cleanly before using more tokens than this')
-      .option('--languages <spec>', 'default | en,de,… | en=0.5,de=0.5 | FILE', 'default')
-      .option('--seed <n>', 'seed of the attribute sampler (random when left out)')
-      .option('--batch-api', 'use the OpenAI Batch API (cheaper, slower; resumable)')
-      .option('--dry-run', 'print the plan, calls, tokens and cost; send nothing')
-      .option('--prices <file>', 'price table overriding resources/prices.json')
-      .option('--temperature <t>', 'sampling temperature', '1')
-      .option('--top-p <p>', 'nucleus sampling', '1')
-      .option('--timeout-ms <ms>', 'per-request timeout', '120000')
-      .option('--max-retries <n>', 'retries per request on 429/5xx/timeouts', '6')
-      .option('--backoff-ms <ms>', 'first retry delay (doubles each time, with jitter)', '1000')
-      .option('--backoff-max-ms <ms>', 'longest retry delay', '60000')
-      .option('--lease-ttl-ms <ms>', 'how long the run lease lasts without renewal', '30000')
-      .option('--batch-poll-ms <ms>', 'Batch API polling interval', '30000')
-      .option('--min-words-ratio <r>', 'share of the asked word count a document must reach', '0.5')
-      .option('--no-language-check', 'skip the wrong_language check')
-      .option(
-        '--max-attempts-per-cell <n>',
-        'answers a kind × language cell may use before it is marked short (default: 3 × its quota, at least 5)',
-      )
-      .option('--resume <run>', 'resume a run with its stored settings')
-      .option('--retry-short', 'with --resume: give the cells that ended short a fresh attempt budget'),
-  ).action((opts: GenerateCliOpts, cmd: Command) =>
+  withGlobals(generateCommand(program)).action((opts: GenerateCliOpts, cmd: Command) =>
     runWithWorkbench(opts, async ({ wb, out, log, bar, json }) => {
       const gen = wb.generation;
       let runId: string;
       const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
       if (opts.resume) {
         runId = opts.resume;
-        const overrides: ResumeOverrides = {};
-        if (given('budgetUsd')) overrides.budgetUsd = num('--budget-usd', opts.budgetUsd);
-        if (given('budgetTokens')) overrides.budgetTokens = num('--budget-tokens', opts.budgetTokens);
-        if (given('concurrency')) overrides.concurrency = num('--concurrency', opts.concurrency);
-        if (given('rpm')) overrides.rpm = num('--rpm', opts.rpm);
-        if (given('tpm')) overrides.tpm = num('--tpm', opts.tpm);
-        if (given('timeoutMs')) overrides.timeoutMs = num('--timeout-ms', opts.timeoutMs);
-        if (given('maxRetries')) overrides.maxRetries = num('--max-retries', opts.maxRetries);
-        if (given('backoffMs')) overrides.backoffBaseMs = num('--backoff-ms', opts.backoffMs);
-        if (given('backoffMaxMs')) overrides.backoffMaxMs = num('--backoff-max-ms', opts.backoffMaxMs);
-        if (given('baseUrl')) overrides.baseUrl = opts.baseUrl;
-        if (given('batchPollMs')) overrides.batchPollMs = num('--batch-poll-ms', opts.batchPollMs);
-        if (given('leaseTtlMs')) overrides.leaseTtlMs = num('--lease-ttl-ms', opts.leaseTtlMs);
-        if (given('maxAttemptsPerCell'))
-          overrides.maxAttemptsPerCell = num('--max-attempts-per-cell', opts.maxAttemptsPerCell);
+        const overrides = resumeOverrides(opts, given);
         return drive(runId, overrides, Boolean(opts.retryShort));
       }
       if (opts.retryShort) throw usageError('generate: --retry-short goes with --resume RUN_ID');
@@ -216,39 +264,7 @@ export function registerGenerate(program: Command): void {
       if (!opts.count) throw usageError('generate: --count N is required');
       if (!opts.models)
         throw usageError('generate: --models is required, e.g. --models "gpt-4o=0.75,gpt-4o-mini=0.25"');
-      const req: GenerateOptions = {
-        dataset: opts.dataset,
-        count: num('--count', opts.count)!,
-        kinds: opts.kinds,
-        mix: opts.mix,
-        models: opts.models,
-        baseUrl: opts.baseUrl,
-        apiKeyEnv: opts.apiKeyEnv,
-        azureApiVersion: opts.azureApiVersion,
-        headers: headersOf(opts.header),
-        concurrency: num('--concurrency', opts.concurrency),
-        rpm: num('--rpm', opts.rpm),
-        tpm: num('--tpm', opts.tpm),
-        budgetUsd: num('--budget-usd', opts.budgetUsd),
-        budgetTokens: num('--budget-tokens', opts.budgetTokens),
-        languages: opts.languages,
-        seed: num('--seed', opts.seed),
-        batchApi: Boolean(opts.batchApi),
-        pricesFile: opts.prices,
-        temperature: num('--temperature', opts.temperature),
-        topP: num('--top-p', opts.topP),
-        timeoutMs: num('--timeout-ms', opts.timeoutMs),
-        maxRetries: num('--max-retries', opts.maxRetries),
-        backoffBaseMs: num('--backoff-ms', opts.backoffMs),
-        backoffMaxMs: num('--backoff-max-ms', opts.backoffMaxMs),
-        leaseTtlMs: num('--lease-ttl-ms', opts.leaseTtlMs),
-        batchPollMs: num('--batch-poll-ms', opts.batchPollMs),
-        maxAttemptsPerCell: num('--max-attempts-per-cell', opts.maxAttemptsPerCell),
-        validation: {
-          minWordsRatio: num('--min-words-ratio', opts.minWordsRatio),
-          languageCheck: opts.languageCheck,
-        },
-      };
+      const req = generateRequest(opts);
       if (opts.dryRun) {
         const { config, plan } = gen.plan(req);
         const { templates: _t, prices: _p, ...shown } = config;
@@ -304,6 +320,11 @@ export function registerGenerate(program: Command): void {
     }),
   );
 
+  registerRuns(program);
+}
+
+/** `embedsmith runs list|show|pause|cancel` */
+function registerRuns(program: Command): void {
   const runs = program.command('runs').description('inspect and control generation runs');
   withGlobals(runs.command('list').option('--dataset <name>', 'only this dataset'))
     .description('list generation runs')
