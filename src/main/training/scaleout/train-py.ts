@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -377,11 +378,21 @@ def main() -> None:
         data_collator=RecipeCollator(AutoTokenizer.from_pretrained(a.model)),
         callbacks=[StepLog(loss, log_file)],
     )
+    # No model card: its dataset statistics are not what this job is about (and it reads every column).
+    for cb in list(trainer.callback_handler.callbacks):
+        if type(cb).__name__ == "ModelCardCallback":
+            trainer.remove_callback(cb)
     trainer.train(resume_from_checkpoint=True if resume_at is not None else None)
     if trainer.is_world_process_zero():
         final = out / "final"
-        model.save_pretrained(str(final))
-        save_adapter(model, out / "adapter", a.model)
+        model.save_pretrained(str(final), create_model_card=False)
+        try:
+            save_adapter(model, out / "adapter", a.model)
+        except Exception as e:  # an older PEFT: the adapter files of the final folder are the same weights
+            print(f"writing the adapter with PEFT's functions failed ({e}); copying {final}'s adapter files")
+            (out / "adapter").mkdir(parents=True, exist_ok=True)
+            for name in ("adapter_config.json", "adapter_model.safetensors"):
+                shutil.copyfile(final / name, out / "adapter" / name)
         print(json.dumps({"adapter": str(out / "adapter"), "final": str(final), "steps": trainer.state.global_step}))
 
 
