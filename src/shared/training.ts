@@ -176,7 +176,7 @@ export const TRAIN_FIELDS = {
   memoryGb: f(z.number().positive('must be above 0').max(1e6).nullable().default(null), {
     group: 'hardware',
     label: 'Memory budget (GB)',
-    help: 'memory the run may use, in GB (empty: what the device reports: RAM on CPU, VRAM on CUDA)',
+    help: 'memory the run may use, in GiB (2³⁰ bytes; empty: what the device reports: RAM on CPU, VRAM on CUDA)',
     flag: 'memory-gb',
     arg: '<gb>',
     placeholder: 'device memory',

@@ -193,4 +193,16 @@ describe('embedsmith train --plan and the refusal before loading', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(fs.existsSync(path.join(h, 'run'))).toBe(false);
   });
+
+  it('a run prints the plan first and, after step 1, the measured peak beside the estimate', async () => {
+    const h = home();
+    const code = await main(args(h, ['--max-steps', '1', '--warmup', '0', '--recompute', 'on', '--json']));
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/memory plan: cpu, float32 compute/);
+    expect(stderr).toMatch(/total .* recompute on: fits/);
+    const m = /memory after step 1: peak RSS ([\d.]+) GiB, plan estimated ([\d.]+) GiB/.exec(stderr);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(h, 'run', 'adapter', 'adapter_model.safetensors'))).toBe(true);
+  });
 });
