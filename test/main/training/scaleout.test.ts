@@ -7,9 +7,10 @@ import { main } from '../../../src/main/cli/index';
 import { Store } from '../../../src/main/store';
 import { parseTrainConfig, queryFormatter, type TrainConfig } from '../../../src/main/training/config';
 import { loadTrainRows, planEpoch, stepsPerEpoch, type TrainRow } from '../../../src/main/training/data';
-import { TRAINER_FILES } from '../../../src/main/training/scaleout';
+import { exportTrainerJob, TRAINER_FILES } from '../../../src/main/training/scaleout';
 import { totalStepsOf, writeRunJson } from '../../../src/main/training/trainer';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
+import { BERT, examples, setup } from '../mining/helpers';
 import { syntheticTask } from './synthetic';
 
 const MODEL = path.join(FIXTURES, 'parity/mistral');
@@ -287,6 +288,61 @@ describe('embedsmith export trainer: a sentence-transformers + PEFT job of our r
     const rb = JSON.parse(fs.readFileSync(path.join(b, 'recipe.json'), 'utf8'));
     expect(rb.config.lr).toBe(0.01);
     expect(rb.config.temperature).toBe(0.03);
+  });
+
+  it('mined negatives and dropped false negatives: the rows the trainer builds for the same flags', async () => {
+    const rows = examples(24, 31).map((e, i) => ({
+      ...e,
+      status: 'accepted' as const,
+      split: 'train' as const,
+      negative: i % 3 === 0 ? `${e.positive} ${i}` : e.negative,
+    }));
+    const { home, store, svc } = setup(rows);
+    await svc.mine({ dataset: 'ds', model: BERT, knobs: { numNegatives: 2 }, inThread: true });
+    const probe = await svc.score({ dataset: 'ds', model: BERT, margin: 0, inThread: true });
+    await svc.score({
+      dataset: 'ds',
+      model: BERT,
+      margin: probe.scores.margin.median as number,
+      inThread: true,
+    });
+    try {
+      for (const [negatives, drop] of [
+        ['both', 'negative'],
+        ['mined', 'row'],
+      ] as const) {
+        const config = parseTrainConfig({
+          datasets: ['ds'],
+          model: BERT,
+          out: path.join(home, 'x'),
+          batchSize: 4,
+          chunkSize: 2,
+          negatives,
+          dropFalseNegatives: drop,
+        });
+        const out = path.join(home, `job-${negatives}`);
+        const res = exportTrainerJob(store, { config, out });
+        const want = loadTrainRows(store, ['ds'], queryFormatter(BERT), {
+          negatives,
+          dropFalseNegatives: drop,
+        });
+        const lines = readJsonl(path.join(out, 'train.jsonl'));
+        expect(res.rows).toBe(want.length);
+        expect(lines.map((l) => [l.id, l.anchor, l.positive, l.negatives])).toEqual(
+          want.map((r) => [r.id, r.query, r.positive, negativesOf(r)]),
+        );
+        const recipe = JSON.parse(fs.readFileSync(path.join(out, 'recipe.json'), 'utf8'));
+        expect(recipe.job.maxNegatives).toBe(Math.max(...want.map((r) => negativesOf(r).length)));
+        expect(recipe.job.maxNegatives).toBeGreaterThan(1);
+        expect(recipe.job.pooling).toBe('mean'); // the BERT fixture's Pooling module
+        expect(recipe.tokenizer.appendEos).toBe(false);
+      }
+      // --drop-false-negatives row dropped some rows (the score run flagged some negatives).
+      const all = loadTrainRows(store, ['ds'], queryFormatter(BERT), { negatives: 'mined' });
+      expect(readJsonl(path.join(home, 'job-mined', 'train.jsonl')).length).toBeLessThan(all.length);
+    } finally {
+      store.close();
+    }
   });
 
   const bad: [string, string[], RegExp][] = [
