@@ -71,6 +71,17 @@ export function undoBulkReview(db: Db, datasetId: number, after: number, upTo: n
 
 /** At most this many distinct values make an attribute a filter menu (free text is not a category). */
 const MAX_VALUES = 40;
+/** Attributes that repeat a column the toolbar already filters on (generation stores the language too). */
+const COLUMNS = new Set([
+  'language',
+  'kind',
+  'status',
+  'split',
+  'origin',
+  'instruction',
+  'src_lang',
+  'tgt_lang',
+]);
 
 /** Stored attributes with few distinct text values (difficulty, query_length, clarity, …) and their counts. */
 export function attributeFacets(db: Db, datasetId: number) {
@@ -87,7 +98,9 @@ export function attributeFacets(db: Db, datasetId: number) {
     by.set(r.key, list);
   }
   return [...by]
-    .filter(([key, values]) => /^[A-Za-z0-9_]{1,40}$/.test(key) && values.length <= MAX_VALUES)
+    .filter(
+      ([key, values]) => /^[A-Za-z0-9_]{1,40}$/.test(key) && !COLUMNS.has(key) && values.length <= MAX_VALUES,
+    )
     .map(([key, values]) => ({ key, values }));
 }
 

@@ -20,7 +20,12 @@ function setup() {
       query: `query ${i}`,
       positive: `a positive document number ${i} ${'word '.repeat(i * 3)}`,
       negative: i % 2 ? `negative ${i}` : null,
-      attributes: { difficulty: ['high school', 'college', 'PhD'][i % 3], query_length: 'less than 5 words' },
+      // `language` repeats the column (generation stores it): no second language menu.
+      attributes: {
+        difficulty: ['high school', 'college', 'PhD'][i % 3],
+        query_length: 'less than 5 words',
+        language: 'English',
+      },
     })),
   );
   const svc = createServices(wb, { transport: 'http' });
