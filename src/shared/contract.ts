@@ -324,20 +324,10 @@ export const inputs = {
 
 export type Inputs = { [K in keyof typeof inputs]: z.infer<(typeof inputs)[K]> };
 
-/** Which optional services this workbench has; screens whose service is missing say what they wait for. */
-export interface Capabilities {
-  generation: boolean;
-  training: boolean;
-  evaluation: boolean;
-  importExport: boolean;
-  mining: boolean;
-}
-
 export interface AppInfo {
   version: string;
   home: string;
   transport: 'ipc' | 'http';
-  capabilities: Capabilities;
 }
 
 export interface Facets {

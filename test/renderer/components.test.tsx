@@ -1,7 +1,7 @@
 import { cleanup, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiClient } from '../../src/renderer/src/api/transport';
-import { ComingWith, ProgressBar } from '../../src/renderer/src/components/common';
+import { ProgressBar } from '../../src/renderer/src/components/common';
 import { DistributionChart } from '../../src/renderer/src/components/DistributionChart';
 
 afterEach(() => {
@@ -80,9 +80,4 @@ describe('transport', () => {
       { method: 'request', operation: expect.objectContaining({ path: 'datasets.list', type: 'query' }) },
     ]);
   });
-});
-
-it('ComingWith names the service a screen waits for', () => {
-  render(<ComingWith what="Training" service="training service" />);
-  expect(screen.getByTestId('coming-with').textContent).toBe('Training is coming with the training service.');
 });

@@ -61,7 +61,6 @@ function mount() {
     version: 't',
     home: '/tmp/x',
     transport: 'http',
-    capabilities: { generation: false, training: false, evaluation: false, importExport: true, mining: true },
   });
   mem.svc.jobs.list = () => jobs;
   mem.svc.mining = {

@@ -75,13 +75,6 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       version: 'test',
       home: '/tmp/x',
       transport: 'http',
-      capabilities: {
-        generation: false,
-        training: false,
-        evaluation: false,
-        importExport: true,
-        mining: false,
-      },
     }),
     datasets: {
       list: () => datasets,

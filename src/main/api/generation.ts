@@ -39,11 +39,7 @@ export function createGenerationApi(
   hub: EventHub,
   secrets: SecretStore,
 ): Services['generation'] {
-  const gen = (wb as unknown as { generation?: GenerationService }).generation;
-  const need = (): GenerationService => {
-    if (!gen) throw new UserError('this workbench has no generation service yet; update Embedsmith');
-    return gen;
-  };
+  const gen = wb.generation;
   const live = new Map<string, Live>();
   const db = wb.store.db;
 
@@ -59,7 +55,7 @@ export function createGenerationApi(
       throw new UserError(`no API key named "${keyName}" is stored; add it under Provider settings`);
     let lastEmit = 0;
     const entry: Live = { handle: undefined as unknown as RunHandle, dataset, last: null };
-    const handle = need().start(runId, {
+    const handle = gen.start(runId, {
       apiKey: key,
       onProgress: (p) => {
         entry.last = p;
@@ -78,7 +74,7 @@ export function createGenerationApi(
       .catch(() => undefined)
       .finally(() => {
         live.delete(runId);
-        const s = need().summary(runId);
+        const s = gen.summary(runId);
         const last = entry.last;
         hub.emit({
           topic: 'generation',
@@ -111,48 +107,45 @@ export function createGenerationApi(
 
   return {
     plan(i) {
-      const { config, plan } = need().plan(toOptions(i));
+      const { config, plan } = gen.plan(toOptions(i));
       return { ...plan, byKind: plan.byKind as Record<string, number>, seed: config.seed };
     },
     start(i) {
-      assertStartable(need(), toOptions(i), i.apiKeyName, apiKey(i.apiKeyName));
-      const { runId } = need().create(toOptions(i));
+      assertStartable(gen, toOptions(i), i.apiKeyName, apiKey(i.apiKeyName));
+      const { runId } = gen.create(toOptions(i));
       return work(runId, i.dataset, i.apiKeyName);
     },
     resume(i) {
       if (live.has(i.runId)) return { runId: i.runId };
-      const s = need().show(i.runId);
+      const s = gen.show(i.runId);
       return work(i.runId, s.config.dataset, i.apiKeyName);
     },
     pause(i) {
       const l = live.get(i.runId);
       if (l) {
         l.handle.pause();
-        return need().summary(i.runId);
+        return gen.summary(i.runId);
       }
-      return need().request(i.runId, 'paused');
+      return gen.request(i.runId, 'paused');
     },
     cancel(i) {
       const l = live.get(i.runId);
       if (l) {
         l.handle.cancel();
-        return need().summary(i.runId);
+        return gen.summary(i.runId);
       }
-      return need().request(i.runId, 'cancelled');
+      return gen.request(i.runId, 'cancelled');
     },
     list(i) {
-      return need()
-        .list(i.name)
-        .map((r) => ({ ...r, live: live.get(r.id)?.last ?? null }));
+      return gen.list(i.name).map((r) => ({ ...r, live: live.get(r.id)?.last ?? null }));
     },
     summary(i) {
-      const s = need().summary(i.runId);
+      const s = gen.summary(i.runId);
       // Errors stored before redaction existed (or by a process that knew other keys) are masked on the way out.
       const error = s.error ? redactSecrets(s.error, secretValues(secrets)) : s.error;
       return { ...s, error, live: live.get(i.runId)?.last ?? null };
     },
     failures(i): FailedRequest[] {
-      need();
       const rows = db
         .prepare(
           `SELECT id, model, kind, status, error, error_class, reject_reason, raw_answer, created_at

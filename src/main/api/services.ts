@@ -41,9 +41,6 @@ const sortValue = (e: Example, sort: SortColumn): string | number => {
   }
 };
 
-/** Whether an optional service has landed on the workbench (areas add their field as they ship). */
-const has = (wb: Workbench, field: string) => (wb as unknown as Record<string, unknown>)[field] !== undefined;
-
 export interface ApiOptions {
   transport: 'ipc' | 'http';
   hub?: EventHub;
@@ -89,13 +86,6 @@ export function createServices(
         version: VERSION,
         home: wb.paths.home,
         transport: opts.transport,
-        capabilities: {
-          generation: has(wb, 'generation'),
-          training: true,
-          evaluation: true,
-          importExport: true,
-          mining: has(wb, 'mining'),
-        },
       };
     },
     datasets: {

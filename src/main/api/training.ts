@@ -5,13 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TrainSettings } from '../../shared/training';
 import { UserError } from '../errors';
-import { JobRunner } from '../jobs/runner';
 import { resolveProvider } from '../models/trainable';
-import { JobStore } from '../jobs/store';
 import { latestCheckpoint } from '../training/checkpoint';
 import { formatPlan, planRefusal } from '../training/memory-plan';
 import { runLockHolder } from '../training/run-lock';
-import { newRunId, type PreparedRun, TrainingService } from '../training/service';
+import { newRunId, type PreparedRun, type TrainingService } from '../training/service';
 import { readTrainLog } from '../training/train-log';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
@@ -76,14 +74,7 @@ function runInfo(r: RunRow, l: Live | undefined, resumable: boolean): TrainingRu
 }
 
 export function createTrainingApi(wb: Workbench, hub: EventHub): Services['training'] {
-  // The workbench field when the training area adds one; until then one service for this API.
-  let svc: TrainingService | undefined;
-  const service = () => {
-    const own = (wb as unknown as { training?: TrainingService }).training;
-    if (own) return own;
-    svc ??= new TrainingService(wb.store, wb.paths, new JobRunner(new JobStore(wb.store.db)));
-    return svc;
-  };
+  const service = () => wb.training;
   const runs = new Map<string, Live>();
 
   /** Runs a prepared (new or resumed) run in the jobs worker, relaying its steps to every window. */

@@ -49,24 +49,6 @@ export function ErrorBox({ error, onRetry }: { error: string | null | undefined;
   );
 }
 
-/** A screen (or part) whose service has not landed yet: says so instead of faking it. */
-export function ComingWith({
-  what,
-  service,
-  children,
-}: {
-  what: string;
-  service: string;
-  children?: ReactNode;
-}) {
-  return (
-    <div className="coming" data-testid="coming-with">
-      <strong>{what}</strong> is coming with the {service}.
-      {children && <div className="muted">{children}</div>}
-    </div>
-  );
-}
-
 export function Card({
   title,
   children,

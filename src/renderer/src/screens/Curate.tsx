@@ -11,7 +11,7 @@ import {
 import { type Example, KINDS, SPLITS, STATUSES } from '../../../shared/domain';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { ComingWith, ErrorBox } from '../components/common';
+import { ErrorBox } from '../components/common';
 import { Highlight, searchTerms, TermsContext } from '../components/Highlight';
 import { useNav } from '../nav';
 import { Detail, FilterMenus, KeyHelp, type Mode } from './CurateDetail';
@@ -81,7 +81,7 @@ export function CurateScreen() {
 }
 
 function Curator({ dataset }: { dataset: string }) {
-  const { client, info } = useApi();
+  const { client } = useApi();
   const [view, setView] = useState<'examples' | 'negatives'>('examples');
   const [filter, setFilter] = useState<ExampleFilterInput>({});
   const [searchText, setSearchText] = useState('');
@@ -466,14 +466,7 @@ function Curator({ dataset }: { dataset: string }) {
         {notice && <div className="notice">{notice}</div>}
         {mode === 'help' && <KeyHelp />}
         {view === 'negatives' ? (
-          info?.capabilities.mining ? (
-            <HardNegatives dataset={dataset} filter={filter} />
-          ) : (
-            <ComingWith
-              what="The hard-negative review view (model scores per negative)"
-              service="mining service"
-            />
-          )
+          <HardNegatives dataset={dataset} filter={filter} />
         ) : (
           <>
             <div className="vtable">

@@ -3,7 +3,7 @@ import { useMemo, useState } from 'react';
 import type { Dataset } from '../../../shared/domain';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { Card, ComingWith, ErrorBox } from '../components/common';
+import { Card, ErrorBox } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
 import { DistributionChart } from '../components/DistributionChart';
 import { KindLanguageMatrix } from '../components/KindLanguageMatrix';
@@ -13,7 +13,7 @@ import { useNav } from '../nav';
 const helper = createColumnHelper<typeof plainFeatures, Dataset>();
 
 export function DatasetsScreen() {
-  const { client, info } = useApi();
+  const { client } = useApi();
   const nav = useNav();
   const list = useQuery(
     (c) => c.datasets.list.query(),
@@ -144,14 +144,10 @@ export function DatasetsScreen() {
         <ErrorBox error={formError} />
       </Card>
       {selected && <DatasetDetail name={selected} />}
-      {info?.capabilities.importExport ? (
-        <ImportSplit
-          dataset={selected}
-          instruction={list.data?.find((d) => d.name === selected)?.instruction ?? null}
-        />
-      ) : (
-        <ComingWith what="Import, export and train/dev/test split" service="dataset import/export service" />
-      )}
+      <ImportSplit
+        dataset={selected}
+        instruction={list.data?.find((d) => d.name === selected)?.instruction ?? null}
+      />
       <JobsList types={['import', 'export']} />
     </div>
   );

@@ -18,7 +18,7 @@ import {
   LivePreview,
   TemplatesEditor,
 } from './GenerateTools';
-import { Card, ComingWith, ErrorBox, formatDuration, ProgressBar } from '../components/common';
+import { Card, ErrorBox, formatDuration, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
 import { KindLanguageMatrix } from '../components/KindLanguageMatrix';
 import { useNav } from '../nav';
@@ -45,14 +45,7 @@ const loadProvider = (): ProviderSettings => {
 };
 
 export function GenerateScreen() {
-  const { info } = useApi();
   const nav = useNav();
-  if (info && !info.capabilities.generation)
-    return (
-      <div className="screen">
-        <ComingWith what="Generation" service="generation queue service" />
-      </div>
-    );
   if (!nav.dataset)
     return (
       <div className="screen">
