@@ -184,6 +184,8 @@ export const inputs = {
         .string()
         .regex(/^[a-z0-9_-]{1,40}$/)
         .optional(),
+      /** Give the cells that ended short a fresh attempt budget (a done run with a shortfall). */
+      retryShort: z.boolean().optional(),
     })
     .strict(),
   runFailures: z

@@ -49,7 +49,7 @@ export function createGenerationApi(
   };
   const apiKey = (name: string | undefined) => (name ? secrets.get(name) : secrets.get('openai'));
 
-  const work = (runId: string, dataset: string, keyName: string | undefined) => {
+  const work = (runId: string, dataset: string, keyName: string | undefined, retryShort = false) => {
     const key = apiKey(keyName);
     if (keyName && !key)
       throw new UserError(`no API key named "${keyName}" is stored; add it under Provider settings`);
@@ -57,6 +57,7 @@ export function createGenerationApi(
     const entry: Live = { handle: undefined as unknown as RunHandle, dataset, last: null };
     const handle = gen.start(runId, {
       apiKey: key,
+      retryShort,
       onProgress: (p) => {
         entry.last = p;
         const now = Date.now();
@@ -118,7 +119,7 @@ export function createGenerationApi(
     resume(i) {
       if (live.has(i.runId)) return { runId: i.runId };
       const s = gen.show(i.runId);
-      return work(i.runId, s.config.dataset, i.apiKeyName);
+      return work(i.runId, s.config.dataset, i.apiKeyName, i.retryShort);
     },
     pause(i) {
       const l = live.get(i.runId);

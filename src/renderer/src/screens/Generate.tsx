@@ -462,7 +462,11 @@ function RunDetail({
         <Reasons title="Rejections by reason" m={rejected} />
         <Reasons title="Failed requests by class" m={failed} />
       </div>
-      <Shortfall runId={run.id} cells={s?.shortfall ?? []} />
+      <Shortfall
+        runId={run.id}
+        cells={state === 'done' ? (s?.shortfall ?? []) : []}
+        onRetry={act(() => client.generation.resume.mutate({ runId: run.id, retryShort: true }))}
+      />
       <FailedList rows={failures.data ?? []} />
     </Card>
   );
@@ -472,9 +476,11 @@ function RunDetail({
 export function Shortfall({
   runId,
   cells,
+  onRetry,
 }: {
   runId: string;
   cells: NonNullable<RunSummaryInfo['shortfall']>;
+  onRetry?: () => void;
 }) {
   if (!cells.length) return null;
   return (
@@ -507,9 +513,14 @@ export function Shortfall({
         </tbody>
       </table>
       <p className="muted">
-        Each cell used its attempt budget. Try them again with{' '}
+        Each cell used its attempt budget. Try them again here, or with{' '}
         <code>embedsmith generate --resume {runId} --retry-short</code>.
       </p>
+      {onRetry && (
+        <button type="button" onClick={onRetry}>
+          Retry short cells
+        </button>
+      )}
     </div>
   );
 }
