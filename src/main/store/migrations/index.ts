@@ -2,9 +2,9 @@ import { sql as core } from './001_core';
 import { sql as ftsDeferred } from './002_fts_deferred';
 import { sql as counts } from './003_counts';
 import { sql as languages } from './004_languages';
-import { sql as languages } from './004_languages';
 import { sql as generation } from './010_generation';
 import { sql as trainingReconcile } from './020_training_reconcile';
+import { sql as jobsLifecycle } from './021_jobs_lifecycle';
 import { sql as mining } from './040_mining';
 import { sql as app } from './050_app';
 
@@ -24,9 +24,9 @@ export const MIGRATIONS: Migration[] = [
   { version: 2, name: 'fts-deferred', sql: ftsDeferred },
   { version: 3, name: 'counts', sql: counts },
   { version: 4, name: 'languages', sql: languages },
-  { version: 4, name: 'languages', sql: languages },
   { version: 10, name: 'generation', sql: generation },
   { version: 20, name: 'training-reconcile', sql: trainingReconcile },
+  { version: 21, name: 'jobs-lifecycle', sql: jobsLifecycle },
   { version: 40, name: 'mining', sql: mining },
   { version: 50, name: 'app', sql: app },
 ];
