@@ -60,7 +60,7 @@ export const REJECT_REASONS = [
   'low-quality',
 ] as const;
 
-export const ARTEFACT_KINDS = ['adapter', 'merged', 'onnx', 'embeddings'] as const;
+export const ARTEFACT_KINDS = ['adapter', 'merged', 'onnx', 'embeddings', 'trainer'] as const;
 export type ArtefactKind = (typeof ARTEFACT_KINDS)[number];
 
 export const inputs = {
@@ -224,6 +224,9 @@ export const inputs = {
       /** … or of a file (.txt one per line, .jsonl). */
       file: z.string().max(4096).optional(),
       format: z.enum(['npy', 'parquet']).optional(),
+      /** trainer (the run as a sentence-transformers multi-GPU job): GPUs per node and nodes. */
+      gpus: z.number().int().min(1, 'must be at least 1').max(100_000).optional(),
+      nodes: z.number().int().min(1, 'must be at least 1').max(100_000).optional(),
     })
     .strict(),
   modelPull: z

@@ -167,6 +167,21 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
           t.tick();
           return { out, files: fs.readdirSync(out).sort() };
         }
+        if (i.kind === 'trainer') {
+          // The run's config as a sentence-transformers + PEFT job (src/main/training/scaleout).
+          const S = await import('../training/scaleout');
+          const { config, run: runDir } = S.trainerConfigFor(wb.store, wb.paths.runs, run!.out_dir, {});
+          fs.mkdirSync(path.dirname(out), { recursive: true });
+          const res = S.exportTrainerJob(wb.store, {
+            config,
+            out,
+            gpus: i.gpus,
+            nodes: i.nodes,
+            run: runDir,
+            onProgress,
+          });
+          return { out: res.out, files: res.files, rows: res.rows };
+        }
         if (i.kind === 'merged' || i.kind === 'onnx') {
           const r = L.resolveRun(run!.out_dir, wb.paths.runs);
           fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -194,7 +194,7 @@ export function trainerConfigFor(
   store: Store,
   runsDir: string,
   source: string,
-  given: TrainSettingsInput,
+  given: Partial<TrainSettingsInput>,
 ): { config: TrainConfig; run: string | null } {
   const runDir = [path.resolve(source), path.join(runsDir, source)].find((d) =>
     fs.existsSync(path.join(d, 'run.json')),

@@ -17,6 +17,7 @@ const KIND_LABEL: Record<ArtefactKind, string> = {
   merged: 'Merged model',
   onnx: 'ONNX (transformers.js)',
   embeddings: 'Embeddings',
+  trainer: 'trainer job (multi-GPU sentence-transformers)',
 };
 
 /** The export jobs started here, with progress and the output folder once done. */
@@ -102,11 +103,14 @@ function ModelExports() {
   const { client } = useApi();
   const [run, setRun] = useState<TrainingRunInfo | null>(null);
   const [out, setOut] = useState('');
+  const [gpus, setGpus] = useState('1');
+  const [nodes, setNodes] = useState('1');
   const [error, setError] = useState<string | null>(null);
   const start = async (kind: ArtefactKind) => {
     setError(null);
     try {
-      await client.artefacts.export.mutate({ kind, runId: run?.id, out: out.trim() || undefined });
+      const scale = kind === 'trainer' ? { gpus: Number(gpus), nodes: Number(nodes) } : {};
+      await client.artefacts.export.mutate({ kind, runId: run?.id, out: out.trim() || undefined, ...scale });
     } catch (e) {
       setError(guiError(errorText(e)).text);
     }
@@ -125,9 +129,27 @@ function ModelExports() {
             placeholder="/path/to/new-folder"
           />
         </div>
+        <label>
+          GPUs per node (trainer job)
+          <input
+            aria-label="GPUs per node"
+            inputMode="numeric"
+            value={gpus}
+            onChange={(e) => setGpus(e.target.value)}
+          />
+        </label>
+        <label>
+          Nodes (trainer job)
+          <input
+            aria-label="nodes"
+            inputMode="numeric"
+            value={nodes}
+            onChange={(e) => setNodes(e.target.value)}
+          />
+        </label>
       </div>
       <div className="row-actions">
-        {(['adapter', 'merged', 'onnx'] as const).map((k) => (
+        {(['adapter', 'merged', 'onnx', 'trainer'] as const).map((k) => (
           <button key={k} type="button" disabled={!run} onClick={() => start(k)}>
             Export {KIND_LABEL[k]}
           </button>
