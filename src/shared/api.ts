@@ -106,6 +106,7 @@ export const appRouter = t.router({
     list: p.query(({ ctx }) => ctx.svc.models.list()),
     pull: p.input(inputs.modelPull).mutation(({ ctx, input }) => ctx.svc.models.pull(input)),
     remove: p.input(inputs.modelRef).mutation(({ ctx, input }) => ctx.svc.models.remove(input)),
+    pausePull: p.input(inputs.jobRef).mutation(({ ctx, input }) => ctx.svc.models.pausePull(input)),
   }),
   paths: t.router({
     list: p.input(inputs.pathList).query(({ ctx, input }) => ctx.svc.paths.list(input)),

@@ -238,6 +238,7 @@ export const inputs = {
     })
     .strict(),
   modelRef: z.object({ path: z.string().min(1).max(4096) }).strict(),
+  jobRef: z.object({ jobId: z.string().min(1).max(100) }).strict(),
   /** A folder on the serving machine, under the user's home. */
   pathList: z.object({ dir: z.string().max(4096).optional(), hidden: z.boolean().optional() }).strict(),
   /** A native open/save dialog (Electron only). */
@@ -605,6 +606,8 @@ export interface Services {
     list(): ModelInfo[];
     pull(i: Inputs['modelPull']): JobInfo;
     remove(i: Inputs['modelRef']): { removed: string };
+    /** Stops a running pull; pulling the same id again continues from the bytes already there. */
+    pausePull(i: Inputs['jobRef']): { paused: boolean };
   };
   /** Picking paths on the serving machine: a file browser (browser mode) or native dialogs (Electron). */
   paths: {

@@ -159,7 +159,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       list: () => [],
     },
     artefacts: { export: notHere },
-    models: { list: () => [], pull: notHere, remove: notHere },
+    models: { list: () => [], pull: notHere, remove: notHere, pausePull: notHere },
     paths: { list: notHere, pick: async () => ({ supported: false, path: null }) },
     demo: { load: notHere },
     generationTools: {

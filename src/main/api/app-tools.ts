@@ -261,6 +261,7 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
 
 function modelsApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['models'] {
   const exportsDir = exportsDirOf(wb);
+  const pulls = new Map<string, AbortController>();
   return {
     list() {
       const out: ModelInfo[] = [];
@@ -268,7 +269,8 @@ function modelsApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['m
       if (isDir(dir))
         for (const name of fs.readdirSync(dir).sort()) {
           const d = path.join(dir, name);
-          if (!isDir(d)) continue;
+          // A pull still under way (or paused) is not a model yet.
+          if (!isDir(d) || fs.readdirSync(d).some((f) => f.endsWith('.part'))) continue;
           const m = describeModel(d, name.startsWith('embedsmith-demo') ? 'demo' : 'pulled');
           if (m) out.push(m);
         }
@@ -284,20 +286,46 @@ function modelsApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['m
       return out;
     },
     pull(i) {
-      return jobs.start(
+      const ac = new AbortController();
+      // Every request of the pull carries the pause signal (the hub client takes a fetch).
+      const pausable: typeof fetch = (input, init) =>
+        fetch(input, {
+          ...init,
+          signal: init?.signal ? AbortSignal.any([init.signal, ac.signal]) : ac.signal,
+        });
+      const job = jobs.start(
         'model-pull',
         `pull ${i.id}${i.revision ? `@${i.revision}` : ''}`,
         async (onProgress) => {
-          const L = await modelLib();
-          const r = await L.pullModel(wb.paths.models, i.id, { revision: i.revision, onProgress });
-          hub.emit({ topic: 'datasets' });
-          return {
-            out: path.join(wb.paths.models, L.modelDirName(i.id)),
-            files: r.files.length,
-            sha: r.sha,
-          };
+          try {
+            const L = await modelLib();
+            const r = await L.pullModel(wb.paths.models, i.id, {
+              revision: i.revision,
+              onProgress,
+              fetch: pausable,
+            });
+            return {
+              out: path.join(wb.paths.models, L.modelDirName(i.id)),
+              files: r.files.length,
+              sha: r.sha,
+            };
+          } catch (e) {
+            if (ac.signal.aborted)
+              throw new UserError(`paused; pull ${i.id} again to continue from the bytes already downloaded`);
+            throw e;
+          } finally {
+            pulls.delete(job.id);
+            hub.emit({ topic: 'datasets' });
+          }
         },
       );
+      pulls.set(job.id, ac);
+      return job;
+    },
+    pausePull(i) {
+      const ac = pulls.get(i.jobId);
+      ac?.abort();
+      return { paused: Boolean(ac) };
     },
     remove(i) {
       const root = fs.existsSync(wb.paths.models) ? fs.realpathSync(wb.paths.models) : wb.paths.models;

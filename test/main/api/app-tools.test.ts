@@ -197,6 +197,36 @@ describe('models: the library', () => {
   });
 });
 
+describe('models: pause and resume a pull', () => {
+  it('Pause stops a stalled transfer; pulling again continues from the bytes there and checks the hash', async () => {
+    const hub = await hubServer({ holdAfterBytes: 4000 });
+    closers.push(() => hub.close());
+    const before = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = hub.url;
+    closers.push(() => {
+      if (before === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = before;
+    });
+    const { wb, api } = setup();
+    const part = path.join(wb.paths.models, 'acme--tiny-bert', 'model.safetensors.part');
+    const job = await api.caller.models.pull({ id: 'acme/tiny-bert' });
+    // The transfer stalls after 4000 bytes (the server holds it): pause it there.
+    await expect.poll(() => (fs.existsSync(part) ? fs.statSync(part).size : 0), { timeout: 30_000 }).toBe(4000);
+    expect(await api.caller.models.pausePull({ jobId: job.id })).toEqual({ paused: true });
+    await expect(finished(api, job)).rejects.toThrow(/paused; pull acme\/tiny-bert again/);
+    expect(fs.statSync(part).size).toBe(4000);
+    expect(await api.caller.models.list()).toEqual([]);
+    // Resume: the next pull asks only for the rest (a Range request from 4000) and verifies the file.
+    const again = await finished(api, await api.caller.models.pull({ id: 'acme/tiny-bert' }));
+    expect(again.state).toBe('done');
+    expect(hub.log.some((l) => l.url.endsWith('/model.safetensors') && l.range?.startsWith('bytes=4000-'))).toBe(true);
+    expect(fs.readFileSync(path.join(wb.paths.models, 'acme--tiny-bert', 'model.safetensors'))).toEqual(
+      fs.readFileSync(path.join(BERT, 'model.safetensors')),
+    );
+    expect(await api.caller.models.pausePull({ jobId: job.id })).toEqual({ paused: false });
+  });
+});
+
 /** A finished run without training: the parity adapter of the bert fixture in a run folder. */
 function fakeRun(w: Workbench, id: string): string {
   const runDir = path.join(w.paths.runs, id);

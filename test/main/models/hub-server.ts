@@ -20,7 +20,11 @@ export const FILES = [
 export const SHA = 'a'.repeat(40);
 
 /** A local server in the hub's URL layout: model info, tree listing, resolve with Range/ETag. */
-export function hubServer(opts: { failAfterBytes?: number; corrupt?: string } = {}) {
+export function hubServer(opts: { failAfterBytes?: number; corrupt?: string; holdAfterBytes?: number } = {}) {
+  // holdAfterBytes: the first big download sends that many bytes, then waits (a stalled transfer) until
+  // release(); later requests are served whole.
+  const held: http.ServerResponse[] = [];
+  let holding = opts.holdAfterBytes !== undefined;
   const log: { url: string; range?: string }[] = [];
   let served = 0;
   const server = http.createServer((req, res) => {
@@ -85,6 +89,13 @@ export function hubServer(opts: { failAfterBytes?: number; corrupt?: string } = 
       res.setHeader('Accept-Ranges', 'bytes');
       if (r) res.setHeader('Content-Range', `bytes ${start}-${end}/${total}`);
       const chunk = body.subarray(start, end + 1);
+      if (holding && m[2] === 'model.safetensors' && chunk.length > 1) {
+        holding = false;
+        res.setHeader('Content-Length', String(chunk.length));
+        res.write(chunk.subarray(0, opts.holdAfterBytes));
+        held.push(res);
+        return;
+      }
       // Simulate a dropped connection once, mid-file, on the big download.
       if (
         opts.failAfterBytes !== undefined &&
@@ -106,14 +117,22 @@ export function hubServer(opts: { failAfterBytes?: number; corrupt?: string } = 
     res.setHeader('X-Error-Code', 'EntryNotFound');
     res.end('not found');
   });
-  return new Promise<{ url: string; log: typeof log; close: () => Promise<void> }>((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        log,
-        close: () => new Promise((r) => server.close(() => r())),
-      });
-    }),
+  return new Promise<{ url: string; log: typeof log; release: () => void; close: () => Promise<void> }>(
+    (resolve) =>
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        resolve({
+          url: `http://127.0.0.1:${port}`,
+          log,
+          release: () => {
+            for (const r of held.splice(0)) r.destroy();
+          },
+          close: () =>
+            new Promise((r) => {
+              for (const h of held.splice(0)) h.destroy();
+              server.close(() => r());
+            }),
+        });
+      }),
   );
 }

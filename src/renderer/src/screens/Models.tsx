@@ -1,13 +1,12 @@
 // The model library: local model folders (pulled, the demo's, merged exports) with what they are, hub pulls
 // with progress (resumable and hash-checked by the hub code), removal, and "use in Train / Evaluate".
 import { createColumnHelper } from '@tanstack/react-table';
-import { useMemo, useState } from 'react';
-import type { ModelInfo } from '../../../shared/contract';
+import { useEffect, useMemo, useState } from 'react';
+import type { JobInfo, ModelInfo } from '../../../shared/contract';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { Card, ErrorBox } from '../components/common';
+import { Card, ErrorBox, ProgressBar } from '../components/common';
 import { DataTable, type plainFeatures } from '../components/DataTable';
-import { JobsList } from '../components/Jobs';
 import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
 import { handOffModel } from './RunPicker';
@@ -86,7 +85,16 @@ export function ModelsScreen() {
         </form>
         <ErrorBox error={error} />
       </Card>
-      <JobsList types={['model-pull']} />
+      <PullJobs
+        onAgain={async (pullId, rev) => {
+          setError(null);
+          try {
+            await client.models.pull.mutate({ id: pullId, revision: rev });
+          } catch (err) {
+            setError(guiError(errorText(err)).text);
+          }
+        }}
+      />
       <Card
         title="Local models"
         actions={
@@ -144,5 +152,61 @@ export function ModelsScreen() {
         />
       </Card>
     </div>
+  );
+}
+
+/** Hub pulls of this session: progress, Pause while running, Pull again (continues) once paused or failed. */
+function PullJobs({ onAgain }: { onAgain: (id: string, revision?: string) => void }) {
+  const { client, onEvent } = useApi();
+  const initial = useQuery((c) => c.jobs.list.query(), []);
+  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  useEffect(() => {
+    if (initial.data) setJobs(initial.data.filter((j) => j.type === 'model-pull'));
+  }, [initial.data]);
+  useEffect(
+    () =>
+      onEvent((e) => {
+        if (e.topic !== 'job' || e.job.type !== 'model-pull') return;
+        setJobs((js) => {
+          const i = js.findIndex((j) => j.id === e.job.id);
+          return i < 0 ? [e.job, ...js] : js.map((j) => (j.id === e.job.id ? e.job : j));
+        });
+      }),
+    [onEvent],
+  );
+  if (!jobs.length) return null;
+  return (
+    <Card title="Pulls">
+      <div className="jobs" data-testid="pull-jobs">
+        {jobs.map((j) => {
+          const [, ref = ''] = /^pull (.+)$/.exec(j.label) ?? [];
+          const [id, revision] = ref.split('@');
+          return (
+            <div key={j.id} className={`job ${j.state}`}>
+              <div className="row-actions">
+                <strong>{j.label}</strong> <span className={`badge ${j.state}`}>{j.state}</span>
+                {j.state === 'running' && (
+                  <button type="button" onClick={() => void client.models.pausePull.mutate({ jobId: j.id })}>
+                    Pause
+                  </button>
+                )}
+                {j.state === 'failed' && id && (
+                  <button type="button" onClick={() => onAgain(id, revision)}>
+                    {/paused/.test(j.error ?? '') ? 'Resume' : 'Pull again'}
+                  </button>
+                )}
+              </div>
+              {j.state === 'running' && j.progress && <ProgressBar p={j.progress} />}
+              {j.error && <div className="muted small">{guiError(j.error).text}</div>}
+              {j.state === 'done' && (
+                <div className="muted small">
+                  {String((j.result as { out?: string } | undefined)?.out ?? '')}
+                </div>
+              )}
+            </div>
+          );
+        })}
+      </div>
+    </Card>
   );
 }
