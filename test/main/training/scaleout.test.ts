@@ -242,20 +242,26 @@ describe('embedsmith export trainer: a sentence-transformers + PEFT job of our r
     for (const k of used('CONFIG')) expect(recipe.config, k).toHaveProperty(k);
     for (const k of used('JOB')) expect(recipe.job, k).toHaveProperty(k);
     for (const k of used('TOK')) expect(recipe.tokenizer, k).toHaveProperty(k);
+    const helper = fs.readFileSync(path.join(out, 'embedsmith_recipe.py'), 'utf8');
+    const tokKeys = [...helper.matchAll(/tok\["([A-Za-z]+)"\]/g)].map((m) => m[1]);
+    expect(tokKeys.length).toBeGreaterThan(5);
+    for (const k of tokKeys) expect(recipe.tokenizer, k).toHaveProperty(k);
     expect(used('CONFIG').length + used('JOB').length + used('TOK').length).toBeGreaterThan(20);
     for (const f of ['launch.sh', 'job.sbatch'])
       expect(spawnSync('bash', ['-n', path.join(out, f)]).status, f).toBe(0);
   });
 
   const python = spawnSync('python3', ['--version']).status === 0;
-  it.skipIf(!python)('train.py compiles (python3 -m py_compile)', async () => {
+  it.skipIf(!python)('train.py and embedsmith_recipe.py compile (python3 -m py_compile)', async () => {
     const home = makeHome();
     const out = path.join(home, 'job');
     expect(
       await main(['export', 'trainer', 'syn', '--home', home, '--model', MODEL, '--out', out, ...FLAGS]),
     ).toBe(0);
-    const r = spawnSync('python3', ['-m', 'py_compile', path.join(out, 'train.py')], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['train.py', 'embedsmith_recipe.py']) {
+      const r = spawnSync('python3', ['-m', 'py_compile', path.join(out, f)], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    }
   });
 
   it('from a run folder or id: the run’s config, flags on top', async () => {

@@ -28,7 +28,7 @@ import {
   type TrainerFramework,
 } from './recipe';
 import { renderAccelerate, renderLaunch, renderReadme, renderRequirements, renderSbatch } from './files';
-import { TRAIN_PY } from './train-py';
+import { RECIPE_PY, TRAIN_PY } from './train-py';
 
 /** The files of an exported job, in the order the README lists them. */
 export { TRAINER_FRAMEWORKS, type Recipe };
@@ -39,6 +39,7 @@ export const TRAINER_FILES = [
   'train.jsonl',
   'batches.jsonl',
   'train.py',
+  'embedsmith_recipe.py',
   'launch.sh',
   'accelerate.yaml',
   'job.sbatch',
@@ -141,6 +142,7 @@ export function exportTrainerJob(store: Store, o: TrainerExportOptions): Trainer
     const text: Record<string, string> = {
       'recipe.json': `${JSON.stringify(recipe, null, 2)}\n`,
       'train.py': TRAIN_PY,
+      'embedsmith_recipe.py': RECIPE_PY,
       'launch.sh': renderLaunch(recipe),
       'accelerate.yaml': renderAccelerate(recipe),
       'job.sbatch': renderSbatch(recipe),

@@ -1,5 +1,7 @@
-// train.py of an exported trainer job (see README.md there). It reads every value from recipe.json, so
-// this text holds no hyper-parameter. Kept as Python source verbatim (String.raw: backslashes stay).
+// The Python files of an exported trainer job (see README.md there): train.py reads every value from
+// recipe.json, so these texts hold no hyper-parameter. Python source verbatim (String.raw: backslashes stay).
+
+/** The job: model, LoRA, loss, trainer arguments, adapter. */
 export const TRAIN_PY = String.raw`#!/usr/bin/env python3
 """Embedsmith's training recipe as a sentence-transformers (>= 5.1) + PEFT job, for one or many GPUs.
 
@@ -22,8 +24,9 @@ import shutil
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from transformers import AutoTokenizer, TrainerCallback
+
+from embedsmith_recipe import RecipeSampling, masked_info_nce, pad_batch, text_columns, truncate_ids
 
 HERE = Path(__file__).resolve().parent
 RECIPE = json.loads((HERE / "recipe.json").read_text(encoding="utf-8"))
@@ -45,14 +48,6 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def world() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
 # ---------- rows, text identity, batch order ----------
 
 
@@ -62,103 +57,22 @@ def load_rows():
 
     rows = load_dataset("json", data_files=str(HERE / "train.jsonl"), split="train")
     k = JOB["maxNegatives"]
-    # One integer per distinct text (exact string equality, as Embedsmith compares texts): the loss
-    # masks a candidate whose text is the row's own positive text. -1 marks a padded negative column.
-    ids: dict[str, int] = {}
-    tid = lambda t: ids.setdefault(t, len(ids))  # noqa: E731
-    cols: dict[str, list] = {"anchor": [], "positive": []}
-    for j in range(k):
-        cols[f"negative_{j + 1}"] = []
-    cols["label"] = []
-    for anchor, positive, negatives in zip(rows["anchor"], rows["positive"], rows["negatives"]):
-        negs = list(negatives or [])
-        cols["anchor"].append(anchor)
-        cols["positive"].append(positive)
-        label = [tid(positive)]
-        for j in range(k):
-            cols[f"negative_{j + 1}"].append(negs[j] if j < len(negs) else "")
-            label.append(tid(negs[j]) if j < len(negs) else -1)
-        cols["label"].append(label)
-    return Dataset.from_dict(cols)
-
-
-def load_steps() -> list[list[int]]:
-    """Embedsmith's own batch order: one line per optimiser step, row indices into train.jsonl."""
-    steps = []
-    with open(HERE / "batches.jsonl", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                steps.append(json.loads(line)["rows"])
-    return steps
-
-
-class RecipeBatchSampler:
-    """Yields, for each step, the global batch cut into one slice per process, in rank order; accelerate's
-    shard of the loader hands slice r of every step to rank r. One pass over it is the whole run."""
-
-    def __init__(self, steps: list[list[int]], n_proc: int, per_device: int) -> None:
-        self.steps, self.n_proc, self.batch_size, self.drop_last = steps, n_proc, per_device, True
-
-    def set_epoch(self, epoch: int) -> None:  # the order is fixed by Embedsmith's plan
-        pass
-
-    def __len__(self) -> int:
-        return len(self.steps) * self.n_proc
-
-    def __iter__(self):
-        for rows in self.steps:
-            for r in range(self.n_proc):
-                yield rows[r * self.batch_size : (r + 1) * self.batch_size]
-
-
-class RecipeSampling:
-    """The trainer's batch_sampler argument (a picklable callable: the arguments are saved with checkpoints)."""
-
-    def __init__(self, n_proc: int, per_device: int) -> None:
-        self.n_proc, self.per_device = n_proc, per_device
-
-    def __call__(self, dataset, **_kw) -> RecipeBatchSampler:
-        return RecipeBatchSampler(load_steps(), self.n_proc, self.per_device)
+    return Dataset.from_dict(text_columns(rows["anchor"], rows["positive"], rows["negatives"], k))
 
 
 class RecipeCollator:
-    """Tokenizes as Embedsmith does: the tokenizer's own special tokens; with last-token pooling the
-    sequence ends with EOS (appended after truncating to max_length - 1 unless the tokenizer ends with
-    it already); otherwise truncation keeps the post-processor's suffix; padding on the tokenizer's side;
-    decoders get position ids cumsum(mask) - 1 (pads 1)."""
+    """Tokenizes each text column as Embedsmith does (embedsmith_recipe.truncate_ids / pad_batch)."""
 
     valid_label_columns = ["label"]
 
     def __init__(self, tokenizer) -> None:
         self.tok = tokenizer
 
-    def ids(self, text: str) -> list[int]:
-        ids = self.tok(text, add_special_tokens=True)["input_ids"]
-        n = TOK["maxLength"]
-        if TOK["appendEos"] and not TOK["tokenizerAppendsEos"]:
-            return ids[: n - 1] + [TOK["eosId"]]
-        if len(ids) > n:
-            keep = min(TOK["suffixLength"], n)
-            ids = ids[: n - keep] + (ids[len(ids) - keep :] if keep else [])
-        return ids
-
-    def pad(self, seqs: list[list[int]]) -> dict[str, torch.Tensor]:
-        t = max(1, max(len(s) for s in seqs))
-        ids = torch.full((len(seqs), t), TOK["padId"], dtype=torch.long)
-        mask = torch.zeros((len(seqs), t), dtype=torch.long)
-        for b, s in enumerate(seqs):
-            lo = t - len(s) if TOK["paddingSide"] == "left" else 0
-            ids[b, lo : lo + len(s)] = torch.tensor(s, dtype=torch.long)
-            mask[b, lo : lo + len(s)] = 1
-        out = {"input_ids": ids, "attention_mask": mask}
-        if TOK["positions"] == "cumsum":
-            out["position_ids"] = torch.where(mask == 1, mask.cumsum(-1) - 1, torch.ones_like(mask))
-        return out
-
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         batch: dict[str, torch.Tensor] = {"label": torch.tensor([f["label"] for f in features])}
         for col in [c for c in features[0].keys() if c != "label"]:
-            for key, value in self.pad([self.ids(f[col]) for f in features]).items():
+            seqs = [truncate_ids(self.tok(f[col], add_special_tokens=True)["input_ids"], TOK) for f in features]
+            for key, value in pad_batch(seqs, TOK).items():
                 batch[f"{col}_{key}"] = value
         return batch
 
@@ -173,13 +87,8 @@ def make_loss(model, gather: bool):
         from sentence_transformers.losses import CachedMultipleNegativesRankingLoss
 
     class MaskedCachedMNRL(CachedMultipleNegativesRankingLoss):
-        """CachedMultipleNegativesRankingLoss (GradCache) with Embedsmith's false-negative masking.
-
-        Candidates of row i: every positive of the (global) batch, then every hard negative. A candidate
-        whose text equals row i's positive text, other than row i's own positive, is removed from row i's
-        softmax (not pushed away); padded negative columns (label -1) are removed from every row.
-        loss = mean_i [logsumexp_{j allowed} s_ij - s_ii], s = scale * q.c on L2-normalised embeddings.
-        """
+        """CachedMultipleNegativesRankingLoss (GradCache: mini-batch embedding, cached embedding
+        gradients) whose loss is Embedsmith's masked InfoNCE (embedsmith_recipe.masked_info_nce)."""
 
         last_loss = float("nan")
 
@@ -191,41 +100,9 @@ def make_loss(model, gather: bool):
             ids = (labels if labels is not None else self._text_ids).to(reps[0][0].device)
             q = torch.cat(reps[0])
             cols = [torch.cat(r) for r in reps[1:]]
-            b = q.size(0)
-            offset = 0
-            if gather and world() > 1:
-                import torch.distributed.nn as dist_nn
-
-                cols = [torch.cat(dist_nn.all_gather(c)) for c in cols]
-                parts = [torch.zeros_like(ids) for _ in range(world())]
-                dist.all_gather(parts, ids)
-                all_ids = torch.cat(parts)
-                offset = rank() * b
-            else:
-                all_ids = ids
-            cand = torch.cat(cols)  # column-major: all positives, then each negative column
-            cand_ids = all_ids.T.reshape(-1)
-            own_pos = ids[:, 0]
-            total = torch.zeros((), device=q.device)
-            for lo in range(0, b, self.mini_batch_size):
-                hi = min(b, lo + self.mini_batch_size)
-                rows = torch.arange(hi - lo, device=q.device)
-                own = rows + lo + offset
-                with torch.autocast(device_type=q.device.type, enabled=False):  # the loss in float32
-                    s = (q[lo:hi].float() @ cand.float().T) * self.scale
-                drop = (cand_ids[None, :] == own_pos[lo:hi, None]) | (cand_ids[None, :] < 0)
-                drop[rows, own] = False
-                s = s.masked_fill(drop, float("-inf"))
-                part = (torch.logsumexp(s, dim=1) - s[rows, own]).sum() / b
-                if with_backward:
-                    part.backward()
-                    part = part.detach()
-                total = total + part
-            mean = total.detach().clone()
-            if world() > 1:
-                dist.all_reduce(mean)
-                mean /= world()
-            self.last_loss = float(mean)
+            total, self.last_loss = masked_info_nce(
+                q, cols, ids, self.scale, self.mini_batch_size, gather=gather, with_backward=with_backward
+            )
             return total
 
     return MaskedCachedMNRL(model, scale=JOB["scale"], mini_batch_size=JOB["miniBatchSize"])
@@ -368,7 +245,7 @@ def main() -> None:
         report_to="none",
         dataloader_drop_last=True,
         remove_unused_columns=False,
-        batch_sampler=RecipeSampling(n_proc, per_device),
+        batch_sampler=RecipeSampling(str(HERE / "batches.jsonl"), n_proc, per_device),
     )
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -398,4 +275,170 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+`;
+
+/** torch + stdlib only: columns with text ids, batch order, tokenization, masked InfoNCE (checked on its own). */
+export const RECIPE_PY = String.raw`"""The parts of Embedsmith's recipe that train.py needs beyond sentence-transformers: the dataset columns
+with text ids, the batch order, tokenization as Embedsmith does it, and InfoNCE with its false-negative
+masking. Only torch and the standard library, so each piece can be checked on its own."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+import torch.distributed as dist
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def text_columns(anchors, positives, negatives, k: int) -> dict[str, list]:
+    """The columns sentence-transformers feeds the loss: anchor, positive, negative_1..k and label.
+
+    label holds one integer per text of the row (its positive, then each negative column): one id per
+    distinct text, by exact string equality as Embedsmith compares texts, so the loss can mask a candidate
+    whose text is the row's positive text. A row with fewer than k negatives gets empty texts there,
+    labelled -1 (masked out of every softmax)."""
+    ids: dict[str, int] = {}
+
+    def tid(t: str) -> int:
+        return ids.setdefault(t, len(ids))
+
+    cols: dict[str, list] = {"anchor": [], "positive": []}
+    for j in range(k):
+        cols[f"negative_{j + 1}"] = []
+    cols["label"] = []
+    for anchor, positive, negs in zip(anchors, positives, negatives):
+        negs = list(negs or [])
+        cols["anchor"].append(anchor)
+        cols["positive"].append(positive)
+        label = [tid(positive)]
+        for j in range(k):
+            cols[f"negative_{j + 1}"].append(negs[j] if j < len(negs) else "")
+            label.append(tid(negs[j]) if j < len(negs) else -1)
+        cols["label"].append(label)
+    return cols
+
+
+def load_steps(path) -> list[list[int]]:
+    """Embedsmith's own batch order: one line per optimiser step, row indices into train.jsonl."""
+    steps = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                steps.append(json.loads(line)["rows"])
+    return steps
+
+
+class RecipeBatchSampler:
+    """Yields, for each step, the global batch cut into one slice per process, in rank order; accelerate's
+    shard of the loader hands slice r of every step to rank r. One pass over it is the whole run."""
+
+    def __init__(self, steps: list[list[int]], n_proc: int, per_device: int) -> None:
+        self.steps, self.n_proc, self.batch_size, self.drop_last = steps, n_proc, per_device, True
+
+    def set_epoch(self, epoch: int) -> None:  # the order is Embedsmith's plan, whatever the epoch
+        pass
+
+    def __len__(self) -> int:
+        return len(self.steps) * self.n_proc
+
+    def __iter__(self):
+        for rows in self.steps:
+            for r in range(self.n_proc):
+                yield rows[r * self.batch_size : (r + 1) * self.batch_size]
+
+
+class RecipeSampling:
+    """The trainer's batch_sampler argument: a picklable callable (the training arguments are saved with
+    every checkpoint), so it keeps the path, not the steps."""
+
+    def __init__(self, steps_file: str, n_proc: int, per_device: int) -> None:
+        self.steps_file, self.n_proc, self.per_device = steps_file, n_proc, per_device
+
+    def __call__(self, dataset, **_kw) -> RecipeBatchSampler:
+        return RecipeBatchSampler(load_steps(self.steps_file), self.n_proc, self.per_device)
+
+
+def truncate_ids(ids: list[int], tok: dict) -> list[int]:
+    """Token ids (with the tokenizer's own special tokens) cut as Embedsmith does: with last-token pooling
+    the sequence ends with EOS, appended after truncating to maxLength - 1 unless the tokenizer ends with
+    it already; otherwise truncation keeps the post-processor's suffix (e.g. [SEP])."""
+    n = tok["maxLength"]
+    if tok["appendEos"] and not tok["tokenizerAppendsEos"]:
+        return ids[: n - 1] + [tok["eosId"]]
+    if len(ids) > n:
+        keep = min(tok["suffixLength"], n)
+        ids = ids[: n - keep] + (ids[len(ids) - keep :] if keep else [])
+    return ids
+
+
+def pad_batch(seqs: list[list[int]], tok: dict) -> dict[str, torch.Tensor]:
+    """Padding on the tokenizer's side with its pad id; decoders get position ids cumsum(mask) - 1 (pads
+    1), as Embedsmith feeds them."""
+    t = max(1, max(len(s) for s in seqs))
+    ids = torch.full((len(seqs), t), tok["padId"], dtype=torch.long)
+    mask = torch.zeros((len(seqs), t), dtype=torch.long)
+    for b, s in enumerate(seqs):
+        lo = t - len(s) if tok["paddingSide"] == "left" else 0
+        ids[b, lo : lo + len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[b, lo : lo + len(s)] = 1
+    out = {"input_ids": ids, "attention_mask": mask}
+    if tok["positions"] == "cumsum":
+        out["position_ids"] = torch.where(mask == 1, mask.cumsum(-1) - 1, torch.ones_like(mask))
+    return out
+
+
+def masked_info_nce(q, cols, ids, scale: float, mini_batch_size: int, gather: bool, with_backward: bool):
+    """InfoNCE over the (global) batch with Embedsmith's false-negative masking.
+
+    q: [b, d] this process's query embeddings; cols: the candidate columns, each [b, d] (positives, then
+    each negative column); ids: [b, 1 + K] text ids (label column). Candidates of row i: every positive
+    of the batch, then every hard negative. A candidate whose text equals row i's positive text, other
+    than row i's own positive, is removed from row i's softmax (not pushed away); padded negatives (-1)
+    from every row. loss = mean_i [logsumexp_{j allowed} s_ij - s_ii], s = scale * q.c (embeddings
+    L2-normalised), in float32. With gather, the candidates of every process are all-gathered (with
+    gradients), so each row competes with the whole global batch. Returns (summed loss tensor, mean over
+    all processes as a float); with_backward back-propagates chunk by chunk (GradCache's step 2)."""
+    b = q.size(0)
+    offset = 0
+    if gather and world() > 1:
+        import torch.distributed.nn as dist_nn
+
+        cols = [torch.cat(dist_nn.all_gather(c)) for c in cols]
+        parts = [torch.zeros_like(ids) for _ in range(world())]
+        dist.all_gather(parts, ids)
+        all_ids = torch.cat(parts)
+        offset = rank() * b
+    else:
+        all_ids = ids
+    cand = torch.cat(cols)  # column-major: every positive, then each negative column
+    cand_ids = all_ids.T.reshape(-1)
+    own_pos = ids[:, 0]
+    total = torch.zeros((), device=q.device)
+    for lo in range(0, b, mini_batch_size):
+        hi = min(b, lo + mini_batch_size)
+        rows = torch.arange(hi - lo, device=q.device)
+        own = rows + lo + offset
+        with torch.autocast(device_type=q.device.type, enabled=False):  # the loss in float32
+            s = (q[lo:hi].float() @ cand.float().T) * scale
+            drop = (cand_ids[None, :] == own_pos[lo:hi, None]) | (cand_ids[None, :] < 0)
+            drop[rows, own] = False
+            s = s.masked_fill(drop, float("-inf"))
+            part = (torch.logsumexp(s, dim=1) - s[rows, own]).sum() / b
+        if with_backward:
+            part.backward()
+            part = part.detach()
+        total = total + part
+    mean = total.detach().clone()
+    if world() > 1:
+        dist.all_reduce(mean)
+        mean /= world()
+    return total, float(mean)
 `;
