@@ -86,7 +86,7 @@ export function App() {
           {TITLES[nav.screen]}
           {nav.dataset && nav.screen !== 'datasets' ? <span className="muted"> · {nav.dataset}</span> : null}
         </h1>
-        {nav.screen === 'datasets' && datasets.data?.length === 0 && <FirstRun />}
+        {nav.screen === 'datasets' && datasets.data && <FirstRun empty={datasets.data.length === 0} />}
         {nav.screen === 'datasets' && <DatasetsScreen />}
         {nav.screen === 'models' && <ModelsScreen />}
         {nav.screen === 'generate' && <GenerateScreen />}

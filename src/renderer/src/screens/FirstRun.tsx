@@ -9,7 +9,8 @@ import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
 import './forms.css';
 
-export function FirstRun() {
+/** Shown while the workspace is empty, and until a demo load started here has finished. */
+export function FirstRun({ empty }: { empty: boolean }) {
   const nav = useNav();
   const { client, onEvent } = useApi();
   const [job, setJob] = useState<JobInfo | null>(null);
@@ -32,6 +33,7 @@ export function FirstRun() {
       setError(guiError(errorText(e)).text);
     }
   };
+  if (!empty && !job) return null;
   return (
     <Card title="Welcome to Embedsmith">
       <div data-testid="first-run">
