@@ -3,8 +3,8 @@ import { resolveHome, workspacePaths, type WorkspacePaths } from './paths';
 import { EvalService } from './eval/service';
 import { GenerationService } from './generation';
 import { MiningService } from './mining';
+import { JobRegistry } from './jobs/registry';
 import { JobRunner } from './jobs/runner';
-import { JobStore } from './jobs/store';
 import { Store } from './store';
 import { TrainingService } from './training/service';
 
@@ -20,8 +20,10 @@ export interface WorkbenchOptions {
 export class Workbench {
   readonly paths: WorkspacePaths;
   readonly store: Store;
-  /** Background jobs (worker threads) with their `jobs` rows, for every job type (src/main/jobs). */
-  readonly jobs: JobRunner;
+  /** The one job mechanism: every long operation's `jobs` row and lifecycle (src/main/jobs/registry.ts). */
+  readonly jobs: JobRegistry;
+  /** Worker-thread jobs (training) on that registry. */
+  readonly runner: JobRunner;
   /** LoRA training runs (src/main/training). */
   readonly training: TrainingService;
   readonly generation: GenerationService;
@@ -33,8 +35,9 @@ export class Workbench {
   private constructor(paths: WorkspacePaths, store: Store) {
     this.paths = paths;
     this.store = store;
-    this.jobs = new JobRunner(new JobStore(store.db));
-    this.training = new TrainingService(store, paths, this.jobs);
+    this.jobs = JobRegistry.over(store.db);
+    this.runner = new JobRunner(this.jobs);
+    this.training = new TrainingService(store, paths, this.runner);
     this.generation = new GenerationService(store);
     this.evaluation = new EvalService(paths, store);
     this.mining = new MiningService(store, paths);
@@ -46,7 +49,7 @@ export class Workbench {
     const store = Store.open(paths.db);
     const wb = new Workbench(paths, store);
     // Start-up reconciliation: jobs and runs whose process is gone (killed server or CLI) stop looking live.
-    new JobStore(store.db).reconcile();
+    wb.jobs.store.reconcile();
     wb.training.reconcile();
     return wb;
   }

@@ -155,7 +155,15 @@ export interface DatasetStats {
   cells: StatsCell[];
 }
 
-export type JobState = 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
+/**
+ * The one job lifecycle (src/main/jobs/registry.ts): queued → running → done | failed | interrupted |
+ * cancelled. Interrupted: its process went away (restart, kill) or it was paused; its work resumes through
+ * the job type's own resume path.
+ */
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'interrupted' | 'cancelled';
+
+/** The states a job ends in. */
+export const FINAL_JOB_STATES: readonly JobState[] = ['done', 'failed', 'interrupted', 'cancelled'];
 
 /** Progress of any long operation: enough to draw a bar with rate and ETA. */
 export interface Progress {

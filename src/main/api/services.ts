@@ -14,7 +14,7 @@ import { assignSplits } from '../store/splits';
 import { EventHub } from './events';
 import { createEvaluationApi } from './evaluation';
 import { createGenerationApi } from './generation';
-import { JobRegistry } from './jobs';
+import { relayJobs } from './jobs';
 import { attributeFacets, lastReviewEvent, tokenCounts, undoBulkReview } from './curation';
 import { createMiningApi } from './mining';
 import { createTrainingApi } from './training';
@@ -57,7 +57,8 @@ export function createServices(
   opts: ApiOptions,
 ): Services & { hub: EventHub; secretStore: SecretStore } {
   const hub = opts.hub ?? new EventHub();
-  const jobs = new JobRegistry(hub);
+  const jobs = wb.jobs;
+  relayJobs(jobs, hub);
   const secrets = opts.secrets ?? createSecretStore(null);
   const store = wb.store;
   const ds = (name: string) => store.datasets.get(name);

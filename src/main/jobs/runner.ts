@@ -1,7 +1,7 @@
 import type { Progress } from '../../shared/domain';
 import { UserError } from '../errors';
 import { siblingModule, startWorker as startThread } from '../ts-worker';
-import type { JobStore } from './store';
+import type { JobRegistry } from './registry';
 
 /** What a job handler sees inside its worker. */
 export interface JobContext {
@@ -100,55 +100,43 @@ export function startWorker<R, E = unknown>(id: string, o: StartOptions<E>): Job
 }
 
 /**
- * A persisted job: a `jobs` row that follows the worker (running → done / failed / cancelled) with the
- * latest progress, plus the caller's event hooks. Cancel is cooperative first, then forced.
+ * Worker-thread jobs in the registry: the job's row follows the worker (running → done / failed /
+ * cancelled) with its latest progress, plus the caller's event hooks. Cancel is cooperative first, then
+ * forced after the grace period.
  */
 export class JobRunner {
-  private readonly live = new Map<string, JobHandle<unknown>>();
-  private readonly cancelled = new Set<string>();
-
-  constructor(private readonly jobs: JobStore) {}
+  constructor(readonly registry: JobRegistry) {}
 
   start<R, E = unknown>(
     type: string,
     config: Record<string, unknown>,
-    o: StartOptions<E> & { id?: string },
+    o: StartOptions<E> & { id?: string; label?: string },
   ): JobHandle<R> {
-    const job = this.jobs.create(type, config, o.id);
-    this.jobs.setState(job.id, 'running');
-    let lastWrite = 0;
-    const h = startWorker<R, E>(job.id, {
+    let h: JobHandle<R> | undefined;
+    const job = this.registry.open(type, o.label ?? type, config, {
+      id: o.id,
+      onCancel: (g) => h?.cancel(g),
+    });
+    job.begin();
+    h = startWorker<R, E>(job.id, {
       ...o,
       onProgress: (p) => {
-        const now = Date.now();
-        if (now - lastWrite > 500 || (p.total !== null && p.done >= p.total)) {
-          lastWrite = now;
-          // Progress is a display copy: a failed write (disk full, busy) must not end the process from
-          // inside a worker message handler; the job's own writes report such failures.
-          try {
-            this.jobs.setProgress(job.id, { ...p });
-          } catch {}
-        }
+        job.progress(p);
         o.onProgress?.(p);
       },
     });
-    this.live.set(job.id, h as JobHandle<unknown>);
     const done = h.done.then(
       (r) => {
-        const state =
-          this.cancelled.has(job.id) || (r as { state?: string })?.state === 'cancelled'
-            ? 'cancelled'
-            : 'done';
-        this.live.delete(job.id);
-        this.jobs.setState(job.id, state);
+        // A job that stopped on its own signal (training checkpoints and returns) reports cancelled.
+        job.end(
+          (r as { state?: string })?.state === 'cancelled'
+            ? { state: 'cancelled' }
+            : { state: 'done', result: r },
+        );
         return r;
       },
       (e: Error) => {
-        this.live.delete(job.id);
-        // The job's own error is the one to report, even when recording it fails too (disk full).
-        try {
-          this.jobs.setState(job.id, this.cancelled.has(job.id) ? 'cancelled' : 'failed', e.message);
-        } catch {}
+        job.end({ state: 'failed', error: e.message });
         throw e;
       },
     );
@@ -156,14 +144,6 @@ export class JobRunner {
   }
 
   cancel(id: string, graceMs?: number): boolean {
-    const h = this.live.get(id);
-    if (!h) return false;
-    this.cancelled.add(id);
-    h.cancel(graceMs);
-    return true;
-  }
-
-  running(): string[] {
-    return [...this.live.keys()];
+    return this.registry.cancel(id, graceMs);
   }
 }

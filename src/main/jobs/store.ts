@@ -1,13 +1,18 @@
-import type { JobState, Progress } from '../../shared/domain';
+import { FINAL_JOB_STATES, type JobState, type Progress } from '../../shared/domain';
 import type { Db } from '../store';
 
 export interface JobRecord {
   id: string;
   type: string;
+  /** What the Jobs panel shows ("import x.jsonl into d"). */
+  label: string;
   config: Record<string, unknown>;
   state: JobState;
   progress: Partial<Progress> & Record<string, unknown>;
+  /** The finished job's result (counts, paths), when it has one. */
+  result: unknown;
   error: string | null;
+  pid: number | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -17,10 +22,13 @@ export interface JobRecord {
 interface Row {
   id: string;
   type: string;
+  label: string;
   config_json: string;
   state: JobState;
   progress_json: string;
+  result_json: string | null;
   error: string | null;
+  pid: number | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -30,10 +38,13 @@ interface Row {
 const toJob = (r: Row): JobRecord => ({
   id: r.id,
   type: r.type,
+  label: r.label,
   config: JSON.parse(r.config_json),
   state: r.state,
   progress: JSON.parse(r.progress_json),
+  result: r.result_json === null ? undefined : JSON.parse(r.result_json),
   error: r.error,
+  pid: r.pid,
   createdAt: r.created_at,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
@@ -42,14 +53,14 @@ const toJob = (r: Row): JobRecord => ({
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ','now')`;
 
-/** The `jobs` table: one row per background job of any type (training, generation, evaluation, …). */
+/** The `jobs` table: one row per long operation of any type (SQL only; the lifecycle is registry.ts's). */
 export class JobStore {
   constructor(private readonly db: Db) {}
 
-  create(type: string, config: Record<string, unknown>, id = newJobId(type)): JobRecord {
+  create(type: string, config: Record<string, unknown>, id = newJobId(type), label = type): JobRecord {
     this.db
-      .prepare('INSERT INTO jobs (id, type, config_json, pid) VALUES (?, ?, ?, ?)')
-      .run(id, type, JSON.stringify(config), process.pid);
+      .prepare('INSERT INTO jobs (id, type, label, config_json, pid) VALUES (?, ?, ?, ?, ?)')
+      .run(id, type, label, JSON.stringify(config), process.pid);
     return this.get(id);
   }
 
@@ -59,7 +70,7 @@ export class JobStore {
     return toJob(r);
   }
 
-  list(filter: { type?: string; state?: JobState } = {}): JobRecord[] {
+  list(filter: { type?: string; state?: JobState; limit?: number } = {}): JobRecord[] {
     const parts: string[] = [];
     const params: unknown[] = [];
     if (filter.type) {
@@ -71,17 +82,23 @@ export class JobStore {
       params.push(filter.state);
     }
     const where = parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+    const limit = filter.limit ? `LIMIT ${Math.floor(filter.limit)}` : '';
     return (
-      this.db.prepare(`SELECT * FROM jobs ${where} ORDER BY created_at DESC`).all(...params) as Row[]
+      this.db
+        .prepare(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, rowid DESC ${limit}`)
+        .all(...params) as Row[]
     ).map(toJob);
   }
 
-  setState(id: string, state: JobState, error: string | null = null): void {
+  setState(id: string, state: JobState, error: string | null = null, result?: unknown): void {
     const started = state === 'running' ? `, started_at = coalesce(started_at, ${NOW})` : '';
-    const finished = ['done', 'failed', 'cancelled'].includes(state) ? `, finished_at = ${NOW}` : '';
+    const finished = FINAL_JOB_STATES.includes(state) ? `, finished_at = ${NOW}` : '';
+    const res = result === undefined ? null : JSON.stringify(result);
     this.db
-      .prepare(`UPDATE jobs SET state = ?, error = ?, updated_at = ${NOW}${started}${finished} WHERE id = ?`)
-      .run(state, error, id);
+      .prepare(
+        `UPDATE jobs SET state = ?, error = ?, result_json = coalesce(?, result_json), updated_at = ${NOW}${started}${finished} WHERE id = ?`,
+      )
+      .run(state, error, res, id);
   }
 
   setProgress(id: string, progress: Record<string, unknown>): void {
@@ -91,10 +108,9 @@ export class JobStore {
   }
 
   /**
-   * Start-up reconciliation: jobs left 'running'/'queued' by a process that is gone (server or CLI killed,
-   * crash) end as failed with an "interrupted" error (the jobs table's states are fixed; their work resumes
-   * through the job type's own resume path). Jobs of a live process, this one included, are left alone.
-   * Returns the ids it closed.
+   * Jobs left 'running'/'queued' by a process that is gone (server or CLI killed, crash) end as
+   * interrupted; their work resumes through the job type's own resume path. Jobs of a live process, this
+   * one included, are left alone. Returns the ids it closed.
    */
   reconcile(): string[] {
     const rows = this.db.prepare(`SELECT id, pid FROM jobs WHERE state IN ('running','queued')`).all() as {
@@ -103,24 +119,11 @@ export class JobStore {
     }[];
     const gone = rows.filter((r) => r.pid !== process.pid && !pidAlive(r.pid ?? 0));
     const close = this.db.prepare(
-      `UPDATE jobs SET state = 'failed', error = ?, finished_at = ${NOW}, updated_at = ${NOW} WHERE id = ? AND state IN ('running','queued')`,
+      `UPDATE jobs SET state = 'interrupted', error = ?, finished_at = ${NOW}, updated_at = ${NOW} WHERE id = ? AND state IN ('running','queued')`,
     );
     for (const r of gone)
       close.run(`interrupted: the process running it${r.pid ? ` (pid ${r.pid})` : ''} is gone`, r.id);
     return gone.map((r) => r.id);
-  }
-
-  /**
-   * Jobs left 'running' by a process that died (SIGKILL, crash) are marked failed at startup, so the
-   * app never shows a ghost run; their work resumes through the job type's own resume path.
-   */
-  failOrphans(olderThanS = 0): number {
-    return this.db
-      .prepare(
-        `UPDATE jobs SET state = 'failed', error = 'interrupted (the process running it exited)', finished_at = ${NOW}
-         WHERE state IN ('running','queued') AND updated_at <= strftime('%Y-%m-%dT%H:%M:%fZ','now', ?)`,
-      )
-      .run(`-${olderThanS} seconds`).changes;
   }
 }
 

@@ -202,7 +202,7 @@ export class TrainingService {
     if (p.resume)
       try {
         db.prepare(
-          `UPDATE jobs SET state = 'failed', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+          `UPDATE jobs SET state = 'interrupted', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE id = (SELECT job_id FROM training_runs WHERE id = ?) AND state IN ('running','queued')`,
         ).run(p.runId);
       } catch (e) {
@@ -265,6 +265,7 @@ export class TrainingService {
       'training',
       { runId: p.runId, runDir: p.runDir, resume: p.resume, datasets: c.datasets, model: c.model },
       {
+        label: `${p.resume ? 'resume' : 'train'} ${p.runId} on ${c.datasets.join(', ')}`,
         moduleUrl: JOB_MODULE,
         input,
         onLog: hooks.onLog,

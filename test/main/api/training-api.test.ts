@@ -168,7 +168,7 @@ describe('training runs whose process is gone', () => {
       state: string;
       error: string;
     };
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('interrupted');
     expect(job.error).toMatch(/^interrupted: the process running it \(pid \d+\) is gone/);
 
     await api.caller.training.resume({ runId: row.id });

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/main/errors';
+import { JobRegistry } from '../../../src/main/jobs/registry';
 import { JobRunner } from '../../../src/main/jobs/runner';
-import { JobStore } from '../../../src/main/jobs/store';
 import { Store } from '../../../src/main/store';
 import { tmpDir } from '../../helpers/tmp';
 
@@ -10,8 +10,8 @@ const moduleUrl = new URL('./sample-job.ts', import.meta.url).href;
 
 function setup() {
   const store = Store.open(path.join(tmpDir(), 'db.sqlite'));
-  const jobs = new JobStore(store.db);
-  return { store, jobs, runner: new JobRunner(jobs) };
+  const registry = JobRegistry.over(store.db);
+  return { store, jobs: registry.store, runner: new JobRunner(registry) };
 }
 
 describe('job runner (worker_threads)', () => {
@@ -66,15 +66,6 @@ describe('job runner (worker_threads)', () => {
     await expect(b.done).rejects.toThrow('boom');
     expect(jobs.get(a.id).state).toBe('failed');
     expect(jobs.get(b.id).error).toBe('boom');
-    store.close();
-  });
-
-  it('orphaned running jobs are marked failed', () => {
-    const { store, jobs } = setup();
-    const j = jobs.create('sample', {});
-    jobs.setState(j.id, 'running');
-    expect(jobs.failOrphans()).toBe(1);
-    expect(jobs.get(j.id).state).toBe('failed');
     store.close();
   });
 });

@@ -272,7 +272,7 @@ describe('embedsmith train: kill and resume', () => {
         state: string;
       }[]
     ).map((j) => j.state);
-    expect(states).toEqual(['failed', 'done']);
+    expect(states).toEqual(['interrupted', 'done']);
     store.close();
   }, 120_000);
 });

@@ -1,0 +1,224 @@
+import type { JobInfo } from '../../shared/contract';
+import type { JobState, Progress } from '../../shared/domain';
+import { type JobRecord, JobStore } from './store';
+
+/** How a job ends; a job asked to cancel ends cancelled whatever its body returns or throws. */
+export type JobEnd =
+  | { state: 'done'; result?: unknown }
+  | { state: 'failed'; error: string }
+  | { state: 'interrupted'; error: string }
+  | { state: 'cancelled' };
+
+/** A job its owner drives (a worker thread, the generation engine): the registry records what it reports. */
+export interface JobControl {
+  id: string;
+  /** Aborts when the job is asked to cancel. */
+  signal: AbortSignal;
+  /** running (from queued); a no-op after the end. */
+  begin(): void;
+  progress(p: Progress): void;
+  end(e: JobEnd): void;
+}
+
+/** What an in-process job body gets. */
+export interface JobBody {
+  signal: AbortSignal;
+  progress(p: Progress): void;
+}
+
+interface Live {
+  info: JobInfo;
+  ac: AbortController;
+  /** The owner's stop (terminate a worker, stop the engine), called on cancel after the signal aborts. */
+  onCancel?: (graceMs?: number) => void;
+  settled: Promise<JobInfo>;
+  settle(j: JobInfo): void;
+}
+
+/** Progress rows are a display copy: at most this often to the database. */
+const PROGRESS_WRITE_MS = 500;
+/** A bar redraws ~5 times a second; the generation engine reports far more often than that. */
+const PROGRESS_EMIT_MS = 200;
+
+const infoOf = (r: JobRecord): JobInfo => ({
+  id: r.id,
+  type: r.type,
+  label: r.label || r.type,
+  state: r.state,
+  progress: typeof r.progress.done === 'number' ? (r.progress as Progress) : null,
+  ...(r.result !== undefined ? { result: r.result } : {}),
+  ...(r.error ? { error: r.error } : {}),
+  startedAt: r.startedAt ?? r.createdAt,
+  ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+});
+
+/**
+ * The one job mechanism: every long operation (import, export, evaluation, mining, training, generation,
+ * model pulls) is a `jobs` row that follows one lifecycle, queued → running → done | failed | interrupted |
+ * cancelled. Listeners (the app's event hub) see each change; jobs of other processes (the CLI) are read
+ * from the table; rows whose process is gone end interrupted at start-up (JobStore.reconcile).
+ */
+export class JobRegistry {
+  private readonly live = new Map<string, Live>();
+  private readonly listeners = new Set<(j: JobInfo) => void>();
+
+  constructor(readonly store: JobStore) {}
+
+  static over(db: ConstructorParameters<typeof JobStore>[0]): JobRegistry {
+    return new JobRegistry(new JobStore(db));
+  }
+
+  /** Calls fn with every change of a job of this process; returns the unsubscribe. */
+  subscribe(fn: (j: JobInfo) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Newest first, from the table: this process's jobs and the CLI's alike. */
+  list(limit = 50): JobInfo[] {
+    return this.store.list({ limit }).map((r) => this.live.get(r.id)?.info ?? infoOf(r));
+  }
+
+  get(id: string): JobInfo {
+    return this.live.get(id)?.info ?? infoOf(this.store.get(id));
+  }
+
+  /** Resolves with the job's final info (at once for a job that already ended or is not this process's). */
+  settled(id: string): Promise<JobInfo> {
+    return this.live.get(id)?.settled ?? Promise.resolve(this.get(id));
+  }
+
+  /** Whether the job runs in this process and has not ended. */
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+
+  /** A queued job its owner drives through the returned control. */
+  open(
+    type: string,
+    label: string,
+    config: Record<string, unknown> = {},
+    o: { id?: string; onCancel?: (graceMs?: number) => void } = {},
+  ): JobControl {
+    const info = infoOf(this.store.create(type, config, o.id, label));
+    let settle!: (j: JobInfo) => void;
+    const settled = new Promise<JobInfo>((r) => {
+      settle = r;
+    });
+    const l: Live = { info, ac: new AbortController(), onCancel: o.onCancel, settled, settle };
+    this.live.set(info.id, l);
+    this.emit(l.info);
+    let lastWrite = 0;
+    let lastEmit = 0;
+    return {
+      id: info.id,
+      signal: l.ac.signal,
+      begin: () => {
+        if (l.info.state !== 'queued') return;
+        this.write(() => this.store.setState(info.id, 'running'));
+        l.info = { ...l.info, state: 'running', startedAt: new Date().toISOString() };
+        this.emit(l.info);
+      },
+      progress: (p) => {
+        if (!this.live.has(info.id)) return;
+        l.info = { ...l.info, progress: { ...p } };
+        const now = Date.now();
+        const last = p.total !== null && p.done >= p.total;
+        if (now - lastWrite >= PROGRESS_WRITE_MS || last) {
+          lastWrite = now;
+          this.write(() => this.store.setProgress(info.id, { ...p }));
+        }
+        if (now - lastEmit >= PROGRESS_EMIT_MS || last) {
+          lastEmit = now;
+          this.emit(l.info);
+        }
+      },
+      end: (e) => this.finish(l, e),
+    };
+  }
+
+  /**
+   * Runs body in this process off the caller and records its end: its result, its error, or cancelled.
+   * Nothing limits how many run at once, so it is running from the start (the call returns it at once; the
+   * body starts on the next turn of the event loop).
+   */
+  start<T>(
+    type: string,
+    label: string,
+    body: (onProgress: (p: Progress) => void, job: JobBody) => Promise<T> | T,
+    config: Record<string, unknown> = {},
+  ): JobInfo {
+    const c = this.open(type, label, config);
+    c.begin();
+    setImmediate(async () => {
+      if (c.signal.aborted) return c.end({ state: 'cancelled' });
+      try {
+        const result = await body(c.progress, { signal: c.signal, progress: c.progress });
+        c.end({ state: 'done', result });
+      } catch (e) {
+        c.end({ state: 'failed', error: (e as Error).message ?? String(e) });
+      }
+    });
+    return { ...this.get(c.id) };
+  }
+
+  /**
+   * Asks a job of this process to stop: its signal aborts and its owner's stop runs; it ends cancelled
+   * when its body returns (a queued job ends at once). False for a job that is not running here.
+   */
+  cancel(id: string, graceMs?: number): boolean {
+    const l = this.live.get(id);
+    if (!l) return false;
+    const queued = l.info.state === 'queued';
+    l.ac.abort();
+    l.onCancel?.(graceMs);
+    // Nothing runs yet that could end it later.
+    if (queued) this.finish(l, { state: 'cancelled' });
+    return true;
+  }
+
+  private finish(l: Live, e: JobEnd): void {
+    if (this.live.get(l.info.id) !== l) return;
+    this.live.delete(l.info.id);
+    const end: JobEnd = l.ac.signal.aborted ? { state: 'cancelled' } : e;
+    const error = 'error' in end ? end.error : null;
+    const result = end.state === 'done' ? jsonable(end.result) : undefined;
+    // The job's own outcome is what the caller sees, even when recording it fails (disk full).
+    this.write(() => this.store.setState(l.info.id, end.state, error, result));
+    const { error: _e, result: _r, ...rest } = l.info;
+    l.info = {
+      ...rest,
+      state: end.state as JobState,
+      ...(error ? { error } : {}),
+      ...(result !== undefined ? { result } : {}),
+      finishedAt: new Date().toISOString(),
+    };
+    this.emit(l.info);
+    l.settle(l.info);
+  }
+
+  private emit(j: JobInfo): void {
+    for (const fn of this.listeners) {
+      try {
+        fn({ ...j });
+      } catch {}
+    }
+  }
+
+  /** A failed write (disk full, busy) must not end the process from inside a worker message handler. */
+  private write(w: () => void): void {
+    try {
+      w();
+    } catch {}
+  }
+}
+
+/** Results go to the table and over the wire as JSON; what is not JSON (a handle, a cycle) is left out. */
+function jsonable(v: unknown): unknown {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(v));
+  } catch {
+    return undefined;
+  }
+}

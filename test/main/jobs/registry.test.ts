@@ -1,0 +1,158 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { JobInfo } from '../../../src/shared/contract';
+import { UserError } from '../../../src/main/errors';
+import { JobRegistry } from '../../../src/main/jobs/registry';
+import { Store } from '../../../src/main/store';
+import { REPO_ROOT, tmpDir } from '../../helpers/tmp';
+
+function setup() {
+  const file = path.join(tmpDir(), 'db.sqlite');
+  const store = Store.open(file);
+  const jobs = JobRegistry.over(store.db);
+  const seen: JobInfo[] = [];
+  jobs.subscribe((j) => seen.push(j));
+  return { file, store, jobs, seen };
+}
+
+const p = (done: number, total: number) => ({ done, total, unit: 'rows', ratePerS: null, etaS: null });
+
+describe('job registry (one lifecycle, persisted)', () => {
+  it('an in-process job runs, reports progress and ends done with its result in the jobs table', async () => {
+    const { store, jobs, seen } = setup();
+    const j = jobs.start('import', 'import a.jsonl into d', async (onProgress) => {
+      for (let i = 1; i <= 4; i++) {
+        onProgress(p(i, 4));
+        await new Promise((r) => setImmediate(r));
+      }
+      return { inserted: 4 };
+    });
+    expect(j.state).toBe('running');
+    const end = await jobs.settled(j.id);
+    expect(end).toMatchObject({ state: 'done', result: { inserted: 4 }, label: 'import a.jsonl into d' });
+    const mine = seen.filter((e) => e.id === j.id);
+    expect(mine.map((e) => e.state).filter((s, i, a) => s !== a[i - 1])).toEqual([
+      'queued',
+      'running',
+      'done',
+    ]);
+    // Updates are thinned for the screen, but the last one always gets through.
+    expect(mine.filter((e) => e.state === 'running').at(-1)?.progress).toMatchObject({ done: 4, total: 4 });
+    const row = jobs.store.get(j.id);
+    expect(row).toMatchObject({ state: 'done', result: { inserted: 4 }, progress: { done: 4, total: 4 } });
+    expect(row.startedAt).not.toBeNull();
+    expect(row.finishedAt).not.toBeNull();
+    // Another process (the app after a restart) reads the same job from the table.
+    const again = JobRegistry.over(store.db).list();
+    expect(again.find((x) => x.id === j.id)).toMatchObject({ state: 'done', result: { inserted: 4 } });
+    store.close();
+  });
+
+  it('a throwing job ends failed with its one line; listeners and the table agree', async () => {
+    const { store, jobs } = setup();
+    const j = jobs.start('export', 'export d', () => {
+      throw new UserError('--out /x: the folder is read-only; pick another --out');
+    });
+    const end = await jobs.settled(j.id);
+    expect(end.state).toBe('failed');
+    expect(end.error).toBe('--out /x: the folder is read-only; pick another --out');
+    expect(jobs.store.get(j.id)).toMatchObject({ state: 'failed', error: end.error });
+    expect(jobs.list()[0]).toMatchObject({ id: j.id, state: 'failed' });
+    store.close();
+  });
+
+  it('cancel aborts a running job and records cancelled, whatever its body returns', async () => {
+    const { store, jobs } = setup();
+    let aborted = false;
+    let started!: () => void;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    const j = jobs.start('mining', 'mine d', async (_onProgress, job) => {
+      started();
+      await new Promise<void>((r) => job.signal.addEventListener('abort', () => r()));
+      aborted = job.signal.aborted;
+      return { partial: true };
+    });
+    await running;
+    expect(jobs.cancel(j.id)).toBe(true);
+    const end = await jobs.settled(j.id);
+    expect(aborted).toBe(true);
+    expect(end.state).toBe('cancelled');
+    expect(jobs.store.get(j.id).state).toBe('cancelled');
+    expect(jobs.store.get(j.id).finishedAt).not.toBeNull();
+    // A job that ended is no longer cancellable.
+    expect(jobs.cancel(j.id)).toBe(false);
+    store.close();
+  });
+
+  it('a queued job cancelled before it begins ends cancelled at once; its owner can no longer move it', async () => {
+    const { store, jobs } = setup();
+    let stopped = 0;
+    const c = jobs.open('training', 'train run-1', {}, { onCancel: () => stopped++ });
+    expect(jobs.get(c.id).state).toBe('queued');
+    expect(jobs.cancel(c.id)).toBe(true);
+    expect(stopped).toBe(1);
+    expect(c.signal.aborted).toBe(true);
+    expect(jobs.store.get(c.id).state).toBe('cancelled');
+    c.begin();
+    c.progress(p(1, 2));
+    c.end({ state: 'done', result: { late: true } });
+    expect(jobs.store.get(c.id)).toMatchObject({ state: 'cancelled', result: undefined });
+    expect((await jobs.settled(c.id)).state).toBe('cancelled');
+    store.close();
+  });
+
+  it('an owner-driven job ends interrupted or failed as its owner says', async () => {
+    const { store, jobs } = setup();
+    const a = jobs.open('generation', 'generate into d');
+    a.begin();
+    a.end({ state: 'interrupted', error: 'paused; resume it from the Generate screen' });
+    expect(jobs.store.get(a.id)).toMatchObject({
+      state: 'interrupted',
+      error: 'paused; resume it from the Generate screen',
+    });
+    const b = jobs.open('generation', 'generate into d');
+    b.begin();
+    b.end({ state: 'failed', error: '401 from the provider' });
+    expect((await jobs.settled(b.id)).state).toBe('failed');
+    store.close();
+  });
+
+  it('a job whose process was killed ends interrupted at the next start-up; this process’s jobs are left alone', async () => {
+    const { file, store, jobs } = setup();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'test/main/jobs/registry-child.ts'), file],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    const id = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting its job`)));
+    });
+    const mine = jobs.open('export', 'export d');
+    mine.begin();
+    expect(jobs.store.get(id)).toMatchObject({ state: 'running', progress: { done: 3 } });
+    // While the other process lives its job is not touched.
+    expect(jobs.store.reconcile()).toEqual([]);
+    child.kill('SIGKILL');
+    await exited;
+    expect(jobs.store.reconcile()).toEqual([id]);
+    const j = jobs.list().find((x) => x.id === id);
+    expect(j).toMatchObject({ state: 'interrupted', label: 'import big.jsonl into d' });
+    expect(j?.error).toMatch(/^interrupted: the process running it \(pid \d+\) is gone/);
+    expect(j?.finishedAt).toBeDefined();
+    expect(jobs.get(mine.id).state).toBe('running');
+    mine.end({ state: 'done' });
+    store.close();
+  }, 60_000);
+});
