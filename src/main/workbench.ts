@@ -38,7 +38,7 @@ export class Workbench {
     this.jobs = JobRegistry.over(store.db);
     this.runner = new JobRunner(this.jobs);
     this.training = new TrainingService(store, paths, this.runner);
-    this.generation = new GenerationService(store);
+    this.generation = new GenerationService(store, this.jobs);
     this.evaluation = new EvalService(paths, store);
     this.mining = new MiningService(store, paths);
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KINDS, type Kind } from '../../shared/domain';
 import { UserError } from '../errors';
+import { JobRegistry } from '../jobs/registry';
 import type { Store } from '../store';
 import { pickModel } from './attributes';
 import { RUN_DEFAULTS, type GenerationProgress, type RunConfig, type RunSummary } from './config';
@@ -18,6 +19,7 @@ import {
 import type { Provider } from './provider';
 import { itemSeed } from './rng';
 import { rejectRateByModelLanguage } from '../store/generation-queue';
+import { trackRun } from './run-job';
 import { cellProgress, getRun, listRuns, runConfig, runPlan, runSummary, shortCells } from './runs';
 import { DEFAULT_VALIDATION, type ValidationOptions } from './validate';
 
@@ -99,7 +101,11 @@ const positive = (name: string, v: number | undefined) => {
 
 /** The generation service: plan, create, start/resume, pause/cancel, inspect runs. */
 export class GenerationService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Where each run's lifecycle and progress go (the workbench's registry; tests: one over the store). */
+    private readonly jobs: JobRegistry = JobRegistry.over(store.db),
+  ) {}
 
   private get db() {
     return this.store.db;
@@ -327,6 +333,12 @@ export class GenerationService {
     if (opts.onProgress) engine.on('progress', opts.onProgress);
     // Resolve after the caller had a chance to subscribe; the lease is taken synchronously inside run().
     const done = engine.run();
+    trackRun(
+      this.jobs,
+      { runId, dataset: config.dataset, resumed: run.state !== 'pending' },
+      { done, cancel: () => engine.cancel(), on: (fn) => engine.on('progress', fn) },
+      [apiKey],
+    );
     return {
       runId,
       done,
