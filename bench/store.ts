@@ -9,7 +9,7 @@ import vm from 'node:vm';
 import type { Kind, NewExample, ReviewStatus } from '../src/shared/domain';
 import { parseObject, parsePaper } from '../src/main/import/layouts';
 import { Store } from '../src/main/store';
-import { createStaging, publishStaging } from '../src/main/store/staging';
+import { createStaging, IMPORT_WAL_AUTOCHECKPOINT, publishStaging } from '../src/main/store/staging';
 import { KIND_KEYS } from '../src/shared/domain';
 
 const arg = (name: string, dflt: string) => {
@@ -262,7 +262,9 @@ let insertCpuUs = 0;
 let textBytes = 0;
 const load0 = os.loadavg()[0];
 const tWall = performance.now();
-if (arg('walcp', '')) store.db.pragma(`wal_autocheckpoint = ${arg('walcp', '')}`);
+// Checkpoint interval of the insert: the importer's (chunked), --walcp N to try others.
+if (MODE === 'chunked' || arg('walcp', ''))
+  store.db.pragma(`wal_autocheckpoint = ${arg('walcp', String(IMPORT_WAL_AUTOCHECKPOINT))}`);
 const staging = MODE === 'chunked' ? store.db.transaction(() => createStaging(store.db, 'bench'))() : null;
 const timed = (fn: () => void, commit = false) => {
   const t = performance.now();

@@ -5,7 +5,13 @@ import { UserError, usageError } from '../errors';
 import { type ProgressListener, ProgressTracker } from '../jobs/progress';
 import type { Store } from '../store';
 import { splitAssigner, splitSettings } from '../store/splits';
-import { createStaging, dropStaging, publishStaging, purgeDeadStagings } from '../store/staging';
+import {
+  createStaging,
+  dropStaging,
+  IMPORT_WAL_AUTOCHECKPOINT,
+  publishStaging,
+  purgeDeadStagings,
+} from '../store/staging';
 import { beirSource, looksLikeBeir } from './beir';
 import {
   detectLayout,
@@ -189,6 +195,8 @@ export async function importDataset(
   const target = store.datasets.find(name);
   const splitFor = splitAssigner(target ? splitSettings(db, target.id) : undefined);
   const staging = db.transaction(() => createStaging(db, name))();
+  const checkpointEvery = db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  db.pragma(`wal_autocheckpoint = ${IMPORT_WAL_AUTOCHECKPOINT}`);
   try {
     let batch: NewExample[] = [];
     let chunkRows = FIRST_CHUNK;
@@ -262,6 +270,7 @@ export async function importDataset(
     throw e;
   } finally {
     if (rejectFd !== null) fs.closeSync(rejectFd);
+    db.pragma(`wal_autocheckpoint = ${checkpointEvery}`);
   }
   // Full-text indexing and the stats counts run after the commit in their own transactions (migrations 2
   // and 3): the rows are safe already, and an interrupted run resumes at the next search, stats or import.
