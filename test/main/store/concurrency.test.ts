@@ -21,7 +21,10 @@ const stLine = (i: number, tag = '') =>
 function writeFile(file: string, n: number, tag = '') {
   const fd = fs.openSync(file, 'w');
   for (let i = 0; i < n; i += 10_000)
-    fs.writeSync(fd, `${Array.from({ length: Math.min(10_000, n - i) }, (_, j) => stLine(i + j, tag)).join('\n')}\n`);
+    fs.writeSync(
+      fd,
+      `${Array.from({ length: Math.min(10_000, n - i) }, (_, j) => stLine(i + j, tag)).join('\n')}\n`,
+    );
   fs.closeSync(fd);
 }
 
@@ -46,7 +49,10 @@ function cli(args: string[], env: Record<string, string> = {}): Run {
  * Another process that takes the write lock and says "locked"; it commits `ms` later, or (ms = null) when
  * release() is called.
  */
-function holdLock(file: string, ms: number | null): Promise<{ released: Promise<void>; release: () => void }> {
+function holdLock(
+  file: string,
+  ms: number | null,
+): Promise<{ released: Promise<void>; release: () => void }> {
   const script = `
     const Database = require('better-sqlite3');
     const db = new Database(${JSON.stringify(file)});
@@ -72,7 +78,11 @@ function seeded(home: string) {
   const d = store.datasets.create('reviewed');
   const ids = store.examples.insertMany(
     d.id,
-    Array.from({ length: 50 }, (_, i) => ({ kind: 'short-long' as const, query: `q${i}`, positive: `p${i}` })),
+    Array.from({ length: 50 }, (_, i) => ({
+      kind: 'short-long' as const,
+      query: `q${i}`,
+      positive: `p${i}`,
+    })),
   ).ids;
   return { store, ids };
 }
@@ -160,7 +170,9 @@ describe('concurrent writers on one workspace', () => {
     expect(out[2]).toMatchObject({ inserted: N, duplicates: 0 });
     const db = new Database(path.join(home, 'embedsmith.db'), { readonly: true });
     const per = db
-      .prepare('SELECT d.name, count(e.id) AS n FROM datasets d LEFT JOIN examples e ON e.dataset_id = d.id GROUP BY 1 ORDER BY 1')
+      .prepare(
+        'SELECT d.name, count(e.id) AS n FROM datasets d LEFT JOIN examples e ON e.dataset_id = d.id GROUP BY 1 ORDER BY 1',
+      )
       .all();
     expect(per).toEqual([
       { name: 'other', n: N },
@@ -174,14 +186,53 @@ describe('concurrent writers on one workspace', () => {
     const home = path.join(dir, 'home');
     Store.open(path.join(home, 'embedsmith.db')).close();
     const held = await holdLock(path.join(home, 'embedsmith.db'), null);
-    const r = await cli(['datasets', 'create', 'late', '--home', home], { EMBEDSMITH_BUSY_TIMEOUT_MS: '200' }).done;
+    const r = await cli(['datasets', 'create', 'late', '--home', home], { EMBEDSMITH_BUSY_TIMEOUT_MS: '200' })
+      .done;
     held.release();
     await held.released;
     expect(r.code).toBe(1);
-    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/database is busy: .*nothing was changed, try again$/)]);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(/database is busy: .*nothing was changed, try again$/),
+    ]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const store = Store.open(path.join(home, 'embedsmith.db'));
     expect(store.datasets.find('late')).toBeUndefined();
     store.close();
+  }, 30_000);
+
+  it('the same over HTTP is a 503 with the retryable line, never a 500', async () => {
+    const home = tmpDir();
+    Store.open(path.join(home, 'embedsmith.db')).close();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'test/main/serve/serve-child.ts'), home],
+      { cwd: REPO_ROOT, env: { ...process.env, EMBEDSMITH_BUSY_TIMEOUT_MS: '200' } },
+    );
+    try {
+      const { origin, token } = await new Promise<{ origin: string; token: string }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
+        });
+        child.on('exit', (c) => reject(new Error(`serve exited ${c}`)));
+      });
+      const create = (name: string) =>
+        fetch(`${origin}/trpc/datasets.create`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name }),
+        });
+      expect((await create('first')).status).toBe(200);
+      const held = await holdLock(path.join(home, 'embedsmith.db'), null);
+      const r = await create('late');
+      held.release();
+      await held.released;
+      expect(r.status).toBe(503);
+      expect((await r.json()).error.message).toMatch(/database is busy: .*nothing was changed, try again$/);
+      expect((await create('after')).status).toBe(200);
+    } finally {
+      child.kill('SIGKILL');
+    }
   }, 30_000);
 });
