@@ -63,13 +63,12 @@ describe.skipIf(!PY)('embedsmith_recipe.py (the exported job’s torch-only half
     const candTexts = [...positives];
     const candVecs = [...cols[0]];
     const slotOf: [number, number][] = [];
-    negatives.forEach((ns, i) =>
-      ns.forEach((t, j) => {
+    for (const [i, ns] of negatives.entries())
+      for (const [j, t] of ns.entries()) {
         candTexts.push(t);
         candVecs.push(cols[1 + j][i]);
         slotOf.push([1 + j, i]);
-      }),
-    );
+      }
     const tau = 0.05;
     const ours = infoNceReference({
       q: Float64Array.from(q.flat()),

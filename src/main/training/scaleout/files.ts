@@ -155,7 +155,7 @@ export function renderReadme(r: Recipe): string {
     '',
     '```sh',
     'pip install -r requirements.txt',
-    'python train.py                    # one GPU (a smaller per-GPU share needs more GPUs, see below)',
+    'python train.py                    # one GPU: the whole global batch (GradCache: memory of one chunk)',
     `bash launch.sh                     # one node, ${j.gpusPerNode} GPU(s): torchrun --nproc_per_node=${j.gpusPerNode}`,
     'accelerate launch --config_file accelerate.yaml train.py',
     `sbatch job.sbatch                  # SLURM: ${j.nodes} node(s) × ${j.gpusPerNode} GPU(s)`,

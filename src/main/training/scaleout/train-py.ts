@@ -201,7 +201,14 @@ def newest_checkpoint(out: Path) -> int | None:
 
 def main() -> None:
     a = parse_args()
+    if "WORLD_SIZE" not in os.environ and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        # A plain "python train.py" on a multi-GPU machine: one GPU, not the Trainer's DataParallel (whose
+        # replicas would each see a part of the batch); torchrun / accelerate for more.
+        os.environ["CUDA_VISIBLE_DEVICES"] = "0"
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from transformers import set_seed
+
+    set_seed(CONFIG["seed"])  # before the adapter is created: its initial LoRA A comes from this generator
 
     out = Path(a.output_dir)
     n_proc = int(os.environ.get("WORLD_SIZE", "1"))
@@ -278,6 +285,7 @@ if __name__ == "__main__":
 `;
 
 /** torch + stdlib only: columns with text ids, batch order, tokenization, masked InfoNCE (checked on its own). */
+// biome-ignore lint/complexity/noUselessStringRaw: Python source, kept verbatim like TRAIN_PY
 export const RECIPE_PY = String.raw`"""The parts of Embedsmith's recipe that train.py needs beyond sentence-transformers: the dataset columns
 with text ids, the batch order, tokenization as Embedsmith does it, and InfoNCE with its false-negative
 masking. Only torch and the standard library, so each piece can be checked on its own."""
