@@ -2,15 +2,13 @@
 // threads), the comparison reads stored results.
 import path from 'node:path';
 import type { ComparisonInfo, Services } from '../../shared/contract';
-import { EvalService } from '../eval/service';
+import type { EvalService } from '../eval/service';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
 import type { JobRegistry } from './jobs';
 
 export function createEvaluationApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['evaluation'] {
-  // The workbench field when the evaluation area adds one; until then the same stateless service.
-  const svc = (): EvalService =>
-    (wb as unknown as { evaluation?: EvalService }).evaluation ?? new EvalService(wb.paths, wb.store);
+  const svc = (): EvalService => wb.evaluation;
   return {
     run(i) {
       const s = svc();

@@ -2,18 +2,13 @@
 // page reads the newest score run (hardest examples first) from the mining store.
 import type { Services } from '../../shared/contract';
 import type { Progress } from '../../shared/domain';
-import { UserError } from '../errors';
 import type { MiningService } from '../mining';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
 import type { JobRegistry } from './jobs';
 
 export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['mining'] {
-  const svc = (): MiningService => {
-    const m = (wb as unknown as { mining?: MiningService }).mining;
-    if (!m) throw new UserError('this workbench has no mining service yet; update Embedsmith');
-    return m;
-  };
+  const svc = (): MiningService => wb.mining;
   const name = (model: string) => (model.startsWith('builtin:') ? model : model.split(/[\\/]/).pop());
   return {
     score(i) {
