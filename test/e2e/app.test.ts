@@ -381,6 +381,8 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
   }, 600_000);
 
   it('creates, generates, imports, reviews with the keyboard, filters and exports', async () => {
+    onTestFailed(() => shot('FAILED-own-data'));
+    await page.goto(serve.url);
     const fixture = path.join(work, 'examples.jsonl');
     writeFixture(fixture);
     await navTo('Datasets');
@@ -397,10 +399,14 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByPlaceholder('/data/train.jsonl').fill(fixture);
     await page.getByLabel('import status').selectOption('accepted');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
-    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 20_000 });
+    await page
+      .getByTestId('jobs')
+      .locator('.job', { hasText: 'e2e-import' })
+      .locator('.badge.done')
+      .waitFor({ timeout: 20_000 });
     await page.getByText('e2e-import: distribution').waitFor();
     await expect.poll(() => page.locator('.chart-seg').count()).toBeGreaterThan(4);
-    await page.getByTestId('jobs').getByText('inserted').waitFor();
+    await page.getByTestId('jobs').locator('.job', { hasText: 'e2e-import' }).getByText('inserted').waitFor();
     expect(
       await page.getByTestId('datasets-table').locator('tr', { hasText: 'e2e-import' }).textContent(),
     ).toContain('40');
@@ -492,8 +498,13 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByRole('button', { name: 'Hard negatives' }).click();
     await page.getByTestId('hard-negatives').waitFor();
     await page.getByRole('button', { name: 'Score positives and negatives' }).click();
-    await page.getByTestId('jobs').getByText('done').waitFor({ timeout: 30_000 });
-    await page.getByTestId('scores').locator('tbody tr').first().waitFor();
+    await page
+      .getByTestId('jobs')
+      .locator('.job', { hasText: 'e2e-gen' })
+      .locator('.badge.done')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await page.getByTestId('scores').locator('.vrow').first().waitFor();
     await page.getByTestId('score-detail').getByText('Negatives by score').waitFor();
     await shot('own-curate-hard-negatives');
     await page.getByRole('button', { name: 'Examples' }).click();
