@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/main/cli/index';
 import { ModelEmbedder } from '../../../src/main/eval/model-embedder';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { readF32, readStHeader, writeSafetensors } from '../../../src/main/models/safetensors';
+import { captureOutput } from '../../helpers/capture';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 
 // The exported job's train.py writes output/adapter/ with PEFT's own key layout (what the parity fixtures'
@@ -58,21 +59,7 @@ function jobOutput(): { adapter: string; final: string } {
   return { adapter, final };
 }
 
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 describe('eval --adapter reads the adapter the exported job writes', () => {
   it('both layouts give the embeddings of PEFT’s own adapter (not the base model’s)', async () => {
@@ -125,8 +112,8 @@ describe('eval --adapter reads the adapter the exported job writes', () => {
       'cpu',
       '--json',
     ]);
-    expect(code, stderr).toBe(0);
-    const runs = JSON.parse(stdout).runs as { revision?: string; results: { main_score: number }[] }[];
+    expect(code, io.stderr).toBe(0);
+    const runs = JSON.parse(io.stdout).runs as { revision?: string; results: { main_score: number }[] }[];
     expect(runs.length).toBe(4);
     const score = (i: number) => runs[i].results[0].main_score;
     expect(Number.isFinite(score(0))).toBe(true);

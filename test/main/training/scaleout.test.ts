@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TRAIN_FIELDS, TRAIN_KEYS, type TrainKey } from '../../../src/shared/training';
 import { main } from '../../../src/main/cli/index';
 import { Store } from '../../../src/main/store';
@@ -9,6 +9,7 @@ import { parseTrainConfig, queryFormatter, type TrainConfig } from '../../../src
 import { loadTrainRows, planEpoch, stepsPerEpoch, type TrainRow } from '../../../src/main/training/data';
 import { exportTrainerJob, TRAINER_FILES } from '../../../src/main/training/scaleout';
 import { totalStepsOf, writeRunJson } from '../../../src/main/training/trainer';
+import { captureOutput } from '../../helpers/capture';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { BERT, examples, setup } from '../mining/helpers';
 import { syntheticTask } from './synthetic';
@@ -29,21 +30,7 @@ function makeHome(): string {
   return home;
 }
 
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 const readJsonl = (f: string) =>
   fs
@@ -135,8 +122,8 @@ describe('embedsmith export trainer: a sentence-transformers + PEFT job of our r
       ...FLAGS,
       '--json',
     ]);
-    expect(code, stderr).toBe(0);
-    const res = JSON.parse(stdout);
+    expect(code, io.stderr).toBe(0);
+    const res = JSON.parse(io.stdout);
     expect(res.out).toBe(out);
     for (const f of TRAINER_FILES) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
     expect(fs.readdirSync(out).sort()).toEqual([...TRAINER_FILES].sort());
@@ -279,7 +266,7 @@ describe('embedsmith export trainer: a sentence-transformers + PEFT job of our r
     });
     writeRunJson(runDir, cfg, { rows: 100, totalSteps: 12 });
     const a = path.join(home, 'a');
-    expect(await main(['export', 'trainer', runDir, '--home', home, '--out', a]), stderr).toBe(0);
+    expect(await main(['export', 'trainer', runDir, '--home', home, '--out', a]), io.stderr).toBe(0);
     const ra = JSON.parse(fs.readFileSync(path.join(a, 'recipe.json'), 'utf8'));
     expect(ra.config.lr).toBe(0.002);
     expect(ra.config.batchSize).toBe(8);
@@ -289,7 +276,7 @@ describe('embedsmith export trainer: a sentence-transformers + PEFT job of our r
     const b = path.join(home, 'b');
     expect(
       await main(['export', 'trainer', 'run-x', '--home', home, '--out', b, '--lr', '0.01']),
-      stderr,
+      io.stderr,
     ).toBe(0);
     const rb = JSON.parse(fs.readFileSync(path.join(b, 'recipe.json'), 'utf8'));
     expect(rb.config.lr).toBe(0.01);
@@ -386,8 +373,8 @@ describe('embedsmith export trainer: a sentence-transformers + PEFT job of our r
         ...extra,
       ]);
       expect(code).toBe(2);
-      const errors = stderr.split('\n').filter(Boolean);
-      expect(errors.length, stderr).toBe(1);
+      const errors = io.stderr.split('\n').filter(Boolean);
+      expect(errors.length, io.stderr).toBe(1);
       expect(errors[0]).toMatch(msg);
       if (!args.includes('--out-not-empty')) expect(fs.existsSync(out)).toBe(false);
     });
