@@ -27,6 +27,9 @@ interface StagingInfo {
   startedAt: string;
 }
 
+/** Staging datasets of imports running in this process (two app import jobs share a pid). */
+const running = new Set<string>();
+
 /** Creates the hidden dataset an import fills, owned by this process. */
 export function createStaging(db: Db, target: string): Staging {
   const name = `${STAGING_PREFIX}${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -36,6 +39,7 @@ export function createStaging(db: Db, target: string): Staging {
       .prepare('INSERT INTO datasets (name, settings_json) VALUES (?, ?)')
       .run(name, JSON.stringify({ staging: info })).lastInsertRowid,
   );
+  running.add(name);
   return { id, name };
 }
 
@@ -53,6 +57,8 @@ const alive = (pid: number) => {
  * delete shows nothing, and other writers wait at most one chunk.
  */
 export function dropStaging(db: Db, id: number, chunk = 2000): void {
+  const name = db.prepare('SELECT name FROM datasets WHERE id = ?').pluck().get(id) as string | undefined;
+  if (name) running.delete(name);
   const del = db.prepare(
     'DELETE FROM examples WHERE id IN (SELECT id FROM examples WHERE dataset_id = ? LIMIT ?)',
   );
@@ -63,12 +69,14 @@ export function dropStaging(db: Db, id: number, chunk = 2000): void {
 /** Removes what imports killed before publishing left behind (their process is gone). Returns how many. */
 export function purgeDeadStagings(db: Db): number {
   const rows = db
-    .prepare("SELECT id, settings_json FROM datasets WHERE substr(name, 1, 8) = '~import-'")
-    .all() as { id: number; settings_json: string }[];
+    .prepare("SELECT id, name, settings_json FROM datasets WHERE substr(name, 1, 8) = '~import-'")
+    .all() as { id: number; name: string; settings_json: string }[];
   let n = 0;
   for (const r of rows) {
     const info = JSON.parse(r.settings_json || '{}').staging as StagingInfo | undefined;
-    const live = info && info.host === os.hostname() && info.pid !== process.pid && alive(info.pid);
+    const live =
+      running.has(r.name) ||
+      (info && info.host === os.hostname() && info.pid !== process.pid && alive(info.pid));
     if (live) continue;
     dropStaging(db, r.id);
     n++;
@@ -104,7 +112,12 @@ export function publishStaging(
   target: string,
   opts: { create: boolean; inside?: (datasetId: number) => void },
 ): { datasetId: number; duplicates: number } {
+  running.delete(staging.name);
   return db.transaction(() => {
+    if (!db.prepare('SELECT 1 FROM datasets WHERE id = ? AND name = ?').get(staging.id, staging.name))
+      throw new UserError(
+        `the import's staged rows were removed meanwhile (another process took them for a killed import's); nothing was imported, run the import again`,
+      );
     const t = db
       .prepare('SELECT id, description, settings_json, created_at FROM datasets WHERE name = ?')
       .get(target) as

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/main/errors';
+import { Store } from '../../../src/main/store';
 import { exportDataset } from '../../../src/main/export';
 import { importDataset } from '../../../src/main/import';
 import { freshStore, PAPER, readJsonl, rowsOf, writeJsonl } from './helpers';
@@ -245,4 +246,29 @@ describe('BEIR import', () => {
     expect(rowsOf(store, 'u').map((e) => e.positive)).toEqual(['p1 \uFFFD ok', 'p3 \uFFFD ok']);
     store.close();
   });
+
+  it('two imports at once in one process (two app jobs) both land, each on its own connection', async () => {
+    const { dir, store, rejectedDir } = freshStore();
+    const other = Store.open(path.join(dir, 'embedsmith.db'));
+    const mk = (name: string, n: number) => {
+      const f = path.join(dir, `${name}.jsonl`);
+      writeJsonl(
+        f,
+        Array.from({ length: n }, (_, i) => ({ anchor: `${name} query ${i}`, positive: `${name} doc ${i}` })),
+      );
+      return f;
+    };
+    const [a, b] = await Promise.all([
+      importDataset(store, 'a', mk('a', 30_000), { create: true, rejectedDir }),
+      importDataset(other, 'b', mk('b', 3_000), { create: true, rejectedDir }),
+    ]);
+    expect(a).toMatchObject({ inserted: 30_000 });
+    expect(b).toMatchObject({ inserted: 3_000 });
+    expect(store.datasets.list().map((d) => [d.name, d.exampleCount])).toEqual([
+      ['a', 30_000],
+      ['b', 3_000],
+    ]);
+    other.close();
+    store.close();
+  }, 60_000);
 });

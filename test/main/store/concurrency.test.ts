@@ -229,7 +229,9 @@ describe('concurrent writers on one workspace', () => {
       held.release();
       await held.released;
       expect(r.status).toBe(503);
-      expect((await r.json()).error.message).toMatch(/database is busy: .*nothing was changed, try again$/);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(
+        /database is busy: .*nothing was changed, try again$/,
+      );
       expect((await create('after')).status).toBe(200);
     } finally {
       child.kill('SIGKILL');
