@@ -211,7 +211,9 @@ describe('models: pause and resume a pull', () => {
     const part = path.join(wb.paths.models, 'acme--tiny-bert', 'model.safetensors.part');
     const job = await api.caller.models.pull({ id: 'acme/tiny-bert' });
     // The transfer stalls after 4000 bytes (the server holds it): pause it there.
-    await expect.poll(() => (fs.existsSync(part) ? fs.statSync(part).size : 0), { timeout: 30_000 }).toBe(4000);
+    await expect
+      .poll(() => (fs.existsSync(part) ? fs.statSync(part).size : 0), { timeout: 30_000 })
+      .toBe(4000);
     expect(await api.caller.models.pausePull({ jobId: job.id })).toEqual({ paused: true });
     await expect(finished(api, job)).rejects.toThrow(/paused; pull acme\/tiny-bert again/);
     expect(fs.statSync(part).size).toBe(4000);
@@ -219,7 +221,9 @@ describe('models: pause and resume a pull', () => {
     // Resume: the next pull asks only for the rest (a Range request from 4000) and verifies the file.
     const again = await finished(api, await api.caller.models.pull({ id: 'acme/tiny-bert' }));
     expect(again.state).toBe('done');
-    expect(hub.log.some((l) => l.url.endsWith('/model.safetensors') && l.range?.startsWith('bytes=4000-'))).toBe(true);
+    expect(
+      hub.log.some((l) => l.url.endsWith('/model.safetensors') && l.range?.startsWith('bytes=4000-')),
+    ).toBe(true);
     expect(fs.readFileSync(path.join(wb.paths.models, 'acme--tiny-bert', 'model.safetensors'))).toEqual(
       fs.readFileSync(path.join(BERT, 'model.safetensors')),
     );
