@@ -193,7 +193,9 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
 
   it('does the whole job with no CLI: demo → generate → review → mine → train → resume → evaluate → export', async () => {
     // A failing step leaves its screen behind, to see why.
-    onTestFailed(() => shot('FAILED-whole-job'));
+    onTestFailed(async () => {
+      await shot('FAILED-whole-job');
+    });
     await page.goto(serve.url);
     await page.locator('h1', { hasText: /^Datasets/ }).waitFor();
     // The token went into an HttpOnly cookie and out of the address bar.
@@ -381,7 +383,9 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
   }, 600_000);
 
   it('creates, generates, imports, reviews with the keyboard, filters and exports', async () => {
-    onTestFailed(() => shot('FAILED-own-data'));
+    onTestFailed(async () => {
+      await shot('FAILED-own-data');
+    });
     await page.goto(serve.url);
     const fixture = path.join(work, 'examples.jsonl');
     writeFixture(fixture);
