@@ -151,7 +151,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
         consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  }, 60_000);
+  }, 300_000); // a Vite build of the renderer on two busy cores can take minutes
 
   afterAll(async () => {
     await browser?.close();
