@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type GenerateOptions, GenerationService } from '../../../src/main/generation';
 import { JobRegistry } from '../../../src/main/jobs/registry';
 import { Store } from '../../../src/main/store';
-import { gate, type LlmServer, startLlmServer } from '../../helpers/llm-server';
+import { gate, type LlmServer, type LlmServerOptions, startLlmServer } from '../../helpers/llm-server';
 import { tmpDir } from '../../helpers/tmp';
 
 const servers: LlmServer[] = [];
@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const s of stores.splice(0)) s.close();
 });
 
-async function setup(hold?: Parameters<typeof startLlmServer>[0]['hold']) {
+async function setup(hold?: LlmServerOptions['hold']) {
   const srv = await startLlmServer({ latencyMs: 2, hold });
   servers.push(srv);
   const store = Store.open(path.join(tmpDir(), 'embedsmith.db'));
