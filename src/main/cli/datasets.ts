@@ -159,17 +159,27 @@ export function registerDatasets(program: Command): void {
         const status = oneOf<ReviewStatus>('--status', opts.status, STATUSES);
         return runWithWorkbench(opts, async ({ wb, out, bar }) => {
           const b = bar(`import ${name}`);
-          const r = await importDataset(wb.store, name, path.resolve(input), {
-            layout,
-            kind,
-            language: opts.language,
-            status,
-            skipInvalid: opts.skipInvalid,
-            create: opts.create,
-            instruction: opts.instruction,
-            rejectedDir: path.join(wb.paths.home, 'imports'),
-            onProgress: (p) => b.update(p),
-          });
+          // A job of the registry like the app's imports (the Jobs panel lists it; a kill leaves it interrupted).
+          const r = await wb.jobs.run(
+            'import',
+            `import ${path.basename(input)} into ${name}`,
+            (job) =>
+              importDataset(wb.store, name, path.resolve(input), {
+                layout,
+                kind,
+                language: opts.language,
+                status,
+                skipInvalid: opts.skipInvalid,
+                create: opts.create,
+                instruction: opts.instruction,
+                rejectedDir: path.join(wb.paths.home, 'imports'),
+                onProgress: (p) => {
+                  b.update(p);
+                  job.progress(p);
+                },
+              }),
+            { summary: ({ rejected: _r, ...counts }) => counts },
+          );
           b.done();
           out(r, () =>
             [
@@ -215,19 +225,24 @@ export function registerDatasets(program: Command): void {
         const status = oneOf<ReviewStatus | 'all'>('--status', opts.status, [...STATUSES, 'all']);
         const kind = kindOpt(opts.kind);
         const split = oneOf<Split>('--split', opts.split, SPLITS);
-        return runWithWorkbench(opts, ({ wb, out, bar }) => {
+        return runWithWorkbench(opts, async ({ wb, out, bar }) => {
           const b = bar(`export ${name}`);
-          const r = exportDataset(wb.store, name, {
-            out: opts.out,
-            format,
-            layout,
-            status,
-            kind,
-            language: opts.language,
-            split,
-            overwrite: opts.force,
-            onProgress: (p) => b.update(p),
-          });
+          const r = await wb.jobs.run('export', `export ${name} → ${path.basename(opts.out)}`, (job) =>
+            exportDataset(wb.store, name, {
+              out: opts.out,
+              format,
+              layout,
+              status,
+              kind,
+              language: opts.language,
+              split,
+              overwrite: opts.force,
+              onProgress: (p) => {
+                b.update(p);
+                job.progress(p);
+              },
+            }),
+          );
           b.done();
           out(
             r,

@@ -145,11 +145,20 @@ export function registerEmbed(program: Command): void {
       runWithWorkbench(opts, async ({ wb, out, bar }) => {
         const { pullModel } = await lib();
         const b = bar(`pull ${id}`);
-        const m = await pullModel(wb.paths.models, id, {
-          revision: opts.revision,
-          endpoint: opts.endpoint,
-          onProgress: (p) => b.update(p),
-        });
+        const m = await wb.jobs.run(
+          'model-pull',
+          `pull ${id}@${opts.revision}`,
+          (job) =>
+            pullModel(wb.paths.models, id, {
+              revision: opts.revision,
+              endpoint: opts.endpoint,
+              onProgress: (p) => {
+                b.update(p);
+                job.progress(p);
+              },
+            }),
+          { summary: (r) => ({ files: r.files.length, sha: r.sha }) },
+        );
         b.done();
         out({ model: m }, `pulled ${m.id}@${m.sha ?? m.revision} (${m.files.length} files)`);
       }),

@@ -120,33 +120,42 @@ export function registerEval(program: Command): void {
       });
       const bars = new Map<string, ReturnType<typeof bar>>();
       try {
+        // A job of the registry like the app's evaluations (the Jobs panel lists it).
         const runs: EvaluateResult[] = [];
-        for (const t of targets) {
-          const res = await svc.evaluate({
-            embedder: t.embedder,
-            tasks,
-            modelName: opts.modelName ?? t.modelName,
-            revision: opts.revision ?? t.revision,
-            modelPath: t.modelPath,
-            adapterPaths: t.adapterPaths,
-            instruction: opts.instruction,
-            provider: opts.provider,
-            writeFiles: opts.files,
-            onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-            onProgress: (task, p) => {
-              const key = `${t.revision ?? 'base'}:${task}`;
-              let b = bars.get(key);
-              if (!b) {
-                b = bar(`eval ${t.revision ? `${t.revision} ` : ''}${task}`);
-                bars.set(key, b);
-              }
-              b.update(p);
-            },
-          });
-          for (const b of bars.values()) b.done();
-          bars.clear();
-          runs.push(res);
-        }
+        await wb.jobs.run(
+          'eval',
+          `evaluate ${path.basename(opts.model)} on ${tasks.length} task${tasks.length === 1 ? '' : 's'}`,
+          async (job) => {
+            for (const t of targets) {
+              const res = await svc.evaluate({
+                embedder: t.embedder,
+                tasks,
+                modelName: opts.modelName ?? t.modelName,
+                revision: opts.revision ?? t.revision,
+                modelPath: t.modelPath,
+                adapterPaths: t.adapterPaths,
+                instruction: opts.instruction,
+                provider: opts.provider,
+                writeFiles: opts.files,
+                onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+                onProgress: (task, p) => {
+                  const key = `${t.revision ?? 'base'}:${task}`;
+                  let b = bars.get(key);
+                  if (!b) {
+                    b = bar(`eval ${t.revision ? `${t.revision} ` : ''}${task}`);
+                    bars.set(key, b);
+                  }
+                  b.update(p);
+                  job.progress({ ...p, message: key });
+                },
+              });
+              for (const b of bars.values()) b.done();
+              bars.clear();
+              runs.push(res);
+            }
+            return { evaluated: runs.length };
+          },
+        );
         const summary = {
           runs: runs.map((res) => ({
             model: res.model,

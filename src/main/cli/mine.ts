@@ -168,13 +168,22 @@ export function registerMine(program: Command): void {
       const { formatMineReport } = await import('../mining/report');
       const bars = stageBars(ctx, 'mine');
       try {
-        const r = await ctx.wb.mining.mine({
-          ...c,
-          corpus: o.corpus,
-          knobs,
-          provider: o.provider,
-          onProgress: (s, p) => bars.update(s, p),
-        });
+        const r = await ctx.wb.jobs.run(
+          'mining',
+          `mine negatives for ${c.dataset}`,
+          (job) =>
+            ctx.wb.mining.mine({
+              ...c,
+              corpus: o.corpus,
+              knobs,
+              provider: o.provider,
+              onProgress: (s, p) => {
+                bars.update(s, p);
+                job.progress({ ...p, message: s });
+              },
+            }),
+          { summary: () => undefined },
+        );
         bars.done();
         ctx.out(r, () => formatMineReport(r));
       } finally {
@@ -196,7 +205,20 @@ export function registerMine(program: Command): void {
       const { formatScoreSummary } = await import('../mining/report');
       const bars = stageBars(ctx, 'score');
       try {
-        const s = await ctx.wb.mining.score({ ...c, margin, onProgress: (st, p) => bars.update(st, p) });
+        const s = await ctx.wb.jobs.run(
+          'mining',
+          `score ${c.dataset}`,
+          (job) =>
+            ctx.wb.mining.score({
+              ...c,
+              margin,
+              onProgress: (st, p) => {
+                bars.update(st, p);
+                job.progress({ ...p, message: st });
+              },
+            }),
+          { summary: () => undefined },
+        );
         bars.done();
         ctx.out(s, () => formatScoreSummary(s));
       } finally {

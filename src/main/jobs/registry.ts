@@ -163,6 +163,28 @@ export class JobRegistry {
   }
 
   /**
+   * Runs body now and resolves with its result (a CLI command's work): the same row and lifecycle as
+   * start(); rejects with the body's own error. `summary` picks what of the result the row keeps.
+   */
+  async run<T>(
+    type: string,
+    label: string,
+    body: (job: JobBody) => Promise<T> | T,
+    o: { config?: Record<string, unknown>; summary?: (r: T) => unknown } = {},
+  ): Promise<T> {
+    const c = this.open(type, label, o.config);
+    c.begin();
+    try {
+      const r = await body({ signal: c.signal, progress: c.progress });
+      c.end({ state: 'done', result: o.summary ? o.summary(r) : r });
+      return r;
+    } catch (e) {
+      c.end({ state: 'failed', error: (e as Error).message ?? String(e) });
+      throw e;
+    }
+  }
+
+  /**
    * Asks a job of this process to stop: its signal aborts and its owner's stop runs; it ends cancelled
    * when its body returns (a queued job ends at once). False for a job that is not running here.
    */
