@@ -1,4 +1,4 @@
-// `npm run bench -- recompute [--shape qwen3-0.6b] [--layers N] [--len 128] [--chunks 2,4] [--threads 2]`
+// `npm run bench -- recompute [--shape qwen3-0.6b] [--layers N] [--len 128] [--chunks 2,4] [--dropout 0.1] [--threads 2]`
 // Activation memory per token with and without layer recompute, and the memory plan's estimate beside it:
 // one child process per (chunk, recompute) runs one GradCache backward call (forward + backward of one chunk,
 // dropout 0.1, r16 all-linear, float32 compute on CPU from the real-shape bf16 checkpoint) and reports its
@@ -19,9 +19,16 @@ const flag = (name: string, def: string) => {
 };
 const MB = 2 ** 20;
 
-async function child(dir: string, chunk: number, len: number, recompute: boolean, threads: number) {
+async function child(
+  dir: string,
+  chunk: number,
+  len: number,
+  recompute: boolean,
+  threads: number,
+  p: number,
+) {
   const model = EmbeddingModel.load(dir, { maxLength: len, inThread: true, device: 'cpu', threads });
-  const cfg = { r: 16, alpha: 32, dropout: 0.1, targetModules: 'all-linear', useRslora: false } as const;
+  const cfg = { r: 16, alpha: 32, dropout: p, targetModules: 'all-linear', useRslora: false } as const;
   const enc = new LoraEncoder(model, cfg, recompute);
   const lora = enc.initLora(0);
   for (const [k, v] of lora) if (k.endsWith('lora_B.weight')) v.fill(0.01);
@@ -30,7 +37,7 @@ async function child(dir: string, chunk: number, len: number, recompute: boolean
   const texts = Array.from({ length: chunk }, () =>
     Array.from({ length: 4 * len }, () => words[Math.floor(rand() * words.length)]).join(' '),
   );
-  const drop = { p: 0.1, seeds: Uint32Array.from(texts, (_, i) => mixSeed(1, i)) };
+  const drop = p > 0 ? { p, seeds: Uint32Array.from(texts, (_, i) => mixSeed(1, i)) } : null;
   const t0 = performance.now();
   await enc.backward(texts, lora, drop, new Float32Array(chunk * model.dim).fill(0.01));
   const s = (performance.now() - t0) / 1000;
@@ -42,8 +49,8 @@ async function child(dir: string, chunk: number, len: number, recompute: boolean
 
 async function main() {
   if (argv[0] === '--child') {
-    const [dir, chunk, len, rc, threads] = argv.slice(1);
-    const r = await child(dir, Number(chunk), Number(len), rc === '1', Number(threads));
+    const [dir, chunk, len, rc, threads, p] = argv.slice(1);
+    const r = await child(dir, Number(chunk), Number(len), rc === '1', Number(threads), Number(p));
     console.log(JSON.stringify(r));
     return;
   }
@@ -51,6 +58,7 @@ async function main() {
   const f = ensureRealShape(shape, flag('layers', '') ? { layers: Number(flag('layers', '')) } : {});
   const len = Number(flag('len', '128'));
   const chunks = flag('chunks', '2,4').split(',').map(Number);
+  const dropout = Number(flag('dropout', '0.1'));
   const threads = Number(flag('threads', String(Math.min(2, os.availableParallelism()))));
   const load0 = os
     .loadavg()
@@ -60,7 +68,7 @@ async function main() {
     modelDir: f.dir,
     rank: 16,
     alpha: 32,
-    dropout: 0.1,
+    dropout,
     targetModules: ['all-linear'],
     maxLength: len,
     device: 'cpu',
@@ -81,6 +89,7 @@ async function main() {
           String(len),
           rc ? '1' : '0',
           String(threads),
+          String(dropout),
         ],
         { encoding: 'utf8', maxBuffer: 1 << 24 },
       );
@@ -129,6 +138,7 @@ async function main() {
     layers: f.layers,
     len,
     chunks,
+    dropout,
     threads,
     loadavg_start: load0,
     loadavg_end: os

@@ -348,7 +348,11 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
   const guard = (t: Tensor, region: number): Tensor => {
     if (isWeightOnly(t)) return rebuild(t);
     const b = barrier.get(region);
-    if (!b || isLeaf(t) || !isFloat(t.dtype)) return t;
+    if (!b || t.op === 'constant' || t.op === 'weight' || t.dtype === 'bool') return t;
+    // Fed integer inputs are guarded too: a recomputed chain fed only by them (the device-dropout masks
+    // hashed from uint32 keys) would otherwise be free to run early, every layer's copy alive at once.
+    if (isLeaf(t) && (isFloat(t.dtype) || t.op !== 'input')) return t;
+    if (!isLeaf(t) && !isFloat(t.dtype)) return t;
     const key = `${region}:${t.id}`;
     const hit = guarded.get(key);
     if (hit) return hit;

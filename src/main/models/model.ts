@@ -235,7 +235,10 @@ export class EmbeddingModel {
           inThread: this.opts.inThread,
           optimization: o.inference ? (this.opts.optimization ?? 'all') : undefined,
           prepack: o.inference ? (this.opts.prepack ?? this.weightBytes() <= PREPACK_MAX_BYTES) : false,
-          memArena: o.inference,
+          // Training sessions too: without ORT's arena, glibc's heap keeps the freed activation blocks of
+          // every layer (bench/recompute: recompute then saved nothing in peak RSS); with it, freed blocks are
+          // reused (8 layers: 1.29 → 0.23 MB/token with recompute, the plan's count 1.10 → 0.16).
+          memArena: true,
         });
         const fed = [...(b.fedWeights ?? [])];
         if (fed.length === 0) return session;

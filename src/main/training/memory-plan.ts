@@ -29,7 +29,7 @@ export interface MemoryPlanInput {
   /** The budget and where it came from ('--memory-gb', 'os.totalmem', 'nvidia-smi'…); null = unknown. */
   budgetBytes: number | null;
   budgetSource: string;
-  /** Runtime baseline (Node, ORT, tokenizer, buffers): default 0.6 GiB. */
+  /** Runtime baseline (Node, ORT, tokenizer, buffers): default 0.4 GiB (bench/recompute: ~0.2 GiB per call). */
   runtimeBytes?: number;
 }
 
@@ -62,7 +62,7 @@ function fixedBytes(i: MemoryPlanInput) {
   const loraStateBytes = i.loraParams * 4 * 6;
   const candidates = Math.max(0, i.textsPerStep - i.queries);
   const batchBytes = i.textsPerStep * i.dim * 4 * 2 + i.queries * candidates * 4 * 4;
-  const runtimeBytes = i.runtimeBytes ?? 0.6 * GIB;
+  const runtimeBytes = i.runtimeBytes ?? 0.4 * GIB;
   return {
     loraStateBytes,
     batchBytes,
