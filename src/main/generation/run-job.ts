@@ -19,13 +19,12 @@ export function trackRun(
       'generation',
       `${run.resumed ? 'resume' : 'generate'} ${run.runId} into ${run.dataset}`,
       { runId: run.runId, dataset: run.dataset },
-      { onCancel: () => engine.cancel() },
+      { onCancel: () => engine.cancel(), running: true },
     );
   } catch {
     // The engine already runs (and records its own state); a full or busy database costs only the bar.
     return null;
   }
-  job.begin();
   engine.on((p) =>
     job.progress({
       done: p.accepted,

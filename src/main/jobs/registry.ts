@@ -93,14 +93,19 @@ export class JobRegistry {
     return this.live.has(id);
   }
 
-  /** A queued job its owner drives through the returned control. */
+  /**
+   * A job its owner drives through the returned control: queued until begin(), or running from the start
+   * (`running`: its work starts now, so listeners see no queued step).
+   */
   open(
     type: string,
     label: string,
     config: Record<string, unknown> = {},
-    o: { id?: string; onCancel?: (graceMs?: number) => void } = {},
+    o: { id?: string; onCancel?: (graceMs?: number) => void; running?: boolean } = {},
   ): JobControl {
-    const info = infoOf(this.store.create(type, config, o.id, label));
+    const row = this.store.create(type, config, o.id, label);
+    if (o.running) this.store.setState(row.id, 'running');
+    const info = infoOf(o.running ? this.store.get(row.id) : row);
     let settle!: (j: JobInfo) => void;
     const settled = new Promise<JobInfo>((r) => {
       settle = r;
@@ -148,8 +153,7 @@ export class JobRegistry {
     body: (onProgress: (p: Progress) => void, job: JobBody) => Promise<T> | T,
     config: Record<string, unknown> = {},
   ): JobInfo {
-    const c = this.open(type, label, config);
-    c.begin();
+    const c = this.open(type, label, config, { running: true });
     setImmediate(async () => {
       if (c.signal.aborted) return c.end({ state: 'cancelled' });
       try {
@@ -172,8 +176,7 @@ export class JobRegistry {
     body: (job: JobBody) => Promise<T> | T,
     o: { config?: Record<string, unknown>; summary?: (r: T) => unknown } = {},
   ): Promise<T> {
-    const c = this.open(type, label, o.config);
-    c.begin();
+    const c = this.open(type, label, o.config, { running: true });
     try {
       const r = await body({ signal: c.signal, progress: c.progress });
       c.end({ state: 'done', result: o.summary ? o.summary(r) : r });

@@ -116,8 +116,8 @@ export class JobRunner {
     const job = this.registry.open(type, o.label ?? type, config, {
       id: o.id,
       onCancel: (g) => h?.cancel(g),
+      running: true,
     });
-    job.begin();
     h = startWorker<R, E>(job.id, {
       ...o,
       onProgress: (p) => {
