@@ -16,6 +16,8 @@ import { REPO_ROOT } from '../helpers/tmp';
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(REPO_ROOT, 'test-output/screens');
 const haveChromium = fs.existsSync(CHROMIUM);
+/** expect.poll with room for a busy machine (its default gives up after one second). */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 60_000 });
 if (!haveChromium)
   console.warn(
     `skipping the Chromium end-to-end test: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`,
@@ -213,7 +215,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByRole('button', { name: 'Light theme' }).click();
     await page.getByRole('button', { name: 'Load the demo' }).click();
     await page.getByText('demo loaded').waitFor({ timeout: LONG });
-    await expect.poll(() => page.getByLabel('current dataset').inputValue()).toBe('demo');
+    await poll(() => page.getByLabel('current dataset').inputValue()).toBe('demo');
     await page.getByTestId('datasets-table').getByText('demo', { exact: true }).waitFor();
 
     // Generate: a Start that cannot run says why next to the field and leaves no run behind.
@@ -244,9 +246,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByLabel('languages').fill('en,fr');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await page.getByTestId('run-state').getByText('done').waitFor({ timeout: LONG });
-    await expect
-      .poll(async () => (await page.getByTestId('runs-table').textContent()) ?? '')
-      .toContain('20 / 20');
+    await poll(async () => (await page.getByTestId('runs-table').textContent()) ?? '').toContain('20 / 20');
     await page.getByTestId('generation-preview').waitFor();
     await page.getByTestId('templates').locator('summary').click();
     await page
@@ -259,17 +259,17 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByRole('button', { name: 'Review in Curate' }).click();
     await page.locator('h1', { hasText: /^Curate/ }).waitFor();
     await page.getByTestId('curate-rows').locator('.vrow').first().waitFor();
-    await expect.poll(() => count('count-total')).toBeGreaterThan(300);
+    await poll(() => count('count-total')).toBeGreaterThan(300);
     const accepted0 = await count('count-accepted');
     await page.getByLabel('status').selectOption('unreviewed');
-    await expect.poll(() => count('count-accepted')).toBe(0);
+    await poll(() => count('count-accepted')).toBe(0);
     await page.keyboard.press('a');
     await page.keyboard.press('a');
     await page.keyboard.press('r');
     await page.getByTestId('reasons').waitFor();
     await page.keyboard.press('2');
     await page.getByRole('button', { name: 'Clear' }).click();
-    await expect.poll(() => count('count-accepted')).toBe(accepted0 + 2);
+    await poll(() => count('count-accepted')).toBe(accepted0 + 2);
 
     // Mine hard negatives for the whole dataset with the built-in model.
     await page.getByRole('button', { name: 'Hard negatives' }).click();
@@ -306,7 +306,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await f('Device').selectOption('cpu');
     await page.getByRole('button', { name: 'Start training' }).click();
     // Warm-up 100 (the method's) exceeds 8 steps: the Advanced group opens on the highlighted field.
-    await expect.poll(() => f('Warm-up steps').getAttribute('aria-invalid')).toBe('true');
+    await poll(() => f('Warm-up steps').getAttribute('aria-invalid')).toBe('true');
     await f('Warm-up steps').fill('0');
     await page.getByRole('button', { name: 'Start training' }).click();
     await page
@@ -337,16 +337,14 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     // Evaluate base vs the adapter picked from the run (the run's Evaluate button hands it over).
     await page.getByRole('main').getByRole('button', { name: 'Evaluate', exact: true }).click();
     await page.locator('h1', { hasText: /^Evaluate/ }).waitFor();
-    await expect.poll(() => page.getByLabel('adapters').inputValue()).toBe(adapter);
+    await poll(() => page.getByLabel('adapters').inputValue()).toBe(adapter);
     expect(await page.getByLabel('model', { exact: true }).inputValue()).toContain('embedsmith-demo-llama');
     await page.getByLabel('tasks').fill('dataset:demo');
     await page.getByLabel('limit').fill('30');
     await page.getByRole('main').getByRole('button', { name: 'Evaluate', exact: true }).click();
     await page.getByTestId('jobs').getByText('done').first().waitFor({ timeout: LONG });
     await page.getByTestId('comparison').waitFor();
-    await expect
-      .poll(() => page.getByTestId('comparison').locator('tbody tr').count())
-      .toBeGreaterThanOrEqual(2);
+    await poll(() => page.getByTestId('comparison').locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
     await shot('evaluate-run');
 
     // Export the adapter, the merged model, ONNX and embeddings of the test split.
@@ -412,7 +410,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
       .locator('.badge.done')
       .waitFor({ timeout: LONG });
     await page.getByText('e2e-import: distribution').waitFor();
-    await expect.poll(() => page.locator('.chart-seg').count()).toBeGreaterThan(4);
+    await poll(() => page.locator('.chart-seg').count()).toBeGreaterThan(4);
     await page.getByTestId('jobs').locator('.job', { hasText: 'e2e-import' }).getByText('inserted').waitFor();
     expect(
       await page.getByTestId('datasets-table').locator('tr', { hasText: 'e2e-import' }).textContent(),
@@ -435,9 +433,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByTestId('plan').waitFor();
     await page.getByRole('button', { name: 'Start' }).click();
     await page.getByTestId('run-state').getByText('done').waitFor({ timeout: LONG });
-    await expect
-      .poll(async () => (await page.getByTestId('runs-table').textContent()) ?? '')
-      .toContain('20 / 20');
+    await poll(async () => (await page.getByTestId('runs-table').textContent()) ?? '').toContain('20 / 20');
     await page.getByTestId('failures').waitFor();
     await shot('own-generate');
 
@@ -445,7 +441,7 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.getByLabel('current dataset').selectOption('e2e-gen');
     await navTo('Curate');
     await page.getByTestId('curate-rows').locator('.vrow').first().waitFor();
-    await expect.poll(() => count('count-total')).toBeGreaterThanOrEqual(20);
+    await poll(() => count('count-total')).toBeGreaterThanOrEqual(20);
     const total = await count('count-total');
     const firstId = await page.getByTestId('curate-rows').locator('.vrow').first().getAttribute('data-id');
     expect(await count('count-unreviewed')).toBe(total);
@@ -455,14 +451,14 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await page.keyboard.press('r'); // reject the 4th …
     await page.getByTestId('reasons').waitFor();
     await page.keyboard.press('2'); // … as off-task
-    await expect.poll(() => count('count-accepted')).toBe(2);
-    await expect.poll(() => count('count-rejected')).toBe(1);
+    await poll(() => count('count-accepted')).toBe(2);
+    await poll(() => count('count-rejected')).toBe(1);
     // Undo the rejection, then reject again with another reason.
     await page.keyboard.press('u');
-    await expect.poll(() => count('count-rejected')).toBe(0);
+    await poll(() => count('count-rejected')).toBe(0);
     await page.keyboard.press('r');
     await page.keyboard.press('1');
-    await expect.poll(() => count('count-rejected')).toBe(1);
+    await poll(() => count('count-rejected')).toBe(1);
     // Back to the first (accepted) example and edit its query with the keyboard.
     for (let i = 0; i < 4; i++) await page.keyboard.press('k');
     await page.getByTestId('detail').getByText(`#${firstId}`, { exact: true }).waitFor();
@@ -476,31 +472,31 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
 
     // Filters change the list and the counts.
     await page.getByLabel('status').selectOption('accepted');
-    await expect.poll(() => count('count-total')).toBe(2);
-    await expect.poll(() => page.getByTestId('curate-rows').locator('.vrow').count()).toBe(2);
+    await poll(() => count('count-total')).toBe(2);
+    await poll(() => page.getByTestId('curate-rows').locator('.vrow').count()).toBe(2);
     await page.getByLabel('status').selectOption('rejected');
-    await expect.poll(() => count('count-total')).toBe(1);
+    await poll(() => count('count-total')).toBe(1);
     await page.getByLabel('reject reason').selectOption('wrong-language');
-    await expect.poll(() => count('count-total')).toBe(1);
+    await poll(() => count('count-total')).toBe(1);
     await page.getByRole('button', { name: 'Clear' }).click();
-    await expect.poll(() => count('count-total')).toBe(total);
+    await poll(() => count('count-total')).toBe(total);
     await page.getByLabel('language').selectOption({ index: 1 });
-    await expect.poll(() => count('count-total')).toBeLessThan(total);
+    await poll(() => count('count-total')).toBeLessThan(total);
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.getByLabel('search').fill('edited');
-    await expect.poll(() => count('count-total')).toBe(1);
+    await poll(() => count('count-total')).toBe(1);
     await page.getByLabel('search').fill('');
     await page.keyboard.press('Escape');
-    await expect.poll(() => count('count-total')).toBe(total);
+    await poll(() => count('count-total')).toBe(total);
 
     // Bulk: reject everything still unreviewed.
     await page.getByLabel('status').selectOption('unreviewed');
-    await expect.poll(() => count('count-total')).toBe(total - 3);
+    await poll(() => count('count-total')).toBe(total - 3);
     await page.getByRole('button', { name: 'Reject all…' }).click();
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await expect.poll(() => count('count-total')).toBe(0);
+    await poll(() => count('count-total')).toBe(0);
     await page.getByRole('button', { name: 'Clear' }).click();
-    await expect.poll(() => count('count-rejected')).toBe(total - 2);
+    await poll(() => count('count-rejected')).toBe(total - 2);
     // Hard-negative review: score every positive and negative with the built-in model, hardest first.
     await page.getByRole('button', { name: 'Hard negatives' }).click();
     await page.getByTestId('hard-negatives').waitFor();
