@@ -20,7 +20,8 @@ describe('export', () => {
     const { dir, store } = await withPaper();
     const out = path.join(dir, 'o.jsonl');
     const run = (opts: Parameters<typeof exportDataset>[2]) => {
-      exportDataset(store, 'p', { ...opts, out });
+      // One output file rewritten per filter: replacing it is the point here.
+      exportDataset(store, 'p', { ...opts, out, overwrite: true });
       return readJsonl(out);
     };
     const accepted = PAPER.filter((o) => o.status === 'accepted');
