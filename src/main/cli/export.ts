@@ -30,10 +30,13 @@ export function registerExport(program: Command): void {
       'base weights with the run adapter merged (safetensors + config + tokenizer), loadable by transformers',
     )
     .action((run: string, o: GlobalOpts & { out: string; instruction?: string }) =>
-      runWithWorkbench(o, ({ wb, out, log }) => {
+      runWithWorkbench(o, async ({ wb, out, log }) => {
         const r = resolveRun(run, wb.paths.runs);
         log(`merging ${r.adapterDir} into ${r.modelDir}`);
-        const res = exportMerged(r, path.resolve(o.out), { instruction: o.instruction });
+        // Jobs of the registry, like the app's artefact exports.
+        const res = await wb.jobs.run('export', `export merged ${run} → ${o.out}`, () =>
+          exportMerged(r, path.resolve(o.out), { instruction: o.instruction }),
+        );
         out(res, `wrote ${res.out} (${res.merged} merged weights in ${res.files.join(', ')})`);
       }),
     );
@@ -49,10 +52,10 @@ export function registerExport(program: Command): void {
       'the run adapter (PEFT) with tokenizer and sentence-transformers files: SentenceTransformer(path) loads it over its base',
     )
     .action((run: string, o: GlobalOpts & { out: string; instruction?: string }) =>
-      runWithWorkbench(o, ({ wb, out }) => {
-        const res = exportAdapter(resolveRun(run, wb.paths.runs), path.resolve(o.out), {
-          instruction: o.instruction,
-        });
+      runWithWorkbench(o, async ({ wb, out }) => {
+        const res = await wb.jobs.run('export', `export adapter ${run} → ${o.out}`, () =>
+          exportAdapter(resolveRun(run, wb.paths.runs), path.resolve(o.out), { instruction: o.instruction }),
+        );
         out(res, `wrote ${res.out}: ${res.files.join(', ')}`);
       }),
     );
@@ -66,10 +69,10 @@ export function registerExport(program: Command): void {
   )
     .description('ONNX export (transformers.js layout) of the base model with the run adapter merged')
     .action((run: string, o: GlobalOpts & { out: string; instruction?: string }) =>
-      runWithWorkbench(o, ({ wb, out }) => {
-        const res = exportRunOnnx(resolveRun(run, wb.paths.runs), path.resolve(o.out), {
-          instruction: o.instruction,
-        });
+      runWithWorkbench(o, async ({ wb, out }) => {
+        const res = await wb.jobs.run('export', `export onnx ${run} → ${o.out}`, () =>
+          exportRunOnnx(resolveRun(run, wb.paths.runs), path.resolve(o.out), { instruction: o.instruction }),
+        );
         out(res, `wrote ${res.out}: ${res.files.join(', ')}`);
       }),
     );
