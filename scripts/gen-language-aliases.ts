@@ -49,6 +49,6 @@ const sorted = Object.fromEntries([...out].sort((p, q) => (p[0] < q[0] ? -1 : 1)
 const file = path.join(import.meta.dirname, '../resources/language-aliases.json');
 fs.writeFileSync(
   file,
-  `${JSON.stringify({ source: 'scripts/gen-language-aliases.ts (ICU data of Node ' + process.versions.icu + ')', aliases: sorted }, null, 1)}\n`,
+  `${JSON.stringify({ source: `scripts/gen-language-aliases.ts (ICU data of Node ${process.versions.icu})`, aliases: sorted }, null, 1)}\n`,
 );
 console.log(`${Object.keys(sorted).length} aliases → ${file}`);

@@ -18,6 +18,23 @@ import { openWorkbench, type Workbench } from '../../src/main/workbench';
 import { FIXTURES, REPO_ROOT } from '../helpers/tmp';
 import { syntheticTask } from '../main/training/synthetic';
 
+// Code handed to page.evaluate runs in the page. The node tsconfig has no DOM lib (adding it to the whole
+// program would change Node's own types), so these are the few page globals that code uses.
+interface PageBox {
+  scrollWidth: number;
+  clientWidth: number;
+}
+type Element = unknown;
+declare const document: {
+  documentElement: PageBox;
+  querySelector(selector: string): PageBox | null;
+  createRange(): {
+    selectNodeContents(el: unknown): void;
+    getClientRects(): Iterable<{ top: number; height: number }>;
+  };
+};
+declare function getComputedStyle(el: Element): { direction: string; textAlign: string };
+
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(REPO_ROOT, 'test-output/screens');
 // Its own build folder: the app test builds out/renderer, and two builds into one folder race.
@@ -188,7 +205,7 @@ describe.skipIf(!haveChromium)('curation and evaluation screens in Chromium', ()
     wb = openWorkbench({ home });
     const file = path.join(home, 'mixed.jsonl');
     writeImport(file);
-    await importDataset(wb.store, 'mixed', file, { create: true });
+    await importDataset(wb.store, 'mixed', file, { create: true, rejectedDir: path.join(home, 'rejected') });
     await evaluate(wb);
     srv = await startServer({ wb, host: '127.0.0.1', port: 0, rendererDir: RENDERER });
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'embedsmith-chromium-'));

@@ -100,6 +100,30 @@ const sameToken = (a: string | undefined, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+/**
+ * Host headers this server answers to, exactly: the bound address, plus the loopback names when bound to
+ * loopback, each with the bound port (read when asked: port 0 is known only once listening). Bound to every
+ * interface, any name with the bound port. A WebSocket's Origin: exactly http://NAME:PORT for such a name.
+ */
+function hostChecks(host: string, port: () => number) {
+  const bracket = (h: string) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
+  const names = () => new Set([bracket(host), ...(isLoopback(host) ? LOOPBACK_NAMES : [])]);
+  const anyName = host === '0.0.0.0' || host === '::';
+  const hostAllowed = (h: string | undefined) => {
+    if (!h) return false;
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d+))?$/.exec(h);
+    if (!m) return false;
+    const p = m[2] === undefined ? 80 : Number(m[2]);
+    if (p !== port()) return false;
+    return anyName || names().has(m[1].toLowerCase());
+  };
+  const originAllowed = (o: string) => {
+    const m = /^http:\/\/([^/]+)$/.exec(o);
+    return m !== null && hostAllowed(m[1]);
+  };
+  return { hostAllowed, originAllowed };
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const token = opts.token ?? randomBytes(24).toString('base64url');
@@ -114,24 +138,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let port = opts.port ?? 0;
   let cookie = cookieName(port);
 
-  // Host headers this server answers to, exactly: the bound address, plus the loopback names when bound to
-  // loopback, each with the bound port. Bound to every interface, any name with the bound port.
-  const bracket = (h: string) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
-  const names = () => new Set([bracket(host), ...(isLoopback(host) ? LOOPBACK_NAMES : [])]);
-  const anyName = host === '0.0.0.0' || host === '::';
-  const hostAllowed = (h: string | undefined) => {
-    if (!h) return false;
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d+))?$/.exec(h);
-    if (!m) return false;
-    const p = m[2] === undefined ? 80 : Number(m[2]);
-    if (p !== port) return false;
-    return anyName || names().has(m[1].toLowerCase());
-  };
-  // A WebSocket's Origin: exactly http://NAME:PORT for a name hostAllowed accepts.
-  const originAllowed = (o: string) => {
-    const m = /^http:\/\/([^/]+)$/.exec(o);
-    return m !== null && hostAllowed(m[1]);
-  };
+  const { hostAllowed, originAllowed } = hostChecks(host, () => port);
 
   const refuse = (res: http.ServerResponse, code: number, msg: string) => {
     res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });

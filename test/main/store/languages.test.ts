@@ -29,7 +29,7 @@ describe('language normalisation', () => {
     );
     const store = Store.open(path.join(dir, 'db.sqlite'));
     try {
-      await importDataset(store, 'd', file, { create: true });
+      await importDataset(store, 'd', file, { create: true, rejectedDir: path.join(dir, 'rejected') });
       const d = store.datasets.get('d');
       expect(store.examples.stats(d.id, 'd').byLanguage).toEqual({ ar: 3, zh: 2, 'zh-Hant': 1, en: 2 });
       // Bitext pairs are normalised before hashing: the same pair spelled two ways is one row.

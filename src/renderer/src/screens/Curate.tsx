@@ -8,7 +8,7 @@ import {
   REJECT_REASONS,
   type SortKey,
 } from '../../../shared/contract';
-import { type Example, KINDS, SPLITS, STATUSES } from '../../../shared/domain';
+import { type Example, STATUSES } from '../../../shared/domain';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { ErrorBox } from '../components/common';

@@ -55,15 +55,17 @@ export function HardNegatives({ dataset, filter }: { dataset: string; filter: Ex
   }, [fkey, onlyFlagged]);
   // The form shows the model the table's scores come from (after a reload too) until the user types.
   const shownModel = model ?? page.data?.model ?? 'builtin:hashbow-256';
+  // Only when a run's data arrives, not while the user edits the margin.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the run, see above
   useEffect(() => {
     if (page.data && margin === '0' && page.data.margin !== 0) setMargin(String(page.data.margin));
-    // Only when a run's data arrives, not while the user edits the margin.
-    // biome-ignore lint/correctness/useExhaustiveDependencies: see above
   }, [page.data?.runId]);
 
   const rows = page.data?.rows ?? [];
   const current = rows[Math.min(sel, rows.length - 1)] as ScoredExampleInfo | undefined;
   const neg = current?.negativeScores[Math.min(negSel, (current?.negativeScores.length ?? 1) - 1)];
+  // A new example starts at its first negative.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the example shown
   useEffect(() => {
     setNegSel(0);
   }, [current?.example.id]);
