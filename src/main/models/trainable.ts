@@ -9,8 +9,8 @@ import {
   providerBlocker,
 } from '../engine';
 import { UserError } from '../errors';
-import type { DropoutSpec, EncoderOptions, TrainableEncoder } from '../training/encoder';
-import type { ParamSpec } from '../training/optim';
+import type { DropoutSpec, EncoderOptions, TrainableEncoder } from './encoder';
+import type { ParamSpec } from './encoder';
 import { buildForward, buildTrainingBackward } from './graphs';
 import {
   initLora,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors';
 import { type LinearModule, type LoraConfig, loadAdapter, saveAdapter } from '../models/lora';
-import type { ParamSpec } from './optim';
+import type { ParamSpec } from '../models/encoder';
 import { readTensors, writeFileAtomic, writeTensors } from './tensors';
 
 /** Everything needed to continue a run exactly where a checkpoint was taken. */

@@ -1,7 +1,7 @@
 import type { Example } from '../../shared/domain';
 import { FIXED_INSTRUCTIONS, KIND_DEFAULT_INSTRUCTIONS } from '../../shared/domain';
 import { UserError } from '../errors';
-import { applyNegativeOptions, type NegativeOptions } from '../mining/training';
+import { applyNegativeOptions, type NegativeOptions } from './negatives';
 import type { TrainRow } from './train-row';
 import type { Store } from '../store';
 import { mulberry32, shuffled } from './rng';
@@ -70,7 +70,7 @@ export function loadTrainRows(
       });
     }
   }
-  // --negatives / --drop-false-negatives (src/main/mining): a no-op with the defaults.
+  // --negatives / --drop-false-negatives (negatives.ts): a no-op with the defaults.
   if ((negatives.negatives ?? 'llm') === 'llm' && (negatives.dropFalseNegatives ?? 'off') === 'off')
     return rows;
   return datasets.flatMap((name) =>

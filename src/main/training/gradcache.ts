@@ -1,4 +1,4 @@
-import type { DropoutSpec, TrainableEncoder } from './encoder';
+import type { DropoutSpec, TrainableEncoder } from '../models/encoder';
 import { type ContrastiveLoss, falseNegativeMask } from './loss';
 
 /** One contrastive batch as texts: queries already carry their instruction. */

@@ -6,7 +6,7 @@ import type { TrainConfig } from './config';
 import { gib } from './memory-plan';
 import { queryFormatter } from './config';
 import { loadTrainRows } from './data';
-import type { TrainableEncoder } from './encoder';
+import type { TrainableEncoder } from '../models/encoder';
 import { type ContrastiveLoss, referenceLoss } from './loss';
 import { EngineInfoNce } from './loss-onnx';
 import { ReferenceEncoder } from './reference-encoder';

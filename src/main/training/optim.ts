@@ -1,3 +1,5 @@
+import type { ParamSpec } from '../models/encoder';
+
 /**
  * AdamW with PyTorch's semantics (torch.optim.AdamW, single-tensor path): decoupled weight decay
  * p *= 1 − lr·wd before the Adam update, bias corrections, eps added outside the sqrt. Every stored
@@ -8,11 +10,6 @@ export interface AdamWOptions {
   betas: [number, number];
   eps: number;
   weightDecay: number;
-}
-
-export interface ParamSpec {
-  name: string;
-  shape: number[];
 }
 
 const fr = Math.fround;

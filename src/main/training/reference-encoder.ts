@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors';
-import type { DropoutSpec, EncoderOptions, TrainableEncoder } from './encoder';
-import type { ParamSpec } from './optim';
+import type { DropoutSpec, EncoderOptions, TrainableEncoder } from '../models/encoder';
+import type { ParamSpec } from '../models/encoder';
 import { mulberry32 } from './rng';
 import { readTensors } from './tensors';
 

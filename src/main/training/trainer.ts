@@ -16,7 +16,7 @@ import {
 } from './checkpoint';
 import type { TrainConfig } from './config';
 import { type EpochPlan, planEpoch, stepsPerEpoch, type TrainRow } from './data';
-import type { TrainableEncoder } from './encoder';
+import type { TrainableEncoder } from '../models/encoder';
 import { gradCacheStep, type TextBatch } from './gradcache';
 import type { ContrastiveLoss } from './loss';
 import { AdamW, clipGradNorm, DynamicLossScaler, linearSchedule } from './optim';

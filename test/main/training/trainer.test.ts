@@ -16,7 +16,7 @@ import { runTraining, type StepEvent } from '../../../src/main/training/trainer'
 import { loadAdapter } from '../../../src/main/models/lora';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import type { LoraEncoder } from '../../../src/main/models/trainable';
-import type { TrainableEncoder } from '../../../src/main/training/encoder';
+import type { TrainableEncoder } from '../../../src/main/models/encoder';
 import { loadEncoder } from '../../../src/main/training/job';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { syntheticTask } from './synthetic';
