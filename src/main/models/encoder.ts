@@ -1,7 +1,11 @@
-import type { ParamSpec } from './optim';
+/** One trainable tensor: its PEFT key and shape. */
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+}
 
 /**
- * What training needs from a model (the models area's training-graph builder plugs in here): a chunk
+ * What training needs from a model (defined here, beside the models that implement it, so training depends on models and not back): a chunk
  * forward to normalised pooled embeddings, and that chunk's backward given an upstream gradient on
  * the embeddings. Dropout masks derive only from (seed, row): one seed per sequence, so a chunk re-run
  * with the same seeds sees the same masks, whatever the chunking.
