@@ -7,7 +7,8 @@ import {
   type LossInput,
   referenceLoss,
 } from '../../../src/main/training/loss';
-import { EngineInfoNce, OnnxInfoNce } from '../../../src/main/training/loss-onnx';
+import { EngineInfoNce } from '../../../src/main/training/loss-onnx';
+import { OnnxInfoNce } from './onnx-infonce';
 import { mulberry32 } from '../../../src/main/training/rng';
 
 function unitRows(n: number, d: number, rand: () => number): Float64Array {
