@@ -89,7 +89,7 @@ async function child(spec: ChildSpec) {
       dtype: 'float32',
     },
     { inThread: true, threads: spec.threads },
-    { checkpointLayers: spec.recompute },
+    { recomputeLayers: spec.recompute },
   );
   const loadS = (performance.now() - t0) / 1000;
   const lora = enc.initLora(0);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UserError } from '../errors';
-import type { HfConfig } from '../models/checkpoint';
+import type { HfConfig } from '../models/model-folder';
 import { llamaConfig } from '../models/configs';
 import { writeSafetensors } from '../models/safetensors';
 import { mulberry32 } from '../training/rng';

@@ -7,9 +7,9 @@ import { type Graph, GraphError, isFloat, isLeaf, type Tensor, topoOrder } from 
 
 export interface VjpContext {
   g: Graph;
-  /** Forward inputs (recomputed copies inside checkpoint regions). */
+  /** Forward inputs (recomputed copies inside recompute regions). */
   x: readonly Tensor[];
-  /** Forward output (recomputed inside checkpoint regions). */
+  /** Forward output (recomputed inside recompute regions). */
   y: Tensor;
   attrs: Record<string, unknown>;
   /** Upstream gradient, shaped like y. */
@@ -269,7 +269,7 @@ export interface GradOptions {
 /**
  * Gradients of `outputs` with respect to `wrt` (graph inputs such as LoRA weights), as new tensors in the
  * same graph. Only tensors on a path from `wrt` to the outputs get gradients: frozen weights never do.
- * Values computed inside `graph.checkpoint()` regions are recomputed for the backward instead of kept.
+ * Values computed inside `graph.recompute()` regions are recomputed for the backward instead of kept.
  */
 export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOptions = {}): Tensor[] {
   const outs = Array.isArray(outputs) ? outputs : [outputs];
@@ -306,7 +306,7 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
     }
   });
 
-  // Checkpoint regions: forward values inside a region are rebuilt from the region's inputs. A barrier
+  // Recompute regions: forward values inside a region are rebuilt from the region's inputs. A barrier
   // (+0·first element of the incoming gradient) makes the copies depend on the backward, so ORT can neither
   // run them early nor merge them with the forward (common-subexpression elimination).
   const recomputed = new Map<number, Tensor>();

@@ -52,7 +52,7 @@ export class Tensor {
     readonly dtype: DType,
     readonly shape: Shape,
     readonly scope: string,
-    /** Innermost checkpoint region, or -1; the backward recomputes region values instead of keeping them. */
+    /** Innermost recompute region, or -1; the backward recomputes region values instead of keeping them. */
     readonly region: number,
   ) {}
   get rank(): number {
@@ -159,7 +159,7 @@ export class Graph {
    * Activation recomputation: values computed inside fn are not kept for the backward pass; grad()
    * rebuilds them from the region's inputs when the backward reaches the region.
    */
-  checkpoint<T>(fn: () => T): T {
+  recompute<T>(fn: () => T): T {
     this.regions.push(this.nextRegion++);
     try {
       return fn();

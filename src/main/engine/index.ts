@@ -22,7 +22,7 @@
 // Composites: linear, attention (causal + padding, GQA), rope/ropeCosSin, rmsNorm, layerNorm, l2Normalize,
 // softmax/logSoftmax, crossEntropy, gelu, silu, dropout (fed keep-mask), hashKeepMask (dropout masks
 // computed on the device from fed uint32 row keys; see hash.ts). `g.scope(name, fn)` names layers in
-// errors; `g.checkpoint(fn)` recomputes fn's activations in the backward instead of keeping them.
+// errors; `g.recompute(fn)` recomputes fn's activations in the backward instead of keeping them.
 // `g.onnxOp('TopK', [x, k], { axis: 1 }, [{ dtype, shape }, …])` runs any other ONNX op (no gradient).
 // ONNX opset 18 (IR 8). Sessions: graph optimisation 'disabled' by default (no folded weight copies).
 import type { OnnxModel } from './onnx';

@@ -122,7 +122,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: LowerOptions = {})
 
   // Creation order is a topological order (a node is built after its inputs) and it is the order the user
   // and grad() built things: forward, then the backward layer by layer, each weight gradient right after the
-  // values it needs. ORT's sequential executor keeps it, so activations die early (what checkpoint() needs).
+  // values it needs. ORT's sequential executor keeps it, so activations die early (what recompute() needs).
   order.sort((p, q) => p.id - q.id);
 
   const nodes: INode[] = [];

@@ -1,5 +1,5 @@
 import { UserError } from '../errors';
-import type { HfConfig } from './checkpoint';
+import type { HfConfig } from './model-folder';
 import type { LinearModule } from './lora';
 
 /**

@@ -1,5 +1,5 @@
 import { type DType, Graph, grad, type Tensor } from '../engine';
-import type { Checkpoint } from './checkpoint';
+import type { ModelFolder } from './model-folder';
 import { type FedWeight, ModelContext, type LoraWiring, type ModelInputs } from './modeling';
 import type { Architecture } from './registry';
 
@@ -35,7 +35,7 @@ export interface ForwardOptions {
   /** Compute dtype of the frozen model (weights are cast to it; norms run in float32; outputs are float32). */
   dtype?: DType;
   /** Gradient checkpointing per transformer block (training graphs). */
-  checkpointLayers?: boolean;
+  recomputeLayers?: boolean;
   /** Frozen weights as fed inputs converted once, shared by sessions (see ModelContext feedWeights). */
   feedWeights?: boolean;
   /** Positions computed in-graph instead of fed (encoder exports: transformers.js feeds no position_ids). */
@@ -74,13 +74,13 @@ function pool(g: Graph, h: Tensor, weights: Tensor): Tensor {
   return g.reshape(g.matmul(w, h), [b, H]); // [b, 1, H] → [b, H]
 }
 
-function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
+function forwardParts(ck: ModelFolder, arch: Architecture, o: ForwardOptions) {
   const g = new Graph();
   const m = new ModelContext(g, ck, {
     lora: o.lora,
     overrides: o.overrides,
     dtype: o.dtype,
-    checkpointLayers: o.checkpointLayers,
+    recomputeLayers: o.recomputeLayers,
     feedWeights: o.feedWeights,
   });
   const inp = modelInputs(g, arch, o.computedPositions);
@@ -94,7 +94,7 @@ function forwardParts(ck: Checkpoint, arch: Architecture, o: ForwardOptions) {
   return { g, m, hidden, emb };
 }
 
-export function buildForward(ck: Checkpoint, arch: Architecture, o: ForwardOptions): BuiltGraph {
+export function buildForward(ck: ModelFolder, arch: Architecture, o: ForwardOptions): BuiltGraph {
   const { g, m, hidden, emb } = forwardParts(ck, arch, o);
   const outputs: Record<string, Tensor> = {};
   if (o.hidden ?? true) outputs.last_hidden_state = hidden;
@@ -107,7 +107,7 @@ export function buildForward(ck: Checkpoint, arch: Architecture, o: ForwardOptio
  * weight) for every A and B, as outputs `grad.<input name>`.
  */
 export function buildTrainingBackward(
-  ck: Checkpoint,
+  ck: ModelFolder,
   arch: Architecture,
   o: ForwardOptions & { lora: LoraWiring },
 ): BuiltGraph {
@@ -127,7 +127,7 @@ export function buildTrainingBackward(
  * (sentence-transformers MNRL: positives first, then hard negatives). With LoRA: also its gradients.
  */
 export function buildInfoNce(
-  ck: Checkpoint,
+  ck: ModelFolder,
   arch: Architecture,
   o: ForwardOptions & { numQueries: number; numDocs: number; temperature: number },
 ): BuiltGraph {

@@ -17,7 +17,7 @@ export {
   llamaConfig,
   llamaLinears,
 } from './configs';
-export { Checkpoint, type HfConfig, type WeightRef } from './checkpoint';
+export { ModelFolder, type HfConfig, type WeightRef } from './model-folder';
 export { type ExportOptions, exportOnnx, mergedWeights } from './export';
 export {
   type BuiltGraph,

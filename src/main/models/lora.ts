@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mulberry32 } from '../../shared/random';
 import { UserError } from '../errors';
-import { readModelJson, regularFile } from './checkpoint';
+import { readModelJson, regularFile } from './model-folder';
 import { modelReference } from './origin';
 import { readF32, readStHeader, writeSafetensors, type StTensorOut } from './safetensors';
 

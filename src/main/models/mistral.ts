@@ -1,6 +1,6 @@
 // MistralModel = llama with GQA and no biases. Its sliding window only matters for sequences longer than
 // the window, so embedding lengths are capped at the window instead of masking it.
-import type { HfConfig } from './checkpoint';
+import type { HfConfig } from './model-folder';
 import { llamaConfig } from './configs';
 
 export const mistralConfig = (c: HfConfig) => {

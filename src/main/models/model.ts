@@ -13,7 +13,7 @@ import {
 import { decodeFloat32, f32ToF16, readTensorBytes } from '../engine/safetensors';
 import { UserError } from '../errors';
 import { ProgressTracker, type ProgressListener } from '../jobs/progress';
-import { Checkpoint } from './checkpoint';
+import { ModelFolder } from './model-folder';
 import { type BuiltGraph, buildForward, type ForwardOptions } from './graphs';
 import { type LinearModule, type LoraWeights, loadAdapter, loraScaling } from './lora';
 import type { FedWeight, LoraWiring } from './modeling';
@@ -65,13 +65,13 @@ export interface EmbedOptions {
 }
 
 /**
- * An embedding model folder, ready to run: checkpoint + architecture + tokenizer + pooling/prompt
+ * An embedding model folder, ready to run: model folder + architecture + tokenizer + pooling/prompt
  * conventions, with compiled sessions cached per (graph kind, adapter shape).
  */
 const PREPACK_MAX_BYTES = 2 * 1024 ** 3;
 
 export class EmbeddingModel {
-  readonly ck: Checkpoint;
+  readonly ck: ModelFolder;
   readonly arch: Architecture;
   readonly tokenizer: EmbedTokenizer;
   readonly st: SentenceTransformersInfo;
@@ -88,7 +88,7 @@ export class EmbeddingModel {
     readonly dir: string,
     private readonly opts: LoadOptions,
   ) {
-    this.ck = Checkpoint.open(dir);
+    this.ck = ModelFolder.open(dir);
     this.arch = architectureFor(this.ck.config);
     this.tokenizer = EmbedTokenizer.load(this.ck.dir, this.ck.config);
     this.st = readSentenceTransformers(this.ck.dir);

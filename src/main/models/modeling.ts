@@ -1,11 +1,11 @@
 import { type DType, dropoutSalt, type Graph, hashString, type Tensor } from '../engine';
 import { UserError } from '../errors';
-import type { Checkpoint, WeightRef } from './checkpoint';
+import type { ModelFolder, WeightRef } from './model-folder';
 import { type LinearModule, loraKeyA, loraKeyB } from './lora';
 import type { StDtype } from './safetensors';
 
 /**
- * What every architecture's forward gets: the graph, the checkpoint's weights, and the LoRA wiring.
+ * What every architecture's forward gets: the graph, the model folder's weights, and the LoRA wiring.
  * Architecture files call `m.weight(name)` and `m.linear(x, path)` and never see where bytes live.
  */
 
@@ -50,14 +50,14 @@ export class ModelContext {
 
   constructor(
     readonly g: Graph,
-    readonly ck: Checkpoint,
+    readonly ck: ModelFolder,
     readonly opts: {
       dtype?: DType;
       lora?: LoraWiring;
       /** Replacement weights (e.g. LoRA merged into W), inlined into the graph. */
       overrides?: Map<string, Float32Array>;
       /** Recompute each layer's activations in the backward instead of keeping them (gradient checkpointing). */
-      checkpointLayers?: boolean;
+      recomputeLayers?: boolean;
       /**
        * Frozen weights become graph inputs of the compute dtype (float32/float16), fed from copies
        * converted once per model (EmbeddingModel.session) and shared by the forward and backward sessions:
@@ -125,9 +125,9 @@ export class ModelContext {
     return g.cast(g.layerNorm(g.cast(x, 'float32'), w, b, eps), x.dtype);
   }
 
-  /** One transformer block: named scope for errors, and a checkpoint region when checkpointing. */
+  /** One transformer block: named scope for errors, and a recompute region when recomputing. */
   layer<T>(name: string, fn: () => T): T {
-    return this.g.scope(name, () => (this.opts.checkpointLayers ? this.g.checkpoint(fn) : fn()));
+    return this.g.scope(name, () => (this.opts.recomputeLayers ? this.g.recompute(fn) : fn()));
   }
 
   /**

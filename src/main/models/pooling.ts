@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { UserError } from '../errors';
-import { readJsonIfExists } from './checkpoint';
+import { readJsonIfExists } from './model-folder';
 
 /** Pooling names as transformers.js uses them. */
 export type Pooling = 'last_token' | 'mean' | 'cls';

@@ -1,7 +1,7 @@
 import type { Tensor } from '../engine';
 import { UserError } from '../errors';
 import { bertForward } from './bert';
-import type { HfConfig } from './checkpoint';
+import type { HfConfig } from './model-folder';
 import {
   type BertConfig,
   bertConfig,

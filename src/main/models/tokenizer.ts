@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors';
-import { readJsonIfExists, regularFile } from './checkpoint';
+import { readJsonIfExists, regularFile } from './model-folder';
 
 type TokenSpec = string | { content: string } | null | undefined;
 const tokenText = (t: TokenSpec) => (t == null ? null : typeof t === 'string' ? t : t.content);

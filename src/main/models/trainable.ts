@@ -51,12 +51,12 @@ export class LoraEncoder implements TrainableEncoder {
     readonly model: EmbeddingModel,
     readonly lora: LoraConfig,
     /** Recompute each block in the backward (less activation memory, about one more forward). */
-    readonly checkpointLayers = false,
+    readonly recomputeLayers = false,
   ) {
     this.modules = selectTargets(model.linears, lora.targetModules);
     this.wiring = { modules: this.modules, r: lora.r, scaling: loraScaling(lora), dropout: lora.dropout };
     const w = this.wiring;
-    this.tag = `${w.r}:${w.scaling}:${w.dropout > 0 ? 'drop' : 'nodrop'}:${checkpointLayers ? 'ckpt:' : ''}${this.modules.map((m) => m.path).join(',')}`;
+    this.tag = `${w.r}:${w.scaling}:${w.dropout > 0 ? 'drop' : 'nodrop'}:${recomputeLayers ? 'ckpt:' : ''}${this.modules.map((m) => m.path).join(',')}`;
     this.params = this.modules.flatMap((m) => [
       { name: toPeftName(loraKeyA(m.path)), shape: [lora.r, m.inFeatures] },
       { name: toPeftName(loraKeyB(m.path)), shape: [m.outFeatures, lora.r] },
@@ -150,7 +150,7 @@ export class LoraEncoder implements TrainableEncoder {
         lora: this.wiring,
         normalize: true,
         dtype: this.model.dtype,
-        checkpointLayers: this.checkpointLayers,
+        recomputeLayers: this.recomputeLayers,
         feedWeights: this.model.hostWeights,
       }),
     );
@@ -205,7 +205,7 @@ export function bfloat16Blocker(device: string): string | null {
 export async function createTrainableEncoder(
   o: EncoderOptions,
   load: LoadOptions = {},
-  extra: { useRslora?: boolean; checkpointLayers?: boolean } = {},
+  extra: { useRslora?: boolean; recomputeLayers?: boolean } = {},
 ): Promise<LoraEncoder> {
   let device: Device = o.device === 'cuda' || o.device === 'webgpu' || o.device === 'cpu' ? o.device : 'auto';
   const dtype = baseDtype(o.dtype, resolveProvider(device));
@@ -225,7 +225,7 @@ export async function createTrainableEncoder(
         o.targetModules.length === 1 && o.targetModules[0] === 'all-linear' ? 'all-linear' : o.targetModules,
       useRslora: extra.useRslora ?? false,
     },
-    extra.checkpointLayers ?? false,
+    extra.recomputeLayers ?? false,
   );
 }
 
@@ -276,7 +276,7 @@ export function trainingMemoryParts(o: EncoderOptions): TrainingMemoryParts {
         lora: wiring,
         normalize: true,
         dtype,
-        checkpointLayers: rc,
+        recomputeLayers: rc,
         feedWeights: host,
       });
       graphs.set(rc, b);

@@ -9,7 +9,7 @@ import {
   trainSettings,
 } from '../../shared/training';
 import { UserError, usageError } from '../errors';
-import { type HfConfig, readModelJson } from '../models/checkpoint';
+import { type HfConfig, readModelJson } from '../models/model-folder';
 import { bertConfig, bertLinears, llamaConfig, llamaLinears } from '../models/configs';
 import type { LinearModule } from '../models/lora';
 import { promptFor, readSentenceTransformers } from '../models/pooling';

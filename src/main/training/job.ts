@@ -58,7 +58,7 @@ export async function loadEncoder(
   // Already off the main thread: the model's sessions run in this worker.
   return c.encoder === 'reference'
     ? ReferenceEncoder.load(o)
-    : createTrainableEncoder(o, { inThread: true }, { checkpointLayers: recompute });
+    : createTrainableEncoder(o, { inThread: true }, { recomputeLayers: recompute });
 }
 
 /** The training job (runs in a worker thread started by the job runner). */

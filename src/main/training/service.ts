@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { TrainSettingsInput } from '../../shared/training';
 import { UserError, usageError } from '../errors';
 import type { JobHandle, JobRunner } from '../jobs/runner';
-import { Checkpoint } from '../models/checkpoint';
+import { ModelFolder } from '../models/model-folder';
 import { bfloat16Blocker } from '../models/trainable';
 import type { WorkspacePaths } from '../paths';
 import type { Store } from '../store';
@@ -84,7 +84,7 @@ export class TrainingService {
       );
     // config.json against the stored tensors before anything is derived from it (a num_hidden_layers of
     // 1e8 would otherwise build 7e8 module entries here); reads headers only.
-    Checkpoint.open(config.model);
+    ModelFolder.open(config.model);
     // float16 runs everywhere (on CPU through ORT's inserted casts); bfloat16 only on CUDA.
     const bf16 = config.dtype === 'bfloat16' && config.encoder === 'model' && bfloat16Blocker(config.device);
     if (bf16) throw usageError(bf16);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Checkpoint } from '../../../src/main/models/checkpoint';
+import { ModelFolder } from '../../../src/main/models/model-folder';
 import { bertConfig, bertLinears, llamaConfig, llamaLinears } from '../../../src/main/models/configs';
 import {
   initLora,
@@ -17,14 +17,14 @@ import { readF32, readStHeader, writeSafetensors } from '../../../src/main/model
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 
 const PARITY = path.join(FIXTURES, 'parity');
-const linearsOf = (ck: Checkpoint) =>
+const linearsOf = (ck: ModelFolder) =>
   ck.modelType === 'bert' ? bertLinears(bertConfig(ck.config)) : llamaLinears(llamaConfig(ck.config));
 
 describe.each(['mistral', 'qwen2', 'bert'])('PEFT adapter %s', (name) => {
   const dir = path.join(PARITY, name);
 
   it('loads the fixture adapter, merges to merged.safetensors, saves with PEFT names', () => {
-    const ck = Checkpoint.open(dir);
+    const ck = ModelFolder.open(dir);
     const lin = linearsOf(ck);
     const w = loadAdapter(path.join(dir, 'adapter'), lin);
     expect(w.config).toMatchObject({ r: 4, alpha: 8, dropout: 0, useRslora: false });
@@ -87,7 +87,7 @@ describe('LoRA config semantics', () => {
   });
 
   it('initialises A kaiming-uniform(a=sqrt5) and B zeros', () => {
-    const ck = Checkpoint.open(path.join(PARITY, 'mistral'));
+    const ck = ModelFolder.open(path.join(PARITY, 'mistral'));
     const w = initLora(llamaLinears(llamaConfig(ck.config)), {
       r: 8,
       alpha: 16,
@@ -117,7 +117,7 @@ describe('LoRA config semantics', () => {
 
   it('reads adapters saved over a task model (base_model.model.model.…) and with the adapter name', () => {
     const dir = path.join(PARITY, 'mistral');
-    const lin = linearsOf(Checkpoint.open(dir));
+    const lin = linearsOf(ModelFolder.open(dir));
     const ref = loadAdapter(path.join(dir, 'adapter'), lin);
     const out = tmpDir();
     fs.copyFileSync(path.join(dir, 'adapter', 'adapter_config.json'), path.join(out, 'adapter_config.json'));
@@ -135,7 +135,7 @@ describe('LoRA config semantics', () => {
   });
 
   it('rejects an adapter whose shapes do not fit the model', () => {
-    const ck = Checkpoint.open(path.join(PARITY, 'bert'));
+    const ck = ModelFolder.open(path.join(PARITY, 'bert'));
     expect(() => loadAdapter(path.join(PARITY, 'mistral', 'adapter'), linearsOf(ck))).toThrow(
       /not a linear layer/,
     );

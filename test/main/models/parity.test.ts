@@ -198,7 +198,7 @@ describe.each(['mistral', 'qwen2', 'bert'])('parity %s', (name) => {
     const ck = await run(
       model,
       'nce-lora-ckpt',
-      () => buildInfoNce(model.ck, model.arch, { ...nce, lora: wiring, checkpointLayers: true }),
+      () => buildInfoNce(model.ck, model.arch, { ...nce, lora: wiring, recomputeLayers: true }),
       b,
       model.loraFeeds(adapter),
     );

@@ -14,11 +14,11 @@ export interface WeightRef extends StEntry {
 }
 
 /**
- * A checkpoint folder: config and the weight index of its safetensors files (single or sharded).
+ * A model folder: config and the weight index of its safetensors files (single or sharded).
  * Weights are addressed by their base-model names (`layers.0.self_attn.q_proj.weight`); a stored
  * `model.` (or `bert.`/`roberta.`) prefix, as written by *ForCausalLM / *ForMaskedLM, is accepted.
  */
-export class Checkpoint {
+export class ModelFolder {
   private constructor(
     readonly dir: string,
     readonly config: HfConfig,
@@ -27,7 +27,7 @@ export class Checkpoint {
     readonly files: string[],
   ) {}
 
-  static open(dir: string): Checkpoint {
+  static open(dir: string): ModelFolder {
     const abs = path.resolve(dir);
     if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory())
       throw new UserError(`${dir}: not a model folder (expected config.json and *.safetensors)`);
@@ -45,7 +45,7 @@ export class Checkpoint {
       }
     }
     checkConfigAgainstWeights(config, refs, files);
-    return new Checkpoint(abs, config, refs, files);
+    return new ModelFolder(abs, config, refs, files);
   }
 
   get modelType(): string {

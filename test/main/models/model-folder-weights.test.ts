@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Checkpoint } from '../../../src/main/models/checkpoint';
+import { ModelFolder } from '../../../src/main/models/model-folder';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import {
   DEFAULT_QUERY_TEMPLATE,
@@ -110,7 +110,7 @@ describe('checkpoint folders', () => {
         JSON.stringify({ metadata: {}, weight_map: weightMap }),
       );
     });
-    expect(Checkpoint.open(dir).files).toEqual([
+    expect(ModelFolder.open(dir).files).toEqual([
       'model-00001-of-00002.safetensors',
       'model-00002-of-00002.safetensors',
     ]);
@@ -120,10 +120,10 @@ describe('checkpoint folders', () => {
   it.each(['F16', 'BF16'] as const)('runs %s weights (cast to float32 in the graph)', async (dtype) => {
     const ref = await embedOnce(path.join(PARITY, 'qwen2'));
     const dir = variant('qwen2', (t, d) => writeHalf(path.join(d, 'model.safetensors'), t, dtype));
-    const ck = Checkpoint.open(dir);
+    const ck = ModelFolder.open(dir);
     expect(ck.ref('norm.weight').dtype).toBe(dtype);
     // Decoding: within half a unit in the last place of the format.
-    const orig = Checkpoint.open(path.join(PARITY, 'qwen2')).read('layers.0.mlp.up_proj.weight');
+    const orig = ModelFolder.open(path.join(PARITY, 'qwen2')).read('layers.0.mlp.up_proj.weight');
     const got = ck.read('layers.0.mlp.up_proj.weight');
     const ulp = dtype === 'F16' ? 2 ** -11 : 2 ** -8;
     // (the test writer flushes F16 subnormals, below 2^-14, to zero)

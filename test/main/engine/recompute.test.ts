@@ -1,4 +1,4 @@
-// Activation recomputation: gradients with graph.checkpoint() equal those without, the backward reads no
+// Activation recomputation: gradients with graph.recompute() equal those without, the backward reads no
 // activation from inside a region (only region boundaries), and peak memory drops on a deep stack.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +24,7 @@ function build(ckpt: boolean) {
       g.scope(`layers.${l}`, () =>
         g.add(inp, g.linear(g.gelu(g.linear(g.rmsNorm(inp, nw), w1), 'tanh'), w2)),
       );
-    x = ckpt ? g.checkpoint(() => body(x)) : body(x);
+    x = ckpt ? g.recompute(() => body(x)) : body(x);
   }
   const loss = g.sum(g.square(x));
   const fwdCount = g.nodes.length;
@@ -32,7 +32,7 @@ function build(ckpt: boolean) {
   return { g, loss, grads, fwdCount };
 }
 
-describe('checkpoint()', () => {
+describe('recompute()', () => {
   it('gives the same gradients and the backward only reads region boundaries', async () => {
     const r = normal(rng(5));
     const feeds: Record<string, ReturnType<typeof hostTensor>> = {
@@ -114,7 +114,7 @@ for (let l = 0; l < L; l++) {
   const w1 = g.input('w1_' + l, 'float32', [2 * H, H]); const w2 = g.input('w2_' + l, 'float32', [H, 2 * H]);
   ws.push(w1, w2);
   const body = (inp) => g.add(inp, g.linear(g.tanh(g.linear(inp, w1)), w2));
-  x = ckpt ? g.checkpoint(() => body(x)) : body(x);
+  x = ckpt ? g.recompute(() => body(x)) : body(x);
 }
 const grads = grad(g.mean(g.square(x)), ws);
 const outs = {}; grads.forEach((t, i) => { outs['g' + i] = t; });
