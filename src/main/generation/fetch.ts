@@ -74,7 +74,7 @@ const utf8 = new TextDecoder();
  * The body readers are replaced on the instance (same contract: one read, then bodyUsed); the body stream
  * is still there for code that asks for it, built on first use.
  */
-function bufferedResponse(bytes: Uint8Array, init: ResponseInit): Response {
+function bufferedResponse(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit): Response {
   const r = new Response(null, init);
   let used = false;
   let stream: ReadableStream<Uint8Array> | null | undefined;
