@@ -79,7 +79,7 @@ describe('Curate list', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Accept all' }));
     fireEvent.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Confirm' }));
     await waitFor(() => expect(examples.every((e) => e.status === 'accepted')).toBe(true));
-    await waitFor(() => expect(screen.getByText(/accept: 30 examples changed/)).toBeTruthy());
+    await waitFor(() => expect(screen.getByText(/accept: 30 examples changed/)).toBeInstanceOf(HTMLElement));
     await key('u');
     await waitFor(() => expect(examples.filter((e) => e.status === 'accepted')).toHaveLength(0));
     expect(examples[0]).toMatchObject({ status: 'rejected', rejectReason: 'off-task' });

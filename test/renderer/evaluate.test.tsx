@@ -91,7 +91,7 @@ describe('Evaluate comparison', () => {
     ]);
     expect(Number(bars[0].getAttribute('data-value'))).toBeGreaterThan(0);
     const lv = screen.getByTestId('language-view');
-    expect(within(lv).getByText('ar-ar')).toBeTruthy();
+    expect(within(lv).getByText('ar-ar')).toBeInstanceOf(HTMLElement);
     const ar = lv.querySelector('td[data-lang="ar-ar"]') as HTMLElement;
     expect(ar.textContent).toContain('75.00');
     expect(ar.textContent).toContain('+5.00');

@@ -139,7 +139,7 @@ describe('hard-negative review', () => {
     expect(selectedId()).toBe(3);
     await key('k');
     expect(selectedId()).toBe(2);
-    expect(within(screen.getByTestId('score-detail')).getByText('#2')).toBeTruthy();
+    expect(within(screen.getByTestId('score-detail')).getByText('#2')).toBeInstanceOf(HTMLElement);
     await key('a');
     await waitFor(() => expect(calls.filter((c) => c.path === 'review')).toHaveLength(1));
     expect(calls.find((c) => c.path === 'review')?.input).toMatchObject({ id: 2, action: 'accept' });
@@ -178,7 +178,7 @@ describe('hard-negative review', () => {
     fireEvent.change(screen.getByLabelText('mine margin'), { target: { value: '0.05' } });
     fireEvent.change(screen.getByLabelText('negatives per query'), { target: { value: '5' } });
     fireEvent.click(screen.getByRole('button', { name: 'Mine more negatives' }));
-    await waitFor(() => expect(calls.find((c) => c.path === 'mine')).toBeTruthy());
+    await waitFor(() => expect(calls.find((c) => c.path === 'mine')?.path).toBe('mine'));
     expect(calls.find((c) => c.path === 'mine')?.input).toMatchObject({
       dataset: 'd',
       model: SCORER,
@@ -207,7 +207,9 @@ describe('hard-negative review', () => {
       ),
     );
     expect(byHand(-0.1)).toBeLessThan(byHand(0.05));
-    expect(within(screen.getByTestId('score-histogram')).getByText(/positives \(30\)/)).toBeTruthy();
+    expect(within(screen.getByTestId('score-histogram')).getByText(/positives \(30\)/)).toBeInstanceOf(
+      HTMLElement,
+    );
   });
 
   it('shows the scoring model of the stored run after a reload, and job seconds as a number', async () => {

@@ -46,7 +46,7 @@ describe('language coverage', () => {
     mount();
     const other = await screen.findByTestId('other-languages');
     // 9 coloured, 71 listed under the expandable entry.
-    expect(within(other).getByText(/71 more languages/)).toBeTruthy();
+    expect(within(other).getByText(/71 more languages/)).toBeInstanceOf(HTMLElement);
     const listed = other.querySelectorAll('[data-lang]');
     expect(listed).toHaveLength(71);
     // The smallest language (the first code, 1 row) is there with its count.
@@ -63,7 +63,7 @@ describe('language coverage', () => {
     // Row totals by hand: language i has i + 1 rows, split over the kinds by makeExamples' rotation.
     const row = m.querySelector(`tr[data-lang="${CODES[9]}"]`) as HTMLElement;
     expect(row.querySelectorAll('td')[4].textContent).toBe('10');
-    expect(within(m).getByText('Arabic (ar)')).toBeTruthy();
+    expect(within(m).getByText('Arabic (ar)')).toBeInstanceOf(HTMLElement);
   });
 
   it('the import form says the language default is none', async () => {
