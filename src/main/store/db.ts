@@ -97,6 +97,7 @@ export function migrate(db: Db, migrations: Migration[]): number {
   for (const m of pending) {
     db.transaction(() => {
       db.exec(m.sql);
+      m.run?.(db);
       record.run(m.version, m.name);
       const top = db.pragma('user_version', { simple: true }) as number;
       db.pragma(`user_version = ${Math.max(top, m.version)}`);

@@ -7,6 +7,7 @@ import { importDataset } from '../../../src/main/import';
 import { Store } from '../../../src/main/store';
 import { openDatabase } from '../../../src/main/store/db';
 import { MIGRATIONS } from '../../../src/main/store/migrations';
+import { contentHash } from '../../../src/main/store/hash';
 import { tmpDir } from '../../helpers/tmp';
 
 describe('language normalisation', () => {
@@ -68,6 +69,57 @@ describe('language normalisation', () => {
         Klingon: 1,
         '': 1,
       });
+    } finally {
+      store.db.close();
+    }
+  });
+  it('migration 5 normalises the language pairs of bitext rows stored before, with their content hash', () => {
+    const file = path.join(tmpDir(), 'old.sqlite');
+    const old = openDatabase(file, {
+      migrations: MIGRATIONS.filter((m) => m.version < 5 || m.version >= 10),
+    });
+    old.prepare("INSERT INTO datasets (name, description) VALUES ('d', '')").run();
+    const ins = old.prepare(
+      `INSERT INTO examples (dataset_id, kind, src_lang, tgt_lang, query, positive, content_hash) VALUES (1, 'bitext', ?, ?, ?, ?, ?)`,
+    );
+    const rows: [string, string, string, string][] = [
+      ['English', 'fr-FR', 'Thank you', 'Merci'],
+      // Normalised, this one is the next row: a duplicate, so it is left as it was (nothing is deleted).
+      ['English', 'fr-FR', 'Good morning', 'Bonjour'],
+      ['en', 'fr', 'Good morning', 'Bonjour'],
+    ];
+    for (const [s, g, q, p] of rows)
+      ins.run(
+        s,
+        g,
+        q,
+        p,
+        contentHash({ kind: 'bitext', query: q, positive: p, negative: null, srcLang: s, tgtLang: g }),
+      );
+    old.close();
+    const store = new Store(openDatabase(file));
+    try {
+      const got = store.db
+        .prepare(
+          'SELECT src_lang AS s, tgt_lang AS t, query AS q, positive AS p, content_hash AS h FROM examples ORDER BY id',
+        )
+        .all() as { s: string; t: string; q: string; p: string; h: string }[];
+      expect(got.map((r) => [r.s, r.t])).toEqual([
+        ['en', 'fr'],
+        ['English', 'fr-FR'],
+        ['en', 'fr'],
+      ]);
+      for (const r of got)
+        expect(r.h).toBe(
+          contentHash({
+            kind: 'bitext',
+            query: r.q,
+            positive: r.p,
+            negative: null,
+            srcLang: r.s,
+            tgtLang: r.t,
+          }),
+        );
     } finally {
       store.db.close();
     }
