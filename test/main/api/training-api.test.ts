@@ -198,10 +198,14 @@ describe('training runs whose process is gone', () => {
   it('an interrupted run is cancelled from the app; a failed resume leaves it interrupted with its error', async () => {
     const home = makeHome();
     const out = await killedRun(home);
-    // Break the only checkpoint: the resume must fail, and the run must stay resumable once repaired.
-    const state = path.join(out, 'checkpoints/step-000005/trainer_state.json');
-    const good = fs.readFileSync(state, 'utf8');
-    fs.writeFileSync(state, '{"step": 5,');
+    // Break every checkpoint (a fast machine writes more than step 5 before the kill lands): the resume must
+    // fail, and the run must stay resumable once repaired.
+    const states = fs
+      .readdirSync(path.join(out, 'checkpoints'))
+      .filter((d) => d.startsWith('step-'))
+      .map((d) => path.join(out, 'checkpoints', d, 'trainer_state.json'));
+    const good = states.map((s) => fs.readFileSync(s, 'utf8'));
+    for (const s of states) fs.writeFileSync(s, '{"step": 5,');
     const api = open(home);
     const [run] = await api.caller.training.list();
     expect(run.state).toBe('interrupted');
@@ -213,9 +217,11 @@ describe('training runs whose process is gone', () => {
     );
     expect(failed.state).toBe('interrupted');
     expect(failed.error).toMatch(
-      /^cannot resume .*no usable checkpoint \(newest step-000005: .*not valid JSON/,
+      /^cannot resume .*no usable checkpoint \(newest step-\d{6}: .*not valid JSON/,
     );
-    fs.writeFileSync(state, good);
+    states.forEach((s, i) => {
+      fs.writeFileSync(s, good[i]);
+    });
     expect((await runOf(api, run.id)).resumable).toBe(true);
     await api.caller.training.cancel({ runId: run.id });
     expect((await runOf(api, run.id)).state).toBe('cancelled');
