@@ -266,7 +266,9 @@ describe('embedsmith train: kill and resume', () => {
         'SELECT count(*) AS n FROM checkpoints WHERE run_id = (SELECT id FROM training_runs WHERE out_dir = ?)',
       )
       .get(cut) as { n: number };
-    expect(ck.n).toBeGreaterThanOrEqual(5);
+    // 40 and 80 by the killed run, 120, 160 and 200 by the resume; the kill can land between step 80's folder
+    // rename and its row, so the killed run may have recorded only step 40.
+    expect(ck.n).toBeGreaterThanOrEqual(4);
     const states = (
       store.db.prepare("SELECT state FROM jobs WHERE type = 'training' ORDER BY created_at").all() as {
         state: string;
