@@ -1,6 +1,7 @@
 import type { JobInfo } from '../../shared/contract';
 import type { JobState, Progress } from '../../shared/domain';
-import { type JobRecord, JobStore } from './store';
+import { UserError } from '../errors';
+import { type JobRecord, JobStore, pidAlive } from './store';
 
 /** How a job ends; a job asked to cancel ends cancelled whatever its body returns or throws. */
 export type JobEnd =
@@ -31,6 +32,8 @@ interface Live {
   ac: AbortController;
   /** The owner's stop (terminate a worker, stop the engine), called on cancel after the signal aborts. */
   onCancel?: (graceMs?: number) => void;
+  /** Whether cancelling stops the work (an owner's stop, or a body that honours its signal). */
+  cancellable: boolean;
   settled: Promise<JobInfo>;
   settle(j: JobInfo): void;
 }
@@ -101,16 +104,26 @@ export class JobRegistry {
     type: string,
     label: string,
     config: Record<string, unknown> = {},
-    o: { id?: string; onCancel?: (graceMs?: number) => void; running?: boolean } = {},
+    o: {
+      id?: string;
+      onCancel?: (graceMs?: number) => void;
+      running?: boolean;
+      /** Cancelling stops the work; default: when there is an onCancel. */
+      cancellable?: boolean;
+    } = {},
   ): JobControl {
     const row = this.store.create(type, config, o.id, label);
     if (o.running) this.store.setState(row.id, 'running');
-    const info = infoOf(o.running ? this.store.get(row.id) : row);
+    const cancellable = o.cancellable ?? Boolean(o.onCancel);
+    const info: JobInfo = {
+      ...infoOf(o.running ? this.store.get(row.id) : row),
+      ...(cancellable ? { cancellable } : {}),
+    };
     let settle!: (j: JobInfo) => void;
     const settled = new Promise<JobInfo>((r) => {
       settle = r;
     });
-    const l: Live = { info, ac: new AbortController(), onCancel: o.onCancel, settled, settle };
+    const l: Live = { info, ac: new AbortController(), onCancel: o.onCancel, cancellable, settled, settle };
     this.live.set(info.id, l);
     this.emit(l.info);
     let lastWrite = 0;
@@ -145,15 +158,17 @@ export class JobRegistry {
   /**
    * Runs body in this process off the caller and records its end: its result, its error, or cancelled.
    * Nothing limits how many run at once, so it is running from the start (the call returns it at once; the
-   * body starts on the next turn of the event loop).
+   * body starts on the next turn of the event loop). `cancellable`: the body stops when its signal aborts,
+   * so the Jobs panel offers Cancel.
    */
   start<T>(
     type: string,
     label: string,
     body: (onProgress: (p: Progress) => void, job: JobBody) => Promise<T> | T,
     config: Record<string, unknown> = {},
+    o: { cancellable?: boolean } = {},
   ): JobInfo {
-    const c = this.open(type, label, config, { running: true });
+    const c = this.open(type, label, config, { running: true, cancellable: o.cancellable });
     setImmediate(async () => {
       if (c.signal.aborted) return c.end({ state: 'cancelled' });
       try {
@@ -202,6 +217,52 @@ export class JobRegistry {
     return true;
   }
 
+  /**
+   * The Jobs panel's Cancel (`jobs.cancel`): asks a job of this process whose work stops on cancel to stop
+   * and returns its info (running until its owner reports back, then cancelled). Anything else is refused
+   * with one line naming why: no such job, it already ended, another process runs it, it cannot stop.
+   */
+  requestCancel(id: string): JobInfo {
+    const l = this.live.get(id);
+    if (!l) {
+      let r: JobRecord;
+      try {
+        r = this.store.get(id);
+      } catch {
+        throw new UserError(`job "${id}" does not exist; pick one from the Jobs list`);
+      }
+      if (r.state !== 'running' && r.state !== 'queued')
+        throw new UserError(`job ${id} already ended (${r.state}); there is nothing to cancel`);
+      // Its process died since start-up (the next start-up would close it): close it now.
+      if (r.pid !== process.pid && !pidAlive(r.pid ?? 0)) {
+        this.store.interrupt(
+          id,
+          `interrupted: the process running it${r.pid ? ` (pid ${r.pid})` : ''} is gone`,
+        );
+        throw new UserError(`job ${id} has no process any more; it is now interrupted, nothing to cancel`);
+      }
+      throw new UserError(
+        `job ${id} runs in another process${r.pid ? ` (pid ${r.pid})` : ''}; stop it there (Ctrl-C in its terminal)`,
+      );
+    }
+    if (!l.cancellable)
+      throw new UserError(
+        `job ${id} (${l.info.type}) cannot be cancelled: it stops on its own when its work is done`,
+      );
+    if (!l.ac.signal.aborted) this.cancel(id);
+    return { ...this.get(id) };
+  }
+
+  /**
+   * Closes a job row that another (possibly gone) process left running, because new work takes its place
+   * (a resumed training run's previous job). Jobs of this process and ended jobs are left alone. Returns
+   * whether it closed the row.
+   */
+  interrupt(id: string, reason: string): boolean {
+    if (this.live.has(id)) return false;
+    return this.store.interrupt(id, reason);
+  }
+
   private finish(l: Live, e: JobEnd): void {
     if (this.live.get(l.info.id) !== l) return;
     this.live.delete(l.info.id);
@@ -210,7 +271,7 @@ export class JobRegistry {
     const result = end.state === 'done' ? jsonable(end.result) : undefined;
     // The job's own outcome is what the caller sees, even when recording it fails (disk full).
     this.write(() => this.store.setState(l.info.id, end.state, error, result));
-    const { error: _e, result: _r, ...rest } = l.info;
+    const { error: _e, result: _r, cancellable: _c, ...rest } = l.info;
     l.info = {
       ...rest,
       state: end.state as JobState,

@@ -118,12 +118,20 @@ export class JobStore {
       pid: number | null;
     }[];
     const gone = rows.filter((r) => r.pid !== process.pid && !pidAlive(r.pid ?? 0));
-    const close = this.db.prepare(
-      `UPDATE jobs SET state = 'interrupted', error = ?, finished_at = ${NOW}, updated_at = ${NOW} WHERE id = ? AND state IN ('running','queued')`,
-    );
     for (const r of gone)
-      close.run(`interrupted: the process running it${r.pid ? ` (pid ${r.pid})` : ''} is gone`, r.id);
+      this.interrupt(r.id, `interrupted: the process running it${r.pid ? ` (pid ${r.pid})` : ''} is gone`);
     return gone.map((r) => r.id);
+  }
+
+  /** A row still 'running'/'queued' ends interrupted with the reason; false when it had already ended. */
+  interrupt(id: string, reason: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = 'interrupted', error = ?, finished_at = ${NOW}, updated_at = ${NOW} WHERE id = ? AND state IN ('running','queued')`,
+        )
+        .run(reason, id).changes > 0
+    );
   }
 }
 

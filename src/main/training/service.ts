@@ -201,10 +201,10 @@ export class TrainingService {
     // A resumed run's previous job died with its process (kill, crash): close that row.
     if (p.resume)
       try {
-        db.prepare(
-          `UPDATE jobs SET state = 'interrupted', error = 'interrupted (resumed by a later job)', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-         WHERE id = (SELECT job_id FROM training_runs WHERE id = ?) AND state IN ('running','queued')`,
-        ).run(p.runId);
+        const prev = db.prepare('SELECT job_id FROM training_runs WHERE id = ?').get(p.runId) as
+          | { job_id: string | null }
+          | undefined;
+        if (prev?.job_id) this.runner.registry.interrupt(prev.job_id, 'interrupted (resumed by a later job)');
       } catch (e) {
         lock.release();
         throw diskFullError(e, this.paths.db, 65536, 'start the run again') ?? e;

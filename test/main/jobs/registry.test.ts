@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JobInfo } from '../../../src/shared/contract';
@@ -17,6 +18,32 @@ function setup() {
 }
 
 const p = (done: number, total: number) => ({ done, total, unit: 'rows', ratePerS: null, etaS: null });
+
+/** A job in another process (registry-child.ts): its id, and the kill that ends that process. */
+async function otherProcessJob(file: string) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test/main/jobs/registry-child.ts'), file],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise((r) => child.once('exit', r));
+  const id = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting its job`)));
+  });
+  return {
+    id,
+    pid: child.pid as number,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
 
 describe('job registry (one lifecycle, persisted)', () => {
   it('an in-process job runs, reports progress and ends done with its result in the jobs table', async () => {
@@ -152,4 +179,132 @@ describe('job registry (one lifecycle, persisted)', () => {
     mine.end({ state: 'done' });
     store.close();
   }, 60_000);
+});
+
+describe('cancel from the Jobs panel (requestCancel)', () => {
+  it('a job whose owner can stop it says so while it runs; Cancel stops it and it ends cancelled', async () => {
+    const { store, jobs, seen } = setup();
+    let stops = 0;
+    const c = jobs.open('training', 'train run-1', {}, { onCancel: () => stops++, running: true });
+    expect(jobs.get(c.id)).toMatchObject({ state: 'running', cancellable: true });
+    expect(seen.at(-1)).toMatchObject({ id: c.id, cancellable: true });
+    const asked = jobs.requestCancel(c.id);
+    // The owner stops at its next safe point (a checkpoint): running until it reports back.
+    expect(asked.state).toBe('running');
+    expect(stops).toBe(1);
+    expect(c.signal.aborted).toBe(true);
+    // Asking twice changes nothing.
+    expect(jobs.requestCancel(c.id).state).toBe('running');
+    expect(stops).toBe(1);
+    c.end({ state: 'done', result: { step: 7 } });
+    const end = await jobs.settled(c.id);
+    expect(end.state).toBe('cancelled');
+    expect(end.cancellable).toBeUndefined();
+    expect(jobs.store.get(c.id).state).toBe('cancelled');
+    store.close();
+  });
+
+  it('an in-process body that declares it honours its signal is cancellable; one that does not is refused', async () => {
+    const { store, jobs } = setup();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const stoppable = jobs.start(
+      'eval',
+      'evaluate m',
+      async (_p, job) => {
+        await new Promise<void>((r) => job.signal.addEventListener('abort', () => r()));
+        return { partial: true };
+      },
+      {},
+      { cancellable: true },
+    );
+    const plain = jobs.start('import', 'import a.jsonl into d', async () => {
+      await gate;
+      return { inserted: 1 };
+    });
+    expect(stoppable.cancellable).toBe(true);
+    expect(plain.cancellable).toBeUndefined();
+    expect(() => jobs.requestCancel(plain.id)).toThrow(UserError);
+    expect(() => jobs.requestCancel(plain.id)).toThrow(
+      `job ${plain.id} (import) cannot be cancelled: it stops on its own when its work is done`,
+    );
+    jobs.requestCancel(stoppable.id);
+    expect((await jobs.settled(stoppable.id)).state).toBe('cancelled');
+    release();
+    expect((await jobs.settled(plain.id)).state).toBe('done');
+    store.close();
+  });
+
+  it('a finished job, an unknown id and another process’s job each answer one line naming why', async () => {
+    const { file, store, jobs } = setup();
+    const done = jobs.start('export', 'export d', () => ({ rows: 1 }));
+    await jobs.settled(done.id);
+    expect(() => jobs.requestCancel(done.id)).toThrow(UserError);
+    expect(() => jobs.requestCancel(done.id)).toThrow(
+      `job ${done.id} already ended (done); there is nothing to cancel`,
+    );
+    expect(() => jobs.requestCancel('import-nope')).toThrow(
+      'job "import-nope" does not exist; pick one from the Jobs list',
+    );
+    const other = await otherProcessJob(file);
+    try {
+      expect(() => jobs.requestCancel(other.id)).toThrow(
+        `job ${other.id} runs in another process (pid ${other.pid}); stop it there (Ctrl-C in its terminal)`,
+      );
+      expect(jobs.store.get(other.id).state).toBe('running');
+    } finally {
+      await other.kill();
+    }
+    store.close();
+  }, 60_000);
+});
+
+describe('interrupt (a stale row closed by the work that takes over)', () => {
+  it('closes a running row of another process as interrupted with the reason; ended and live jobs stay', async () => {
+    const { file, store, jobs } = setup();
+    const ended = jobs.start('training', 'train run-1', () => ({ step: 1 }));
+    await jobs.settled(ended.id);
+    const live = jobs.open('training', 'train run-2', {}, { running: true });
+    const other = await otherProcessJob(file);
+    try {
+      expect(jobs.interrupt(other.id, 'interrupted (resumed by a later job)')).toBe(true);
+      expect(jobs.store.get(other.id)).toMatchObject({
+        state: 'interrupted',
+        error: 'interrupted (resumed by a later job)',
+      });
+      expect(jobs.store.get(other.id).finishedAt).not.toBeNull();
+      expect(jobs.interrupt(ended.id, 'x')).toBe(false);
+      expect(jobs.store.get(ended.id)).toMatchObject({ state: 'done', error: null });
+      expect(jobs.interrupt(live.id, 'x')).toBe(false);
+      expect(jobs.get(live.id).state).toBe('running');
+      live.end({ state: 'done' });
+    } finally {
+      await other.kill();
+    }
+    store.close();
+  }, 60_000);
+});
+
+describe('one owner of the jobs table', () => {
+  it('no file outside src/main/jobs writes the jobs table: every change goes through the registry', () => {
+    const src = path.join(REPO_ROOT, 'src');
+    const writes: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const f = path.join(dir, e.name);
+        if (e.isDirectory()) walk(f);
+        else if (/\.(ts|tsx|mjs)$/.test(e.name) && !f.startsWith(path.join(src, 'main', 'jobs') + path.sep))
+          fs.readFileSync(f, 'utf8')
+            .split('\n')
+            .forEach((l, i) => {
+              if (/\b(UPDATE|INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+jobs\b/i.test(l))
+                writes.push(`${path.relative(REPO_ROOT, f)}:${i + 1}`);
+            });
+      }
+    };
+    walk(src);
+    expect(writes).toEqual([]);
+  });
 });
