@@ -65,6 +65,7 @@ export const appRouter = t.router({
   }),
   jobs: t.router({
     list: p.query(({ ctx }) => ctx.svc.jobs.list()),
+    cancel: p.input(inputs.jobRef).mutation(({ ctx, input }) => ctx.svc.jobs.cancel(input)),
   }),
   generation: t.router({
     plan: p.input(inputs.generationOptions).query(({ ctx, input }) => ctx.svc.generation.plan(input)),

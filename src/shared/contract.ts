@@ -377,6 +377,8 @@ export interface JobInfo {
   error?: string;
   startedAt: string;
   finishedAt?: string;
+  /** While it runs in the serving process and Cancel stops its work (jobs.cancel); absent otherwise. */
+  cancellable?: boolean;
 }
 
 /** Live progress of a generation run (mirrors the generation service's events). */
@@ -550,6 +552,8 @@ export interface Services {
   };
   jobs: {
     list(): JobInfo[];
+    /** Asks a cancellable running job to stop; it ends cancelled. Refuses anything else with one line. */
+    cancel(i: Inputs['jobRef']): JobInfo;
   };
   /** Generation runs; absent until the generation service is on the workbench. */
   generation: {

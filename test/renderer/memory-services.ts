@@ -138,7 +138,7 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
       }),
       tokens: notHere,
     },
-    jobs: { list: () => [] },
+    jobs: { list: () => [], cancel: notHere },
     generation: {
       plan: notHere,
       start: notHere,

@@ -1,3 +1,4 @@
+import type { Services } from '../../shared/contract';
 import type { JobRegistry } from '../jobs/registry';
 import type { EventHub } from './events';
 
@@ -8,4 +9,12 @@ export type { JobRegistry } from '../jobs/registry';
 /** Relays every job change of this process to the hub's `job` topic; returns the unsubscribe. */
 export function relayJobs(jobs: JobRegistry, hub: EventHub): () => void {
   return jobs.subscribe((job) => hub.emit({ topic: 'job', job }));
+}
+
+/** The contract's `jobs` procedures: the list (this process's jobs and the CLI's) and Cancel. */
+export function createJobsApi(jobs: JobRegistry): Services['jobs'] {
+  return {
+    list: () => jobs.list(),
+    cancel: (i) => jobs.requestCancel(i.jobId),
+  };
 }

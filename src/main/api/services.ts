@@ -14,7 +14,7 @@ import { assignSplits } from '../store/splits';
 import { EventHub } from './events';
 import { createEvaluationApi } from './evaluation';
 import { createGenerationApi } from './generation';
-import { relayJobs } from './jobs';
+import { createJobsApi, relayJobs } from './jobs';
 import { attributeFacets, lastReviewEvent, tokenCounts, undoBulkReview } from './curation';
 import { createMiningApi } from './mining';
 import { createTrainingApi } from './training';
@@ -166,9 +166,7 @@ export function createServices(
         return d;
       },
     },
-    jobs: {
-      list: () => jobs.list(),
-    },
+    jobs: createJobsApi(jobs),
     generation: createGenerationApi(wb, hub, secrets),
     evaluation: createEvaluationApi(wb, hub, jobs),
     training: createTrainingApi(wb, hub),
