@@ -1,0 +1,130 @@
+// The Jobs panel's Cancel through the app's API (jobs.cancel) on real jobs of each kind whose work stops on
+// cancel: a training run in its worker thread (tiny fixture model) and a generation run against the local
+// OpenAI-compatible server; and the one-line refusals.
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Api, createApi } from '../../../src/main/api';
+import { Store } from '../../../src/main/store';
+import { openWorkbench, type Workbench } from '../../../src/main/workbench';
+import { gate, type LlmServer, startLlmServer } from '../../helpers/llm-server';
+import { FIXTURES, tmpDir } from '../../helpers/tmp';
+import { syntheticTask } from '../training/synthetic';
+
+const MODEL = path.join(FIXTURES, 'parity/mistral');
+
+let wb: Workbench | undefined;
+let llm: LlmServer | undefined;
+afterEach(async () => {
+  await llm?.close();
+  llm = undefined;
+  wb?.close();
+  wb = undefined;
+});
+
+function open(): { api: Api; wb: Workbench } {
+  const home = tmpDir();
+  const store = Store.open(path.join(home, 'embedsmith.db'));
+  store.examples.insertMany(store.datasets.create('syn').id, syntheticTask(200, 5));
+  store.close();
+  wb = openWorkbench({ home });
+  return { wb, api: createApi(wb, { transport: 'http' }) };
+}
+
+/** Polls until `ok` holds (a cap, not a timing assertion: the check itself decides). */
+async function until<T>(get: () => T | Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  for (let i = 0; i < 6000; i++) {
+    const v = await get();
+    if (ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('jobs.cancel', () => {
+  it('stops a running training job: job and run end cancelled; a second cancel names the end', async () => {
+    const { wb, api } = open();
+    const { runId } = await api.caller.training.start({
+      datasets: ['syn'],
+      model: MODEL,
+      encoder: 'reference',
+      batchSize: 2,
+      chunkSize: 2,
+      epochs: 1000,
+      maxLength: 16,
+      warmup: 1,
+    });
+    const jobId = (
+      wb.store.db.prepare('SELECT job_id FROM training_runs WHERE id = ?').get(runId) as { job_id: string }
+    ).job_id;
+    const listed = (await api.caller.jobs.list()).find((j) => j.id === jobId);
+    expect(listed).toMatchObject({ type: 'training', state: 'running', cancellable: true });
+    // Cancel once it trains (a run far too long to end on its own meanwhile: 1000 epochs).
+    await until(
+      async () => (await api.caller.training.list()).find((r) => r.id === runId)?.step ?? 0,
+      (step) => step >= 2,
+      'the run to train',
+    );
+    const asked = await api.caller.jobs.cancel({ jobId });
+    expect(asked.id).toBe(jobId);
+    const end = await wb.jobs.settled(jobId);
+    expect(end.state).toBe('cancelled');
+    expect(wb.jobs.store.get(jobId).state).toBe('cancelled');
+    const run = await until(
+      async () => (await api.caller.training.list()).find((r) => r.id === runId),
+      (r) => r?.state !== 'running',
+      'the run to stop',
+    );
+    expect(run?.state).toBe('cancelled');
+    expect((await api.caller.jobs.list()).find((j) => j.id === jobId)?.cancellable).toBeUndefined();
+    await expect(api.caller.jobs.cancel({ jobId })).rejects.toThrow(
+      `job ${jobId} already ended (cancelled); there is nothing to cancel`,
+    );
+  }, 120_000);
+
+  it('stops a running generation job while its requests are on the wire', async () => {
+    const { wb, api } = open();
+    const g = gate();
+    llm = await startLlmServer({ hold: () => g.wait() });
+    wb.store.datasets.create('g');
+    await api.caller.secrets.set({ name: 'openai', value: 'sk-test-key' });
+    const { runId } = await api.caller.generation.start({
+      dataset: 'g',
+      count: 200,
+      models: 'test-model',
+      baseUrl: llm.url,
+    });
+    await g.arrived(1);
+    const job = (await api.caller.jobs.list()).find((j) => j.type === 'generation');
+    expect(job).toMatchObject({ state: 'running', cancellable: true });
+    await api.caller.jobs.cancel({ jobId: job!.id });
+    g.open();
+    expect((await wb.jobs.settled(job!.id)).state).toBe('cancelled');
+    expect(wb.jobs.store.get(job!.id).state).toBe('cancelled');
+    const s = await until(
+      () => api.caller.generation.summary({ runId }),
+      (x) => x.state !== 'running',
+      'the run to stop',
+    );
+    expect(s.state).toBe('cancelled');
+    expect(s.accepted).toBeLessThan(200);
+  }, 60_000);
+
+  it('refuses a job that cannot stop, an ended one and an unknown id with one line each', async () => {
+    const { wb, api } = open();
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // An import commits as it goes: it offers no Cancel.
+    const j = wb.jobs.start('import', 'import a.jsonl into syn', () => held);
+    await expect(api.caller.jobs.cancel({ jobId: j.id })).rejects.toThrow(
+      `job ${j.id} (import) cannot be cancelled: it stops on its own when its work is done`,
+    );
+    release();
+    expect((await wb.jobs.settled(j.id)).state).toBe('done');
+    await expect(api.caller.jobs.cancel({ jobId: j.id })).rejects.toThrow(/already ended \(done\)/);
+    await expect(api.caller.jobs.cancel({ jobId: 'nope' })).rejects.toThrow(
+      'job "nope" does not exist; pick one from the Jobs list',
+    );
+  });
+});
