@@ -140,39 +140,56 @@ export function registerDemo(program: Command): void {
         log(`embedsmith demo: workspace ${home}`);
         const bars = new Map<string, ReturnType<typeof bar>>();
         let current: string | null = null;
-        const r = await runDemo(
-          wb,
+        // The whole pipeline is one job of the registry (its training is a job of its own), so the app's
+        // Jobs panel lists the demo with its stage, done with its summary or failed with its one line.
+        const r = await wb.jobs.run(
+          'demo',
+          `demo: import, train, evaluate, export in ${home}`,
+          (job) =>
+            runDemo(
+              wb,
+              {
+                steps,
+                evalSpecs: o.eval,
+                evalLimit,
+                device: o.device as 'cpu',
+                generate: o.baseUrl
+                  ? { baseUrl: o.baseUrl, models: o.models as string, count, apiKeyEnv: o.apiKeyEnv }
+                  : undefined,
+              },
+              {
+                onStage: (s, detail) => {
+                  // Finish the previous stage's bar line before the next header (TTY bars redraw in place).
+                  if (current) bars.get(current)?.done();
+                  current = null;
+                  log(`\n== ${s}: ${detail}`);
+                },
+                onLog: (m) => {
+                  if (!/^(step|epoch)\b/.test(m)) log(m);
+                },
+                onProgress: (s, p) => {
+                  if (current !== s) {
+                    if (current) bars.get(current)?.done();
+                    current = s;
+                  }
+                  let b = bars.get(s);
+                  if (!b) {
+                    b = bar(s.padEnd(12));
+                    bars.set(s, b);
+                  }
+                  b.update(p);
+                  job.progress({ ...p, message: p.message ? `${s}: ${p.message}` : s });
+                },
+              },
+            ),
           {
-            steps,
-            evalSpecs: o.eval,
-            evalLimit,
-            device: o.device as 'cpu',
-            generate: o.baseUrl
-              ? { baseUrl: o.baseUrl, models: o.models as string, count, apiKeyEnv: o.apiKeyEnv }
-              : undefined,
-          },
-          {
-            onStage: (s, detail) => {
-              // Finish the previous stage's bar line before the next header (TTY bars redraw in place).
-              if (current) bars.get(current)?.done();
-              current = null;
-              log(`\n== ${s}: ${detail}`);
-            },
-            onLog: (m) => {
-              if (!/^(step|epoch)\b/.test(m)) log(m);
-            },
-            onProgress: (s, p) => {
-              if (current !== s) {
-                if (current) bars.get(current)?.done();
-                current = s;
-              }
-              let b = bars.get(s);
-              if (!b) {
-                b = bar(s.padEnd(12));
-                bars.set(s, b);
-              }
-              b.update(p);
-            },
+            config: { steps, eval: o.eval, device: o.device, generate: Boolean(o.baseUrl) },
+            summary: (d) => ({
+              steps: d.training.steps,
+              averageBase: d.evaluation.averageBase,
+              averageAdapter: d.evaluation.averageAdapter,
+              out: d.files.summary,
+            }),
           },
         );
         if (current) bars.get(current)?.done();

@@ -45,25 +45,39 @@ export function registerExportTrainer(ex: Command): void {
     const shown = def === undefined || def === null ? '' : ` (default: ${trainValueText(def)})`;
     cmd.option(`--${m.flag} ${m.arg}`, `${m.help}${shown}`);
   }
-  cmd.action((source: string, o: Opts) =>
-    runWithWorkbench(o, ({ wb, out, bar }) => {
-      const given = trainInputFromText({ ...trainTextFromOpts(o), out: undefined });
-      const { config, run } = trainerConfigFor(wb.store, wb.paths.runs, source, given);
+  cmd.action((source: string, o: Opts) => {
+    const gpus = count(o.gpus, '--gpus');
+    const nodes = count(o.nodes, '--nodes');
+    const dir = path.resolve(o.out);
+    return runWithWorkbench(o, async ({ wb, out, bar }) => {
       const b = bar('export trainer');
-      const res = exportTrainerJob(wb.store, {
-        config,
-        out: path.resolve(o.out),
-        framework: o.framework,
-        gpus: count(o.gpus, '--gpus'),
-        nodes: count(o.nodes, '--nodes'),
-        run,
-        onProgress: (p) => b.update(p),
-      });
+      // A job of the registry, like the Export screen's trainer job: the Jobs panel lists it.
+      const res = await wb.jobs.run(
+        'export',
+        `export trainer ${source} → ${dir}`,
+        (job) => {
+          const given = trainInputFromText({ ...trainTextFromOpts(o), out: undefined });
+          const { config, run } = trainerConfigFor(wb.store, wb.paths.runs, source, given);
+          return exportTrainerJob(wb.store, {
+            config,
+            out: dir,
+            framework: o.framework,
+            gpus,
+            nodes,
+            run,
+            onProgress: (p) => {
+              b.update(p);
+              job.progress(p);
+            },
+          });
+        },
+        { config: { source, framework: o.framework, gpus, nodes, out: dir } },
+      );
       b.done();
       out(
         res,
         `wrote ${res.out}: ${res.rows} rows, ${res.steps} steps on ${res.worldSize} process(es) of ${res.perDeviceBatch} rows (${res.files.join(', ')}); run \`bash ${path.join(res.out, 'launch.sh')}\``,
       );
-    }),
-  );
+    });
+  });
 }

@@ -91,26 +91,44 @@ export function registerExport(program: Command): void {
         throw usageError(`--layout ${o.layout}: use one of ${DATASET_LAYOUTS.join(', ')}`);
       if (!(EXPORT_FORMATS as readonly string[]).includes(o.format))
         throw usageError(`--format ${o.format}: use one of ${EXPORT_FORMATS.join(', ')}`);
-      return runWithWorkbench(o, ({ wb, out }) => {
-        const ds = wb.store.datasets.get(name);
-        const files = [];
-        fs.mkdirSync(path.resolve(o.out), { recursive: true });
-        for (const split of SPLITS) {
-          if (wb.store.examples.count(ds.id, { status: 'accepted', split }) === 0) continue;
-          files.push(
-            exportDataset(wb.store, name, {
-              out: path.join(path.resolve(o.out), `${split}.${o.format}`),
-              format: o.format as ExportFormat,
-              layout: o.layout as (typeof DATASET_LAYOUTS)[number],
-              status: 'accepted',
-              split,
+      const dir = path.resolve(o.out);
+      return runWithWorkbench(o, async ({ wb, out }) => {
+        // A job of the registry, like the app's exports: the Jobs panel lists it, done or failed.
+        const files = await wb.jobs.run(
+          'export',
+          `export ${name} (${o.layout}) → ${dir}`,
+          (job) => {
+            const ds = wb.store.datasets.get(name);
+            const splits = SPLITS.filter(
+              (split) => wb.store.examples.count(ds.id, { status: 'accepted', split }) > 0,
+            );
+            if (!splits.length)
+              throw usageError(
+                `dataset "${name}" has no accepted rows in any split; run \`embedsmith datasets split ${name}\` first`,
+              );
+            fs.mkdirSync(dir, { recursive: true });
+            return splits.map((split, i) => {
+              const f = exportDataset(wb.store, name, {
+                out: path.join(dir, `${split}.${o.format}`),
+                format: o.format as ExportFormat,
+                layout: o.layout as (typeof DATASET_LAYOUTS)[number],
+                status: 'accepted',
+                split,
+              });
+              job.progress({ done: i + 1, total: splits.length, unit: 'files', ratePerS: null, etaS: null });
+              return f;
+            });
+          },
+          {
+            config: { dataset: name, layout: o.layout, format: o.format, out: dir },
+            summary: (written) => ({
+              dataset: name,
+              out: dir,
+              files: written.length,
+              rows: written.reduce((s, f) => s + f.rows, 0),
             }),
-          );
-        }
-        if (!files.length)
-          throw usageError(
-            `dataset "${name}" has no accepted rows in any split; run \`embedsmith datasets split ${name}\` first`,
-          );
+          },
+        );
         out(
           { dataset: name, files },
           files.map((f) => `${f.out}: ${f.rows} rows (${f.records} records)`).join('\n'),

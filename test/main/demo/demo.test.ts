@@ -4,11 +4,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/main/cli/index';
 import { DEMO_MODEL_NAME, type DemoResult, demoWeights, ensureDemoModel } from '../../../src/main/demo';
 import { readResultFiles } from '../../../src/main/eval/results';
+import { JobRegistry } from '../../../src/main/jobs/registry';
 import { llamaConfig, llamaLinears } from '../../../src/main/models/configs';
 import { readNpy } from '../../../src/main/models/io';
 import { loadAdapter } from '../../../src/main/models/lora';
 import { EmbeddingModel } from '../../../src/main/models/model';
 import { readStHeader } from '../../../src/main/models/safetensors';
+import { Store } from '../../../src/main/store';
 import { startLlmServer } from '../../helpers/llm-server';
 import { hasSharedDatasets, REPO_ROOT, SHARED_DATASETS, tmpDir } from '../../helpers/tmp';
 
@@ -151,6 +153,21 @@ describe('embedsmith demo (reduced steps)', () => {
     if (extra.length)
       expect(r.evaluation.tasks.some((t) => t.type === 'STS' && t.source.includes('sts-test'))).toBe(true);
     expect(fs.readFileSync(r.files.dataset, 'utf8').trim().split('\n')).toHaveLength(338);
+
+    // The demo is one job of the registry, done with its summary; its training run is a job of its own.
+    const store = Store.open(path.join(home, 'embedsmith.db'));
+    try {
+      const jobs = JobRegistry.over(store.db).list();
+      expect(jobs.map((j) => `${j.type} ${j.state}`).sort()).toEqual(['demo done', 'training done']);
+      expect(jobs.find((j) => j.type === 'demo')?.result).toEqual({
+        steps: 6,
+        averageBase: r.evaluation.averageBase,
+        averageAdapter: r.evaluation.averageAdapter,
+        out: r.files.summary,
+      });
+    } finally {
+      store.close();
+    }
   }, 120_000);
 
   it('with --base-url it first generates examples live and trains on them too', async () => {
