@@ -1,11 +1,21 @@
 import { useEffect, useState } from 'react';
 import type { JobInfo } from '../../../shared/contract';
 import { useApi, useQuery } from '../api/context';
+import { errorText } from '../api/transport';
 import { Card, ProgressBar } from './common';
 
-/** Background jobs of the given types with live progress (pushed over the event stream). */
+/**
+ * Background jobs of the given types with live progress (pushed over the event stream), and Cancel where the
+ * job's work stops on cancel (`cancellable`); the cancelled state arrives as a pushed job event.
+ */
 export function JobsList({ types, highlight }: { types: string[]; highlight?: string }) {
-  const { onEvent } = useApi();
+  const { client, onEvent } = useApi();
+  const [cancelErrors, setCancelErrors] = useState<Record<string, string>>({});
+  const cancel = (id: string) =>
+    client.jobs.cancel.mutate({ jobId: id }).then(
+      () => setCancelErrors(({ [id]: _, ...rest }) => rest),
+      (e) => setCancelErrors((m) => ({ ...m, [id]: errorText(e) })),
+    );
   const initial = useQuery((c) => c.jobs.list.query(), []);
   const [jobs, setJobs] = useState<JobInfo[]>([]);
   useEffect(() => {
@@ -28,12 +38,22 @@ export function JobsList({ types, highlight }: { types: string[]; highlight?: st
     <Card title="Recent">
       <div className="jobs" data-testid="jobs">
         {mine.map((j) => (
-          <div key={j.id} className={`job ${j.state}${j.id === highlight ? ' hl' : ''}`}>
-            <div>
+          <div key={j.id} className={`job ${j.state}${j.id === highlight ? ' hl' : ''}`} data-testid="job">
+            <div className="row-actions">
               <strong>{j.label}</strong> <span className={`badge ${j.state}`}>{j.state}</span>
+              {(j.state === 'running' || j.state === 'queued') && j.cancellable && (
+                <button type="button" onClick={() => void cancel(j.id)}>
+                  Cancel
+                </button>
+              )}
             </div>
             {j.state === 'running' && j.progress && <ProgressBar p={j.progress} />}
             {j.error && <div className="error">{j.error}</div>}
+            {cancelErrors[j.id] && (
+              <div className="error" data-testid="cancel-error">
+                {cancelErrors[j.id]}
+              </div>
+            )}
             {j.state === 'done' && j.result !== undefined && (
               <JobResult r={j.result as Record<string, unknown>} />
             )}
