@@ -1,4 +1,4 @@
-// `npm run bench -- store [--rows N] [--keep DIR]`: fills a workspace database with N (default 500,000)
+// `npm run bench -- store [--rows N] [--mode chunked|single] [--batch N] [--keep DIR]`: fills a workspace database with N (default 500,000)
 // examples in the paper's kind/language mix and text lengths, parsed as `datasets import` parses them, then times the
 // curation queries.
 import fs from 'node:fs';
@@ -255,12 +255,26 @@ process.stderr.write(`bench store: ${ROWS} rows into ${file}\n`);
 // (the importer before chunked commits), for a comparison in the same session. Rows are generated outside the
 // timed region; commit time (WAL appends and the auto-checkpoints SQLite runs on commit) is timed apart.
 const MODE = arg('mode', 'chunked');
-const BATCH = 5000;
+// --batch N: rows per chunk transaction (default 5,000, about what the importer's ~100 ms chunks hold here).
+const BATCH = Number(arg('batch', '5000'));
+/**
+ * Bytes this process has passed to write() so far (Linux /proc/self/io `wchar`; null elsewhere): WAL frames and
+ * checkpoint copies. Unlike CPU time it does not move with the machine's load, and each commit writes every page
+ * it dirtied, so it shows what smaller chunks rewrite.
+ */
+const writtenBytes = (): number | null => {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return null;
+  }
+};
 let insertMs = 0;
 let commitMs = 0;
 let insertCpuUs = 0;
 let textBytes = 0;
 const load0 = os.loadavg()[0];
+const written0 = writtenBytes();
 const tWall = performance.now();
 // Checkpoint interval of the insert: the importer's (chunked), --walcp N to try others.
 if (MODE === 'chunked' || arg('walcp', ''))
@@ -294,6 +308,8 @@ for (let i = 0; i < ROWS; i += BATCH) {
 if (staging) timed(() => publishStaging(store.db, staging, 'bench', { create: true }), true);
 else timed(() => store.db.exec('COMMIT'), true);
 const wallS = (performance.now() - tWall) / 1000;
+const written1 = writtenBytes();
+const writeMb = written0 === null || written1 === null ? null : Math.round((written1 - written0) / 1e6);
 const insertRate = Math.round(ROWS / (insertMs / 1000));
 // Full-text indexing runs after the commit (migration 002), as `datasets import` does it.
 const tIdx = performance.now();
@@ -358,10 +374,12 @@ const result = {
   bench: 'store',
   rows: ROWS,
   mode: MODE,
+  batch: BATCH,
   insert_rows_per_s: insertRate,
   insert_commit_s: +(commitMs / 1000).toFixed(2),
   insert_cpu_rows_per_s: Math.round(ROWS / (insertCpuUs / 1e6)),
   insert_wall_s: +wallS.toFixed(1),
+  insert_write_mb: writeMb,
   fts_index_cpu_rows_per_s: Math.round(ROWS / ((dIdx.user + dIdx.system) / 1e6)),
   fts_index_rows_per_s: Math.round(ROWS / indexS),
   import_with_index_rows_per_s: Math.round(ROWS / (insertMs / 1000 + indexS)),
