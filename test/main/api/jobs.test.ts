@@ -21,10 +21,10 @@ afterEach(async () => {
   wb = undefined;
 });
 
-function open(): { api: Api; wb: Workbench } {
+function open(rows = 200): { api: Api; wb: Workbench } {
   const home = tmpDir();
   const store = Store.open(path.join(home, 'embedsmith.db'));
-  store.examples.insertMany(store.datasets.create('syn').id, syntheticTask(200, 5));
+  store.examples.insertMany(store.datasets.create('syn').id, syntheticTask(rows, 5, 24));
   store.close();
   wb = openWorkbench({ home });
   return { wb, api: createApi(wb, { transport: 'http' }) };
@@ -108,6 +108,25 @@ describe('jobs.cancel', () => {
     expect(s.state).toBe('cancelled');
     expect(s.accepted).toBeLessThan(200);
   }, 60_000);
+
+  it('stops a running evaluation between batches: the job ends cancelled and stores no result', async () => {
+    // 1,200 queries and their documents: several embedding batches of the fixture model (ONNX Runtime).
+    const { wb, api } = open(1200);
+    let asked: Promise<unknown> | undefined;
+    // Cancel as soon as the job reports progress, i.e. while it embeds.
+    wb.jobs.subscribe((j) => {
+      if (j.type === 'eval' && j.state === 'running' && j.progress && !asked)
+        asked = api.caller.jobs.cancel({ jobId: j.id });
+    });
+    const j = await api.caller.evaluation.run({ model: MODEL, tasks: ['dataset:syn:train'] });
+    expect(j.cancellable).toBe(true);
+    const end = await wb.jobs.settled(j.id);
+    await asked;
+    expect(asked).toBeDefined();
+    expect(end.state).toBe('cancelled');
+    expect(wb.jobs.store.get(j.id).state).toBe('cancelled');
+    expect(await api.caller.evaluation.compare({})).toBeNull();
+  }, 120_000);
 
   it('refuses a job that cannot stop, an ended one and an unknown id with one line each', async () => {
     const { wb, api } = open();
