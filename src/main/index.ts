@@ -22,7 +22,7 @@ import {
 } from 'electron';
 import { IPC_CHANNEL, isIpcRequest } from '../shared/contract-ipc';
 import type { FromBackend, ToBackend } from './api/backend-process';
-import { answerDialog } from './dialogs';
+import { answerAsk } from './dialogs';
 import { resolveHome } from './paths';
 
 // The bundle is an ES module ("type": "module"): no __dirname.
@@ -80,10 +80,8 @@ function startBackend(): Promise<void> {
         if (wc && !wc.isDestroyed()) wc.send(IPC_CHANNEL, m.msg);
       } else if (m.type === 'secret') writeSecret(m.name, m.value);
       else if (m.type === 'dialog')
-        answerDialog(dialog, BrowserWindow.getFocusedWindow() ?? mainWindow, m.req).then(
-          (p) => toBackend({ type: 'dialog-result', id: m.id, path: p }),
-          () => toBackend({ type: 'dialog-result', id: m.id, path: null }),
-        );
+        // Dialogs and "open folder" (shell.openPath): failures come back as the answer's error.
+        void answerAsk(m, dialog, shell, BrowserWindow.getFocusedWindow() ?? mainWindow).then(toBackend);
     });
     b.once('exit', (code) => {
       backend = undefined;

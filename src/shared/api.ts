@@ -112,6 +112,7 @@ export const appRouter = t.router({
   paths: t.router({
     list: p.input(inputs.pathList).query(({ ctx, input }) => ctx.svc.paths.list(input)),
     pick: p.input(inputs.pathPick).mutation(({ ctx, input }) => ctx.svc.paths.pick(input)),
+    open: p.input(inputs.pathOpen).mutation(({ ctx, input }) => ctx.svc.paths.open(input)),
   }),
   demo: t.router({
     load: p.mutation(({ ctx }) => ctx.svc.demo.load()),

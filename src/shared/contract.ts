@@ -227,6 +227,8 @@ export const inputs = {
       /** trainer (the run as a sentence-transformers multi-GPU job): GPUs per node and nodes. */
       gpus: z.number().int().min(1, 'must be at least 1').max(100_000).optional(),
       nodes: z.number().int().min(1, 'must be at least 1').max(100_000).optional(),
+      /** trainer without a run: the Train form's dataset and settings (as `export trainer DATASET` flags). */
+      settings: trainStartInput.optional(),
     })
     .strict(),
   modelPull: z
@@ -241,6 +243,8 @@ export const inputs = {
   jobRef: z.object({ jobId: z.string().min(1).max(100) }).strict(),
   /** A folder on the serving machine, under the user's home. */
   pathList: z.object({ dir: z.string().max(4096).optional(), hidden: z.boolean().optional() }).strict(),
+  /** Opens a folder in the desktop's file manager (Electron only). */
+  pathOpen: z.object({ path: z.string().min(1).max(4096) }).strict(),
   /** A native open/save dialog (Electron only). */
   pathPick: z
     .object({
@@ -618,6 +622,11 @@ export interface Services {
     list(i: Inputs['pathList']): DirListing;
     /** `supported: false` where there is no native dialog (browser mode): use list instead. */
     pick(i: Inputs['pathPick']): Promise<{ supported: boolean; path: string | null }>;
+    /**
+     * Shows a folder in the desktop's file manager (Electron's shell.openPath). `supported: false` in browser
+     * mode (the renderer shows the path and the file browser instead); `error`: why the shell could not.
+     */
+    open(i: Inputs['pathOpen']): Promise<{ supported: boolean; opened: boolean; error?: string }>;
   };
   /** First run: the demo workspace's data and model. */
   demo: {

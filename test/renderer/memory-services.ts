@@ -160,7 +160,11 @@ export function memoryServices(examples: Example[], datasets: Dataset[]) {
     },
     artefacts: { export: notHere },
     models: { list: () => [], pull: notHere, remove: notHere, pausePull: notHere },
-    paths: { list: notHere, pick: async () => ({ supported: false, path: null }) },
+    paths: {
+      list: notHere,
+      pick: async () => ({ supported: false, path: null }),
+      open: async () => ({ supported: false, opened: false }),
+    },
     demo: { load: notHere },
     generationTools: {
       connection: notHere,

@@ -8,13 +8,17 @@ import type { DirEntry, DirListing, Inputs, ModelInfo, Services } from '../../sh
 import type { Progress } from '../../shared/domain';
 import { UserError } from '../errors';
 import { ProgressTracker } from '../jobs/progress';
+import { siblingModule } from '../ts-worker';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
+import type { ExportJobInput, ExportJobResult } from './export-job';
 import type { JobRegistry } from './jobs';
 
 /** What Electron's main process answers for a native dialog (null: cancelled). */
 export interface NativeDialogs {
   pick(i: Inputs['pathPick']): Promise<string | null>;
+  /** Opens a folder in the desktop's file manager: '' when it did, else the reason. */
+  open(path: string): Promise<string>;
 }
 
 export interface AppToolsOptions {
@@ -116,6 +120,8 @@ export function createAppTools(
   };
 }
 
+const EXPORT_JOB = siblingModule(import.meta.url, 'export-job').href;
+
 const exportsDirOf = (wb: Workbench) => path.join(wb.paths.home, 'exports');
 
 function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
@@ -136,15 +142,13 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
 
   return {
     export(i) {
-      const lib = modelLib();
       const run = i.runId ? runRow(i.runId) : null;
-      if (i.kind !== 'embeddings' && !run)
-        throw new UserError(`pick the training run whose ${i.kind} to export`);
-      if (i.kind === 'embeddings') {
-        if (!run && !i.model) throw new UserError('pick a training run or a model to embed with');
-        if (!i.file && !i.dataset) throw new UserError('pick a dataset split or a file of texts to embed');
-        if (i.file && !fs.existsSync(i.file)) throw new UserError(`${i.file}: no such file; check the path`);
+      checkExport(i, run !== null);
+      if (i.kind === 'trainer' && i.settings) {
+        const out = freshOut(i.out, `${i.settings.datasets.join('+')}-trainer`);
+        return trainerFromSettings(wb, jobs, i, i.settings, out);
       }
+      const lib = modelLib();
       const what =
         i.kind === 'embeddings'
           ? `embeddings of ${i.file ?? `${i.dataset}${i.split ? `:${i.split}` : ''}`}`
@@ -154,6 +158,14 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
         i.out,
         `${run?.id ?? path.basename(i.model ?? 'model')}-${i.kind}${i.kind === 'embeddings' ? `-${i.dataset ?? path.parse(i.file ?? 'texts').name}` : ''}`,
       );
+      if (i.kind === 'merged' || i.kind === 'onnx')
+        return workerExport(
+          wb,
+          jobs,
+          { kind: i.kind, runDir: run!.out_dir, runsDir: wb.paths.runs, out },
+          run!.id,
+          what,
+        );
       return jobs.start('export', `export ${what} → ${out}`, async (onProgress) => {
         const L = await lib;
         const t = new ProgressTracker(1, 'files', onProgress);
@@ -181,13 +193,6 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
             onProgress,
           });
           return { out: res.out, files: res.files, rows: res.rows };
-        }
-        if (i.kind === 'merged' || i.kind === 'onnx') {
-          const r = L.resolveRun(run!.out_dir, wb.paths.runs);
-          fs.mkdirSync(path.dirname(out), { recursive: true });
-          const res = i.kind === 'merged' ? L.exportMerged(r, out) : L.exportRunOnnx(r, out);
-          t.tick();
-          return { out: res.out, files: res.files };
         }
         return embedTexts(L, out, format, onProgress);
       });
@@ -257,6 +262,53 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
       }
     },
   };
+}
+
+/** An export request that cannot run, refused in one line before a job starts. */
+function checkExport(i: Inputs['artefactExport'], hasRun: boolean): void {
+  if (i.settings && (i.kind !== 'trainer' || hasRun))
+    throw new UserError(
+      i.kind === 'trainer'
+        ? 'export the trainer job of a run or of the Train form’s settings, not both'
+        : `the Train form’s settings export only the trainer job, not the ${i.kind}`,
+    );
+  if (i.kind === 'trainer' && i.settings) return;
+  if (i.kind !== 'embeddings' && !hasRun)
+    throw new UserError(`pick the training run whose ${i.kind} to export`);
+  if (i.kind === 'embeddings') {
+    if (!hasRun && !i.model) throw new UserError('pick a training run or a model to embed with');
+    if (!i.file && !i.dataset) throw new UserError('pick a dataset split or a file of texts to embed');
+    if (i.file && !fs.existsSync(i.file)) throw new UserError(`${i.file}: no such file; check the path`);
+  }
+}
+
+/** Merged / ONNX as a worker-thread job: the merge would otherwise block every request for its whole length. */
+function workerExport(wb: Workbench, jobs: JobRegistry, input: ExportJobInput, runId: string, what: string) {
+  const h = wb.runner.start<ExportJobResult>(
+    'export',
+    { kind: input.kind, runId, out: input.out },
+    { label: `export ${what} → ${input.out}`, moduleUrl: EXPORT_JOB, input },
+  );
+  h.done.catch(() => undefined); // its failure is the job row's error
+  return jobs.get(h.id);
+}
+
+/** The Train screen's "Export for multi-GPU": the form's dataset and settings, as `export trainer DATASET`. */
+function trainerFromSettings(
+  wb: Workbench,
+  jobs: JobRegistry,
+  i: Inputs['artefactExport'],
+  settings: NonNullable<Inputs['artefactExport']['settings']>,
+  out: string,
+) {
+  const names = settings.datasets;
+  return jobs.start('export', `export trainer ${names.join(', ')} → ${out}`, async (onProgress) => {
+    const S = await import('../training/scaleout');
+    const { config } = S.trainerConfigForDatasets(wb.store, wb.paths.runs, names, settings);
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const res = S.exportTrainerJob(wb.store, { config, out, gpus: i.gpus, nodes: i.nodes, onProgress });
+    return { out: res.out, files: res.files, rows: res.rows };
+  });
 }
 
 function modelsApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['models'] {
@@ -382,6 +434,13 @@ function pathsApi(o: AppToolsOptions): Services['paths'] {
     async pick(i) {
       if (!o.dialogs) return { supported: false, path: null };
       return { supported: true, path: await o.dialogs.pick(i) };
+    },
+    async open(i) {
+      if (!o.dialogs) return { supported: false, opened: false };
+      // Checked here, on the machine the path is on: the shell's own message for a missing one is vaguer.
+      if (!isDir(i.path)) throw new UserError(`${i.path}: no such folder; export again or check the path`);
+      const why = await o.dialogs.open(path.resolve(i.path));
+      return why ? { supported: true, opened: false, error: why } : { supported: true, opened: true };
     },
   };
 }

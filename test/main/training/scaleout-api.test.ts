@@ -5,13 +5,16 @@ import { type Api, createApi } from '../../../src/main/api';
 import { writeRunJson } from '../../../src/main/training/trainer';
 import { openWorkbench, type Workbench } from '../../../src/main/workbench';
 import type { JobInfo } from '../../../src/shared/contract';
-import { trainSettings } from '../../../src/shared/training';
+import { main } from '../../../src/main/cli/index';
+import { TRAIN_FIELDS, trainSettings, trainValueText } from '../../../src/shared/training';
+import { captureOutput } from '../../helpers/capture';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { syntheticTask } from './synthetic';
 
 // The Export screen's "Export trainer job" button: artefacts.export({ kind: 'trainer', runId, gpus, nodes }).
 const MODEL = path.join(FIXTURES, 'parity/mistral');
 
+const io = captureOutput();
 let wb: Workbench | undefined;
 afterEach(() => {
   wb?.close();
@@ -66,5 +69,82 @@ describe('artefacts.export kind trainer: a run as a multi-GPU sentence-transform
     expect(bad.state).toBe('failed');
     expect(bad.error).toMatch(/--batch-size 12 does not split over --gpus 5/);
     await expect(api.caller.artefacts.export({ kind: 'trainer' })).rejects.toThrow(/pick the training run/);
+  });
+});
+
+describe('artefacts.export kind trainer with settings: the Train form as `export trainer DATASET`', () => {
+  it('writes the bundle the CLI writes for the same dataset and flags (recipe and rows)', async () => {
+    const home = tmpDir();
+    wb = openWorkbench({ home });
+    const api = createApi(wb, { transport: 'http' });
+    wb.store.examples.insertMany(wb.store.datasets.create('syn').id, syntheticTask(64, 5));
+    const settings = {
+      datasets: ['syn'],
+      model: MODEL,
+      batchSize: 12,
+      chunkSize: 4,
+      lr: 0.002,
+      temperature: 0.05,
+      loraRank: 4,
+      loraAlpha: 8,
+      negatives: 'llm' as const,
+      maxSteps: 5,
+      warmup: 1,
+      seed: 3,
+    };
+    const job = await finished(
+      api,
+      await api.caller.artefacts.export({ kind: 'trainer', settings, gpus: 2, nodes: 1 }),
+    );
+    expect(job.state, job.error ?? '').toBe('done');
+    const fromApi = (job.result as { out: string }).out;
+    expect(fromApi).toBe(path.join(home, 'exports', 'syn-trainer'));
+    // The same settings as CLI flags, named by the one schema.
+    const flags = Object.entries(settings)
+      .filter(([k]) => k !== 'datasets')
+      .flatMap(([k, v]) => [`--${TRAIN_FIELDS[k as 'lr'].meta.flag}`, trainValueText(v)]);
+    wb.close();
+    wb = undefined;
+    const fromCli = path.join(home, 'cli-bundle');
+    const code = await main([
+      'export',
+      'trainer',
+      'syn',
+      '--home',
+      home,
+      '--out',
+      fromCli,
+      '--gpus',
+      '2',
+      ...flags,
+    ]);
+    expect(code, io.stderr).toBe(0);
+    const read = (d: string, f: string) => fs.readFileSync(path.join(d, f), 'utf8');
+    const ra = JSON.parse(read(fromApi, 'recipe.json'));
+    const rc = JSON.parse(read(fromCli, 'recipe.json'));
+    expect(ra).toEqual(rc);
+    expect(ra.config).toMatchObject({
+      lr: 0.002,
+      temperature: 0.05,
+      loraRank: 4,
+      batchSize: 12,
+      maxSteps: 5,
+    });
+    for (const f of ['train.jsonl', 'batches.jsonl', 'README.md', 'launch.sh', 'train.py'])
+      expect(read(fromApi, f), f).toBe(read(fromCli, f));
+  });
+
+  it('refuses settings with another kind, and bad settings by their field', async () => {
+    wb = openWorkbench({ home: tmpDir() });
+    const api = createApi(wb, { transport: 'http' });
+    const settings = { datasets: ['syn'], model: MODEL };
+    await expect(api.caller.artefacts.export({ kind: 'merged', settings })).rejects.toThrow(
+      /export only the trainer job/,
+    );
+    await expect(
+      api.caller.artefacts.export({ kind: 'trainer', settings: { ...settings, temperature: -1 } }),
+    ).rejects.toThrow(/settings\.temperature/);
+    const j = await finished(api, await api.caller.artefacts.export({ kind: 'trainer', settings }));
+    expect(j.error).toMatch(/no dataset syn/);
   });
 });

@@ -217,11 +217,27 @@ export function trainerConfigFor(
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const missing = names.filter((n) => !store.datasets.find(n));
-  if (!names.length || missing.length)
+  if (!names.length || names.some((n) => !store.datasets.find(n)))
     throw usageError(
       `${source}: neither a training run (no run.json there or in ${runsDir}) nor a dataset; pass a run folder, a run id or a dataset name`,
     );
-  if (!given.model) throw usageError(`exporting dataset "${source}" needs the base model: add --model <dir>`);
+  return trainerConfigForDatasets(store, runsDir, names, given);
+}
+
+/**
+ * The config of exporting dataset(s) with these settings (the schema's defaults for the rest): the CLI's
+ * `export trainer DATASET --flags` and the Train screen's "Export for multi-GPU" both come here.
+ */
+export function trainerConfigForDatasets(
+  store: Store,
+  runsDir: string,
+  names: string[],
+  given: Partial<TrainSettingsInput>,
+): { config: TrainConfig; run: null } {
+  if (!names.length) throw new UserError('pick the dataset to export the trainer job of');
+  const missing = names.find((n) => !store.datasets.find(n));
+  if (missing) throw new UserError(`no dataset ${missing}; pick one of the workspace's datasets`);
+  if (!given.model)
+    throw usageError(`exporting dataset "${names.join(',')}" needs the base model: add --model <dir>`);
   return { config: parseTrainConfig({ ...given, datasets: names, out: runsDir }), run: null };
 }
