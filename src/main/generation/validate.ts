@@ -78,8 +78,11 @@ const SENTENCE_END = /(?<=[.!?…])\s+|(?<=[।॥。！？؟۔])\s*|\n+/u;
  * document, but one that is a sentence of it on its own was copied (e.g. a Bengali query "আমি লড়বো।"
  * opening the positive word for word).
  */
-export function isWholeSentenceOf(doc: string, q: string): boolean {
-  if (!q) return false;
+export function isWholeSentenceOf(doc: string, q: string, nrmDoc = nrm(doc)): boolean {
+  // A sentence that normalises to q puts q between word boundaries of the normalised document, so
+  // splitting and normalising every sentence (~0.02 CPU ms per answer, the bench's 3% after #14) is
+  // needed only when that cheap test passes.
+  if (!q || !contains(nrmDoc, q)) return false;
   for (const s of doc.split(SENTENCE_END)) if (nrm(s) === q) return true;
   return false;
 }
@@ -132,9 +135,11 @@ export function validateExample(
     case 'short-long': {
       const q = nrm(fields.user_query);
       const long = q.split(' ').length >= 4 || q.length >= 24;
-      for (const d of ['positive_document', 'hard_negative_document'])
-        if ((long && contains(nrm(fields[d]), q)) || isWholeSentenceOf(fields[d], q))
+      for (const d of ['positive_document', 'hard_negative_document']) {
+        const nd = nrm(fields[d]);
+        if ((long && contains(nd, q)) || isWholeSentenceOf(fields[d], q, nd))
           return reject('query_in_positive', d);
+      }
       const n = minWordsOf(attrs.num_words);
       const r = atLeast('positive_document', n) ?? atLeast('hard_negative_document', n);
       if (r) return r;
@@ -158,7 +163,7 @@ export function validateExample(
       if (
         a === b ||
         (a.split(' ').length >= 4 && contains(b, a)) ||
-        isWholeSentenceOf(fields.positive_document, a)
+        isWholeSentenceOf(fields.positive_document, a, b)
       )
         return reject('query_in_positive');
       if (kind === 'long-long') {
