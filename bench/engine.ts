@@ -8,11 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  attention,
   createSession,
-  Graph,
   grad,
+  Graph,
   hostTensor,
   readSafetensorsHeader,
+  rmsNorm,
+  rope,
+  ropeCosSin,
+  silu,
   type Tensor,
   toOnnx,
   writeSafetensors,
@@ -121,15 +126,15 @@ async function ours(c: Cfg, file: string) {
       return g.add(g.linear(inp, frozen(`${name}.weight`)), g.mul(g.linear(g.linear(inp, A), B), ALPHA / R));
     });
   const heads = (t: Tensor, h: number) => g.transpose(g.reshape(t, ['batch', 'seq', h, 64]), [0, 2, 1, 3]);
-  const h1 = g.rmsNorm(x, frozen('input_layernorm.weight'), 1e-6);
-  const { cos, sin } = g.ropeCosSin(pos, 64, 10000);
-  const q = g.rope(heads(lin('q_proj', h1), c.heads), cos, sin);
-  const k = g.rope(heads(lin('k_proj', h1), c.kvHeads), cos, sin);
+  const h1 = rmsNorm(g, x, frozen('input_layernorm.weight'), 1e-6);
+  const { cos, sin } = ropeCosSin(g, pos, 64, 10000);
+  const q = rope(g, heads(lin('q_proj', h1), c.heads), cos, sin);
+  const k = rope(g, heads(lin('k_proj', h1), c.kvHeads), cos, sin);
   const v = heads(lin('v_proj', h1), c.kvHeads);
-  const a = g.attention(q, k, v, { causal: true });
+  const a = attention(g, q, k, v, { causal: true });
   const x2 = g.add(x, lin('o_proj', g.reshape(g.transpose(a, [0, 2, 1, 3]), ['batch', 'seq', c.heads * 64])));
-  const h2 = g.rmsNorm(x2, frozen('post_attention_layernorm.weight'), 1e-6);
-  const mlp = lin('down_proj', g.mul(g.silu(lin('gate_proj', h2)), lin('up_proj', h2)));
+  const h2 = rmsNorm(g, x2, frozen('post_attention_layernorm.weight'), 1e-6);
+  const mlp = lin('down_proj', g.mul(silu(g, lin('gate_proj', h2)), lin('up_proj', h2)));
   const y = g.add(x2, mlp);
   const dy = g.input('dy', 'float32', ['batch', 'seq', c.hidden]);
   const grads = grad(y, [x, ...lora], { seeds: [dy] });

@@ -1,9 +1,11 @@
 // Reverse-mode autodiff over the graph builder. One table of VJP rules (tinygrad style): each row gets the
 // forward node's inputs `x`, its output `y`, the upstream gradient `g` and which inputs need a gradient,
 // and returns one gradient (or null) per input. Composites (silu, gelu, rmsNorm, attention, cross-entropy…)
-// have no rows: they are built from primitives. Fused rows: softmax, logSoftmax, layerNorm, gemm.
+// (compose/) have no rows: they are built from primitives. Fused rows: softmax, logSoftmax, layerNorm, gemm.
+// The table's type is derived from ops.ts: a missing row or a result of the wrong length fails the typecheck.
 import { type Dim, dimAdd, type Shape } from './dims';
 import { type Graph, GraphError, isFloat, isLeaf, type Tensor, topoOrder } from './graph';
+import { type Arity, DIFF_OPS, type DiffOp, missingRows, type OPS } from './ops';
 
 export interface VjpContext {
   g: Graph;
@@ -18,7 +20,11 @@ export interface VjpContext {
   needs: readonly boolean[];
 }
 
-type Rule = (c: VjpContext) => (Tensor | null)[];
+type Grad = Tensor | null;
+/** One gradient (or null) per input: a tuple as long as the op's arity (ops.ts). */
+type Grads<A> = A extends 1 ? [Grad] : A extends 2 ? [Grad, Grad] : A extends 3 ? [Grad, Grad, Grad] : Grad[];
+export type Rule<A extends Arity = Arity> = (c: VjpContext) => Grads<A>;
+export type VjpTable = { readonly [K in DiffOp]: Rule<(typeof OPS)[K]['arity']> };
 
 /** Sum a broadcast gradient back down to an operand's shape. */
 export function unbroadcast(g: Graph, t: Tensor, shape: Shape): Tensor {
@@ -47,7 +53,7 @@ function swapLast(rank: number): number[] {
   return p;
 }
 
-export const VJP: Record<string, Rule> = {
+export const VJP: VjpTable = {
   identity: (c) => [c.gy],
   add: (c) => [ub(c, 0, c.gy), ub(c, 1, c.gy)],
   sub: (c) => [ub(c, 0, c.gy), c.needs[1] ? unbroadcast(c.g, c.g.neg(c.gy), c.x[1].shape) : null],
@@ -255,6 +261,21 @@ export const VJP: Record<string, Rule> = {
   },
 };
 
+/** The runtime half of VjpTable's type: every differentiable op has a rule (throws naming the missing). */
+export function checkVjpTable(table: Record<string, unknown> = VJP): void {
+  const missing = missingRows(table, DIFF_OPS);
+  if (missing.length) throw new GraphError(`VJP table: no rule for ${missing.join(', ')} (gradient.ts)`);
+}
+checkVjpTable();
+
+/** A rule's result must hold one gradient (or null) per input of the node. */
+export function checkGrads(t: Tensor, res: readonly Grad[]): void {
+  if (res.length !== t.inputs.length)
+    throw new GraphError(
+      `VJP '${t.op}' returned ${res.length} gradients for ${t.inputs.length} inputs (${t})`,
+    );
+}
+
 export interface GradOptions {
   /**
    * Upstream gradients, one per output (same shape and dtype): grad() then returns d(Σᵢ outputᵢ·seedᵢ)/dwrt.
@@ -393,7 +414,7 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
       gt = G.add(gt, G.mul(tie, 0));
       pending = [];
     }
-    const rule = VJP[t.op];
+    const rule = (VJP as Record<string, Rule | undefined>)[t.op];
     if (!rule)
       throw new GraphError(`${t.scope ? `${t.scope}: ` : ''}no gradient rule for op '${t.op}' (${t})`);
     const need = t.inputs.map((i) => needs.has(i.id));
@@ -410,6 +431,7 @@ export function grad(outputs: Tensor | Tensor[], wrt: Tensor[], opts: GradOption
       x = t.inputs.map(rebuild);
     }
     const res = G.scope(`grad.${t.scope}`, () => rule({ g: G, x, y, attrs: t.attrs, gy: gt, needs: need }));
+    checkGrads(t, res);
     res.forEach((r, i) => {
       if (r && need[i]) accumulate(t.inputs[i], r);
     });

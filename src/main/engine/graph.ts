@@ -1,136 +1,28 @@
-// The graph builder: symbolic tensors (dtype + shape with named dynamic dims), primitive ops with shape
-// checks at build time, and composites (attention, norms, losses) written in primitives. Every primitive
-// here has one ONNX lowering (onnx.ts) and, when differentiable, one VJP row (gradient.ts).
-import { UserError } from '../errors';
+// The graph builder: primitive ops (the table in ops.ts) with shape and dtype checks at build time, over
+// symbolic tensors (tensor.ts; dtype + shape with named dynamic dims). Every primitive has one ONNX
+// lowering (ops-lower.ts) and, when differentiable, one VJP row (gradient.ts). Composites (attention,
+// norms, RoPE, losses, dropout) are written in these primitives in compose/.
 import { type Dim, dimAdd, dimDiv, dimProd, fmtShape, isStatic, type Shape } from './dims';
+import {
+  type DType,
+  DTYPE_BYTES,
+  isFloat,
+  type TypedArray,
+  typedArrayFor,
+  type WeightSource,
+} from './dtypes';
+import { arityFits, type Op } from './ops';
+import { type Attrs, GraphError, Tensor } from './tensor';
 
-export type DType =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'uint32'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
-export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16'];
-export const isFloat = (d: DType) => FLOAT_DTYPES.includes(d);
-
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Uint16Array
-  | BigInt64Array
-  | Int32Array
-  | Uint32Array
-  | Int8Array
-  | Uint8Array;
-
-/** Where a frozen weight's bytes live: a byte range in a file (kept external, never copied) or inline data. */
-export type WeightSource = { file: string; offset: number; length: number } | { data: TypedArray };
-
-export type Attrs = Record<string, unknown>;
-
-/** Build-time error naming the user-level layer (scope) and the op. */
-export class GraphError extends UserError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GraphError';
-  }
-}
-
-/** A symbolic tensor: the output of one op in a Graph. Immutable once built. */
-export class Tensor {
-  constructor(
-    readonly graph: Graph,
-    readonly id: number,
-    readonly op: string,
-    readonly inputs: readonly Tensor[],
-    readonly attrs: Attrs,
-    readonly dtype: DType,
-    readonly shape: Shape,
-    readonly scope: string,
-    /** Innermost recompute region, or -1; the backward recomputes region values instead of keeping them. */
-    readonly region: number,
-  ) {}
-  get rank(): number {
-    return this.shape.length;
-  }
-  /** Name for graph inputs and weights (what feeds and safetensors use). */
-  get name(): string | undefined {
-    return this.attrs.name as string | undefined;
-  }
-  toString(): string {
-    return `${this.op}#${this.id}${fmtShape(this.shape)}:${this.dtype}`;
-  }
-  // Fluent forms of the most common ops, for readable model code.
-  add(o: Tensor | number) {
-    return this.graph.add(this, o);
-  }
-  sub(o: Tensor | number) {
-    return this.graph.sub(this, o);
-  }
-  mul(o: Tensor | number) {
-    return this.graph.mul(this, o);
-  }
-  div(o: Tensor | number) {
-    return this.graph.div(this, o);
-  }
-  matmul(o: Tensor) {
-    return this.graph.matmul(this, o);
-  }
-  reshape(shape: Shape) {
-    return this.graph.reshape(this, shape);
-  }
-  transpose(perm?: number[]) {
-    return this.graph.transpose(this, perm);
-  }
-  cast(dtype: DType) {
-    return this.graph.cast(this, dtype);
-  }
-}
-
-const LEAF_OPS = new Set(['input', 'weight', 'constant']);
-export const isLeaf = (t: Tensor) => LEAF_OPS.has(t.op);
+// Re-exported: the names engine files have always imported from here.
+export * from './dtypes';
+export { type Attrs, GraphError, isLeaf, Tensor, topoOrder } from './tensor';
 
 function normAxis(axis: number, rank: number, where: () => string): number {
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) throw new GraphError(`${where()}: axis ${axis} out of range for rank ${rank}`);
   return a;
 }
-
-function typedArrayFor(dtype: DType, values: number[]): TypedArray {
-  switch (dtype) {
-    case 'float32':
-      return Float32Array.from(values);
-    case 'float64':
-      return Float64Array.from(values);
-    case 'int64':
-      return BigInt64Array.from(values.map((v) => BigInt(Math.trunc(v))));
-    case 'int32':
-      return Int32Array.from(values);
-    case 'uint32':
-      return Uint32Array.from(values.map((v) => v >>> 0));
-    case 'int8':
-      return Int8Array.from(values);
-    case 'uint8':
-    case 'bool':
-      return Uint8Array.from(values);
-    default:
-      // float16/bfloat16 scalars: build in float32 and Cast in the graph.
-      throw new GraphError(`constant: build ${dtype} constants as float32 and cast them`);
-  }
-}
-
-/** Lowest finite value used to mask attention scores (finite so fully masked rows stay NaN-free). */
-const MASK_VALUE: Record<string, number> = {
-  float64: -1e300,
-  float32: -3.0e38,
-  float16: -65000,
-  bfloat16: -3.0e38,
-};
 
 export class Graph {
   readonly nodes: Tensor[] = [];
@@ -169,17 +61,15 @@ export class Graph {
   }
 
   /** Low-level node constructor; ops validate before calling it. */
-  node(
-    op: string,
-    inputs: readonly Tensor[],
-    attrs: Attrs,
-    dtype: DType,
-    shape: Shape,
-    scope?: string,
-  ): Tensor {
+  node(op: Op, inputs: readonly Tensor[], attrs: Attrs, dtype: DType, shape: Shape, scope?: string): Tensor {
     for (const i of inputs) {
       if (i.graph !== this)
         throw new GraphError(`${this.at(op, inputs)}: input ${i} belongs to another graph`);
+    }
+    const fits = arityFits(op, inputs.length);
+    if (!fits) {
+      const why = fits === null ? 'is not in the op table (ops.ts)' : `does not take ${inputs.length} inputs`;
+      throw new GraphError(`${this.at(op, inputs)}: op '${op}' ${why}`);
     }
     const region = this.regions.length ? this.regions[this.regions.length - 1] : -1;
     const t = new Tensor(
@@ -203,7 +93,8 @@ export class Graph {
     return `${s ? `${s}: ` : ''}${op} ${inputs.map((t) => fmtShape(t.shape)).join(' × ')}`;
   }
 
-  private fail(op: string, inputs: readonly Tensor[], msg: string): never {
+  /** Throw a GraphError prefixed with the scope, op and operand shapes (composites use it too). */
+  fail(op: string, inputs: readonly Tensor[], msg: string): never {
     throw new GraphError(`${this.at(op, inputs)}: ${msg}`);
   }
 
@@ -237,11 +128,9 @@ export class Graph {
     shape?: readonly number[],
   ): Tensor {
     const data =
-      typeof value === 'number'
-        ? typedArrayFor(dtype, [value])
-        : Array.isArray(value)
-          ? typedArrayFor(dtype, value)
-          : value;
+      typeof value === 'number' || Array.isArray(value) ? typedArrayFor(dtype, [value].flat()) : value;
+    // float16/bfloat16 scalars: build in float32 and Cast in the graph.
+    if (!data) throw new GraphError(`constant: build ${dtype} constants as float32 and cast them`);
     const sh = shape ?? (typeof value === 'number' ? [] : [data.length]);
     if (sh.reduce((a, b) => a * b, 1) !== data.length) {
       throw new GraphError(`constant: shape ${fmtShape(sh)} does not hold ${data.length} values`);
@@ -283,7 +172,7 @@ export class Graph {
     return out;
   }
 
-  private binary(op: string, a: Tensor | number, b: Tensor | number): Tensor {
+  private binary(op: Op, a: Tensor | number, b: Tensor | number): Tensor {
     if (typeof a === 'number' && typeof b === 'number')
       throw new GraphError(`${op}: needs at least one tensor`);
     const ta = typeof a === 'number' ? this.lift(a, b as Tensor) : a;
@@ -313,7 +202,7 @@ export class Graph {
     return this.binary('max', a, b);
   }
 
-  private compare(op: string, a: Tensor | number, b: Tensor | number): Tensor {
+  private compare(op: Op, a: Tensor | number, b: Tensor | number): Tensor {
     const t = this.binary(op, a, b);
     return this.node(op, t.inputs, {}, 'bool', t.shape);
   }
@@ -330,7 +219,7 @@ export class Graph {
     return this.compare('greaterOrEqual', a, b);
   }
 
-  private bitwise(op: string, a: Tensor, b: Tensor | number): Tensor {
+  private bitwise(op: Op, a: Tensor, b: Tensor | number): Tensor {
     if (a.dtype !== 'uint32') this.fail(op, [a], `needs uint32 tensors, got ${a.dtype}`);
     return this.binary(op, a, b);
   }
@@ -351,7 +240,7 @@ export class Graph {
     return this.node('not', [a], {}, 'bool', a.shape);
   }
 
-  private unary(op: string, x: Tensor, floatOnly = true): Tensor {
+  private unary(op: Op, x: Tensor, floatOnly = true): Tensor {
     if (floatOnly && !isFloat(x.dtype)) this.fail(op, [x], `needs a float tensor, got ${x.dtype}`);
     return this.node(op, [x], {}, x.dtype, x.shape);
   }
@@ -394,22 +283,6 @@ export class Graph {
   square(x: Tensor) {
     return this.mul(x, x);
   }
-  silu(x: Tensor) {
-    return this.mul(x, this.sigmoid(x));
-  }
-  /** GELU: 'none' = exact x·Φ(x) via Erf (HF "gelu"); 'tanh' = the tanh approximation (HF "gelu_new"). */
-  gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none') {
-    if (approximate === 'tanh') {
-      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-      const inner = this.mul(
-        this.add(x, this.mul(this.mul(this.square(x), x), 0.044715)),
-        Math.sqrt(2 / Math.PI),
-      );
-      return this.mul(this.mul(x, 0.5), this.add(this.tanh(inner), 1));
-    }
-    return this.mul(this.mul(x, 0.5), this.add(this.erf(this.mul(x, Math.SQRT1_2)), 1));
-  }
-
   where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
     if (cond.dtype !== 'bool') this.fail('where', [cond], `condition must be bool, got ${cond.dtype}`);
     if (typeof a === 'number' && typeof b === 'number')
@@ -657,7 +530,7 @@ export class Graph {
 
   // ---------------------------------------------------------------- reductions
 
-  private reduce(op: string, x: Tensor, axes: number[], keepdims: boolean): Tensor {
+  private reduce(op: Op, x: Tensor, axes: number[], keepdims: boolean): Tensor {
     const ax = [...new Set(axes.map((a) => normAxis(a, x.rank, () => this.at(op, [x]))))].sort(
       (a, b) => a - b,
     );
@@ -703,198 +576,4 @@ export class Graph {
     }
     return this.node('layerNorm', bias ? [x, weight, bias] : [x, weight], { eps }, x.dtype, x.shape);
   }
-
-  /** RMSNorm (Llama/Mistral/Qwen): x · rsqrt(mean(x², -1) + eps) · weight, from primitives. */
-  rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
-    const ms = this.reduceMean(this.square(x), [-1], true);
-    return this.mul(this.mul(x, this.rsqrt(this.add(ms, eps))), weight);
-  }
-
-  /** x / max(‖x‖₂, eps) along axis (torch.nn.functional.normalize). */
-  l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
-    const ss = this.reduceSum(this.square(x), [axis], true);
-    return this.mul(x, this.rsqrt(this.maximum(ss, eps * eps)));
-  }
-
-  /** Inverted dropout with a fed keep-mask (1 = keep) so GradCache can replay the exact same mask. */
-  dropout(x: Tensor, keepMask: Tensor, p: number): Tensor {
-    if (p <= 0) return x;
-    return this.mul(this.mul(x, this.cast(keepMask, x.dtype)), 1 / (1 - p));
-  }
-
-  /**
-   * A dropout keep-mask [...keys.shape, salt.length] computed on the device from a counter-based hash:
-   * element (…, k) is kept iff (keys[…] XOR salt[k])·0x9e3779b1 mod 2³² ≥ threshold. keys and salt are
-   * themselves full-avalanche hashes (hash.ts: of (text seed, token index) and of (module, feature)), so
-   * their XOR is uniform; the odd multiply breaks the XOR-linear structure between elements (without it the
-   * four keep bits of two rows × two features would XOR to a constant), and its top bits — the ones the
-   * threshold reads — depend on every bit below. Three passes over [rows, features]: XOR, Mul, compare.
-   * threshold: a uint32 scalar, round(p·2³²) — 0 keeps everything (eval mode). Same inputs → same mask on
-   * any run of any session, so a GradCache re-run or a recomputed region sees exactly the first pass's mask;
-   * only the keys cross to the device.
-   */
-  hashKeepMask(keys: Tensor, salt: Tensor, threshold: Tensor): Tensor {
-    if (keys.dtype !== 'uint32' || salt.dtype !== 'uint32' || threshold.dtype !== 'uint32')
-      this.fail('hashKeepMask', [keys, salt, threshold], 'keys, salt and threshold must be uint32');
-    if (salt.rank !== 1) this.fail('hashKeepMask', [keys, salt], 'salt must be 1-D (one value per feature)');
-    return this.scope('dropout_hash', () => {
-      const h = this.mul(
-        this.bitwiseXor(this.unsqueeze(keys, [-1]), salt),
-        this.scalar(0x9e3779b1, 'uint32'),
-      );
-      return this.greaterOrEqual(h, threshold);
-    });
-  }
-
-  /**
-   * Mean cross-entropy of logits [..., C] against integer labels [...]; labels equal to ignoreIndex count
-   * for nothing (the mean is over the others).
-   */
-  crossEntropy(logits: Tensor, labels: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
-    return this.scope('cross_entropy', () => {
-      if (labels.rank !== logits.rank - 1)
-        this.fail('crossEntropy', [logits, labels], 'labels must be logits without the class axis');
-      const lsm = this.logSoftmax(logits, -1);
-      const lab = this.cast(labels, 'int64');
-      if (opts.ignoreIndex === undefined) {
-        const picked = this.gatherElements(lsm, this.unsqueeze(lab, [-1]), -1);
-        return this.neg(this.mean(picked));
-      }
-      const keep = this.not(this.equal(lab, opts.ignoreIndex));
-      const safe = this.where(keep, lab, 0);
-      const picked = this.squeeze(this.gatherElements(lsm, this.unsqueeze(safe, [-1]), -1), [-1]);
-      const w = this.cast(keep, logits.dtype);
-      const total = this.sum(this.mul(picked, w));
-      return this.neg(this.div(total, this.maximum(this.sum(w), 1)));
-    });
-  }
-
-  /**
-   * RoPE tables for HF rotate-half: cos/sin [..., seq, headDim] from integer positions [..., seq]
-   * computed in-graph (inv_freq = theta^(-2i/d), duplicated for both halves).
-   */
-  ropeCosSin(
-    positions: Tensor,
-    headDim: number,
-    theta = 10000,
-    dtype: DType = 'float32',
-  ): { cos: Tensor; sin: Tensor } {
-    return this.scope('rope', () => {
-      const half = headDim / 2;
-      const inv = Array.from({ length: half }, (_, i) => theta ** (-(2 * i) / headDim));
-      const invT = this.constant([...inv, ...inv], dtype === 'float64' ? 'float64' : 'float32', [headDim]);
-      const pos = this.unsqueeze(this.cast(positions, invT.dtype), [-1]);
-      const freqs = this.mul(pos, invT);
-      return { cos: this.cast(this.cos(freqs), dtype), sin: this.cast(this.sin(freqs), dtype) };
-    });
-  }
-
-  /** HF apply_rotary_pos_emb: x·cos + rotate_half(x)·sin, x [b, h, s, d], cos/sin [b|1, s, d] (or [s, d]). */
-  rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-    return this.scope('rope', () => {
-      const d = x.shape[x.rank - 1];
-      if (!isStatic(d) || d % 2) this.fail('rope', [x, cos], 'head dim must be static and even');
-      const c = cos.rank === 3 ? this.unsqueeze(cos, [1]) : cos;
-      const s = sin.rank === 3 ? this.unsqueeze(sin, [1]) : sin;
-      const x1 = this.slice(x, -1, 0, d / 2);
-      const x2 = this.slice(x, -1, d / 2);
-      const rot = this.concat([this.neg(x2), x1], -1);
-      return this.add(this.mul(x, c), this.mul(rot, s));
-    });
-  }
-
-  /**
-   * Scaled dot-product attention. q [b, hq, s, d], k/v [b, hkv, s, d] with hq a multiple of hkv (GQA:
-   * each group of hq/hkv query heads shares one kv head, as HF repeat_kv; K/V are broadcast, not copied).
-   * causal: key j visible to query i iff j ≤ i. paddingMask [b, s] (1/true = real token) hides keys.
-   */
-  attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    opts: { causal?: boolean; paddingMask?: Tensor; scale?: number } = {},
-  ): Tensor {
-    return this.scope('sdpa', () => {
-      if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4)
-        this.fail('attention', [q, k, v], 'q, k, v must be [b, heads, seq, dim]');
-      const [b, hq, s, d] = q.shape;
-      const hkv = k.shape[1];
-      if (!isStatic(hq) || !isStatic(hkv) || hq % hkv)
-        this.fail('attention', [q, k, v], `query heads ${hq} not a multiple of kv heads ${hkv}`);
-      if (!isStatic(d)) this.fail('attention', [q, k, v], 'head dim must be static');
-      const rep = hq / hkv;
-      const scale = opts.scale ?? 1 / Math.sqrt(d);
-      const sk = k.shape[2];
-      // Grouped heads as an extra axis: [b, hkv, rep, s, d] against [b, hkv, 1, s, d].
-      const qg = rep === 1 ? q : this.reshape(q, [b, hkv, rep, s, d]);
-      const kg = rep === 1 ? k : this.unsqueeze(k, [2]);
-      const vg = rep === 1 ? v : this.unsqueeze(v, [2]);
-      let scores = this.mul(this.matmul(qg, this.transpose(kg)), scale);
-      let keep: Tensor | undefined;
-      if (opts.causal) {
-        const i = this.unsqueeze(this.arange(s), [1]);
-        const j = this.unsqueeze(this.arange(sk), [0]);
-        keep = this.not(this.greater(j, i)); // [s, sk]
-      }
-      if (opts.paddingMask) {
-        const pm = opts.paddingMask;
-        if (pm.rank !== 2) this.fail('attention', [q, pm], 'paddingMask must be [batch, seq]');
-        let m = pm.dtype === 'bool' ? pm : this.not(this.equal(pm, 0));
-        m = this.reshape(
-          m,
-          rep === 1 ? [pm.shape[0], 1, 1, pm.shape[1]] : [pm.shape[0], 1, 1, 1, pm.shape[1]],
-        );
-        keep = keep ? this.and(keep, m) : m;
-      }
-      if (keep) scores = this.where(keep, scores, MASK_VALUE[q.dtype] ?? -3e38);
-      const probs = this.softmax(scores, -1);
-      const out = this.matmul(probs, vg);
-      return rep === 1 ? out : this.reshape(out, [b, hq, s, d]);
-    });
-  }
-}
-
-export const DTYPE_BYTES: Record<DType, number> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  uint32: 4,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-};
-
-/** Element product of a static shape. */
-export const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/**
- * Every tensor the roots depend on, inputs before users (post-order DFS, iterative so deep graphs of
- * thousands of nodes cannot overflow the stack). Shared by grad() and the ONNX lowering.
- */
-export function topoOrder(roots: Iterable<Tensor>): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  for (const root of roots) {
-    const stack: [Tensor, number][] = [[root, 0]];
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const [t, i] = top;
-      if (i === 0 && seen.has(t.id)) {
-        stack.pop();
-        continue;
-      }
-      seen.add(t.id);
-      if (i < t.inputs.length) {
-        top[1]++;
-        if (!seen.has(t.inputs[i].id)) stack.push([t.inputs[i], 0]);
-      } else {
-        stack.pop();
-        order.push(t);
-      }
-    }
-  }
-  return order;
 }

@@ -29,6 +29,21 @@ import type { OnnxModel } from './onnx';
 import { LocalSession, type EngineSession, type SessionOptions } from './runtime';
 import { WorkerSession, type EngineWorker } from './worker';
 
+export {
+  type AttentionOptions,
+  attention,
+  crossEntropy,
+  dropout,
+  gelu,
+  hashKeepMask,
+  l2Normalize,
+  layerNorm,
+  type NormOptions,
+  rmsNorm,
+  rope,
+  ropeCosSin,
+  silu,
+} from './compose';
 export type { Dim, Shape } from './dims';
 export { dimMul, dimProd, fmtShape } from './dims';
 export {

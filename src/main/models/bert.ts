@@ -1,7 +1,7 @@
 // The bert family (BertModel, XLMRobertaModel) mirroring transformers' modeling_bert.py: word + position +
 // token-type embeddings → LayerNorm → N × (self-attention → dense → residual → LayerNorm → intermediate
 // GELU → output dense → residual → LayerNorm). Post-norm, absolute positions, bidirectional attention.
-import type { Tensor } from '../engine';
+import { attention, gelu, type Tensor } from '../engine';
 import type { BertConfig } from './configs';
 import type { ModelContext, ModelInputs } from './modeling';
 
@@ -23,7 +23,7 @@ function selfAttention(
       g.reshape(m.linear(x, `${p}.self.${name}`, H, H, true), [b, s, c.numHeads, c.headDim]),
       [0, 2, 1, 3],
     );
-  const o = m.attention(heads('query'), heads('key'), heads('value'), {
+  const o = attention(m.g, heads('query'), heads('key'), heads('value'), {
     causal,
     paddingMask: inp.attentionMask,
   });
@@ -38,7 +38,7 @@ function feedForward(m: ModelContext, c: BertConfig, i: number, x: Tensor): Tens
   const p = `encoder.layer.${i}`;
   const H = c.hiddenSize;
   // [b, s, H] → GELU(erf) [b, s, I] → [b, s, H] → residual → LayerNorm
-  const inter = g.gelu(m.linear(x, `${p}.intermediate.dense`, H, c.intermediateSize, true));
+  const inter = gelu(g, m.linear(x, `${p}.intermediate.dense`, H, c.intermediateSize, true));
   const out = m.linear(inter, `${p}.output.dense`, c.intermediateSize, H, true);
   return m.layerNorm(g.add(out, x), `${p}.output.LayerNorm`, H, c.layerNormEps);
 }

@@ -1,4 +1,4 @@
-import { type DType, Graph, grad, type Tensor } from '../engine';
+import { crossEntropy, type DType, grad, Graph, l2Normalize, type Tensor } from '../engine';
 import type { ModelFolder } from './model-folder';
 import { type FedWeight, ModelContext, type LoraWiring, type ModelInputs } from './modeling';
 import type { Architecture } from './registry';
@@ -89,7 +89,7 @@ function forwardParts(ck: ModelFolder, arch: Architecture, o: ForwardOptions) {
   let emb: Tensor | undefined;
   if (poolW) {
     emb = pool(g, hidden, poolW);
-    if (o.normalize) emb = g.l2Normalize(emb, -1);
+    if (o.normalize) emb = l2Normalize(g, emb, -1);
   }
   return { g, m, hidden, emb };
 }
@@ -148,7 +148,7 @@ export function buildInfoNce(
     'int64',
     [o.numQueries],
   );
-  const loss = g.crossEntropy(scores, labels);
+  const loss = crossEntropy(g, scores, labels);
   const outputs: Record<string, Tensor> = { loss, scores, embeddings: e };
   if (o.lora) {
     const weights = [...m.loraInputs.values()];

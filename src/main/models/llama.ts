@@ -1,11 +1,11 @@
 // The llama family (LlamaModel, MistralModel, Qwen2Model, Qwen3Model) as one readable forward, mirroring
 // transformers' modeling_llama.py: embed_tokens → N × (RMSNorm → attention with RoPE/GQA → residual →
 // RMSNorm → SwiGLU MLP → residual) → norm. Family members differ only in their LlamaConfig flags.
-import type { Tensor } from '../engine';
+import { attention, rope, ropeCosSin, silu, type Tensor } from '../engine';
 import type { LlamaConfig } from './configs';
 import type { ModelContext, ModelInputs } from './modeling';
 
-function attention(
+function selfAttention(
   m: ModelContext,
   c: LlamaConfig,
   i: number,
@@ -30,11 +30,11 @@ function attention(
     k = m.rmsNorm(k, `${p}.k_norm.weight`, hd, c.rmsNormEps);
   }
   // [b, s, heads, hd] → [b, heads, s, hd]
-  const qh = g.rope(g.transpose(q, [0, 2, 1, 3]), cos, sin);
-  const kh = g.rope(g.transpose(k, [0, 2, 1, 3]), cos, sin);
+  const qh = rope(g, g.transpose(q, [0, 2, 1, 3]), cos, sin);
+  const kh = rope(g, g.transpose(k, [0, 2, 1, 3]), cos, sin);
   const vh = g.transpose(v, [0, 2, 1, 3]);
   // GQA: numHeads/numKvHeads query heads share each kv head. → [b, heads, s, hd]
-  const o = m.attention(qh, kh, vh, { causal, paddingMask: inp.attentionMask });
+  const o = attention(m.g, qh, kh, vh, { causal, paddingMask: inp.attentionMask });
   // [b, heads, s, hd] → [b, s, heads·hd] → o_proj → [b, s, H]
   const merged = g.reshape(g.transpose(o, [0, 2, 1, 3]), [b, s, c.numHeads * hd]);
   return m.linear(merged, `${p}.o_proj`, c.numHeads * hd, H, c.oBias);
@@ -46,7 +46,7 @@ function mlp(m: ModelContext, c: LlamaConfig, i: number, x: Tensor): Tensor {
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   // SwiGLU: down(silu(gate(x)) · up(x)), [b, s, H] → [b, s, I] → [b, s, H]
-  const gate = g.silu(m.linear(x, `${p}.gate_proj`, H, I, c.mlpBias));
+  const gate = silu(g, m.linear(x, `${p}.gate_proj`, H, I, c.mlpBias));
   const up = m.linear(x, `${p}.up_proj`, H, I, c.mlpBias);
   return m.linear(g.mul(gate, up), `${p}.down_proj`, I, H, c.mlpBias);
 }
@@ -63,10 +63,10 @@ export function llamaForward(
   // [b, s] ids → [b, s, H]
   let h = m.embedding('embed_tokens.weight', [c.vocabSize, H], inp.inputIds);
   // RoPE tables from the fed positions: [b, s, hd]
-  const { cos, sin } = g.ropeCosSin(inp.positionIds, c.headDim, c.ropeTheta, m.dtype);
+  const { cos, sin } = ropeCosSin(g, inp.positionIds, c.headDim, c.ropeTheta, m.dtype);
   for (let i = 0; i < c.numLayers; i++) {
     h = m.layer(`layers.${i}`, () => {
-      const a = attention(
+      const a = selfAttention(
         m,
         c,
         i,

@@ -1,4 +1,13 @@
-import { type DType, dropoutSalt, type Graph, hashString, type Tensor } from '../engine';
+import {
+  dropoutSalt,
+  type DType,
+  type Graph,
+  hashKeepMask,
+  hashString,
+  layerNorm,
+  rmsNorm,
+  type Tensor,
+} from '../engine';
 import { UserError } from '../errors';
 import type { ModelFolder, WeightRef } from './model-folder';
 import { type LinearModule, loraKeyA, loraKeyB } from './lora';
@@ -106,61 +115,21 @@ export class ModelContext {
     return this.g.weight(name, dt, shape, { file: r.header.file, offset: r.offset, length: r.length });
   }
 
-  /**
-   * transformers' RMSNorm: normalise in float32, cast back, multiply by the weight in the model dtype
-   * (no-op casts in float32).
-   */
+  /** transformers' RMSNorm of the weight `name` [dim]: statistics in float32, result in x's dtype. */
   rmsNorm(x: Tensor, name: string, dim: number, eps: number): Tensor {
-    const g = this.g;
-    const ms = g.reduceMean(g.square(g.cast(x, 'float32')), [-1], true);
-    const n = g.cast(g.mul(g.cast(x, 'float32'), g.rsqrt(g.add(ms, eps))), x.dtype);
-    return g.mul(n, g.cast(this.weight(name, [dim]), x.dtype));
+    return rmsNorm(this.g, x, this.weight(name, [dim]), eps, { computeIn: 'float32' });
   }
 
-  /** LayerNorm computed in float32 (as autocast does), result in the input dtype. */
+  /** LayerNorm of `prefix`.weight/.bias [dim], computed in float32 (as autocast does), result in x's dtype. */
   layerNorm(x: Tensor, prefix: string, dim: number, eps: number): Tensor {
-    const g = this.g;
-    const w = g.cast(this.weight(`${prefix}.weight`, [dim]), 'float32');
-    const b = g.cast(this.weight(`${prefix}.bias`, [dim]), 'float32');
-    return g.cast(g.layerNorm(g.cast(x, 'float32'), w, b, eps), x.dtype);
+    const w = this.weight(`${prefix}.weight`, [dim]);
+    const b = this.weight(`${prefix}.bias`, [dim]);
+    return layerNorm(this.g, x, w, b, eps, { computeIn: 'float32' });
   }
 
   /** One transformer block: named scope for errors, and a recompute region when recomputing. */
   layer<T>(name: string, fn: () => T): T {
     return this.g.scope(name, () => (this.opts.recomputeLayers ? this.g.recompute(fn) : fn()));
-  }
-
-  /**
-   * Scaled dot-product attention as transformers' eager path: in half precision the scores stay in the
-   * model dtype but the softmax runs in float32 and its probabilities are cast back (float32 graphs use the
-   * engine's attention unchanged). Shapes as Graph.attention: q [b, hq, s, d], k/v [b, hkv, s, d].
-   */
-  attention(q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; paddingMask: Tensor }): Tensor {
-    const g = this.g;
-    if (q.dtype !== 'float16' && q.dtype !== 'bfloat16') return g.attention(q, k, v, opts);
-    return g.scope('sdpa', () => {
-      const [b, hq, s, d] = q.shape;
-      const hkv = k.shape[1];
-      if (typeof hq !== 'number' || typeof hkv !== 'number' || typeof d !== 'number' || hq % hkv)
-        throw new UserError(`attention: query heads ${hq} must be a static multiple of kv heads ${hkv}`);
-      const rep = hq / hkv;
-      // GQA as an extra axis: [b, hkv, rep, s, d] against [b, hkv, 1, s, d] (K/V broadcast, not copied).
-      const qg = rep === 1 ? q : g.reshape(q, [b, hkv, rep, s, d]);
-      const kg = rep === 1 ? k : g.unsqueeze(k, [2]);
-      const vg = rep === 1 ? v : g.unsqueeze(v, [2]);
-      let scores = g.cast(g.mul(g.matmul(qg, g.transpose(kg)), 1 / Math.sqrt(d)), 'float32');
-      const sk = k.shape[2];
-      let keep = g.reshape(g.not(g.equal(opts.paddingMask, 0)), rep === 1 ? [b, 1, 1, sk] : [b, 1, 1, 1, sk]);
-      if (opts.causal) {
-        const i = g.unsqueeze(g.arange(s), [1]);
-        const j = g.unsqueeze(g.arange(sk), [0]);
-        keep = g.and(g.not(g.greater(j, i)), keep); // key j visible to query i iff j ≤ i
-      }
-      scores = g.where(keep, scores, -3.0e38); // finite: fully masked (padding) rows stay NaN-free
-      const probs = g.cast(g.softmax(scores, -1), q.dtype);
-      const out = g.matmul(probs, vg);
-      return rep === 1 ? out : g.reshape(out, [b, hq, s, d]);
-    });
   }
 
   has(name: string): boolean {
@@ -198,7 +167,7 @@ export class ModelContext {
         // 12.5% of a backward call); the float mask kept for the backward costs 3 bytes per element more.
         const x0 = xd;
         xd = g.scope('lora_dropout', () =>
-          g.mul(x0, g.cast(g.hashKeepMask(d.keys, salt, d.threshold), 'float32')),
+          g.mul(x0, g.cast(hashKeepMask(g, d.keys, salt, d.threshold), 'float32')),
         );
       }
       // PEFT's 1/(1−p) applied after A (A is linear): on [..., r] instead of [..., in], one pass less each way.

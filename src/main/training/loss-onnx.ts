@@ -1,4 +1,13 @@
-import { createSession, type EngineSession, Graph, grad, hostTensor, type Provider, toOnnx } from '../engine';
+import {
+  createSession,
+  crossEntropy,
+  type EngineSession,
+  grad,
+  Graph,
+  hostTensor,
+  type Provider,
+  toOnnx,
+} from '../engine';
 import type { ContrastiveLoss, LossInput, LossOutput } from './loss';
 
 /**
@@ -20,7 +29,7 @@ export class EngineInfoNce implements ContrastiveLoss {
       const bias = g.input('mask_bias', 'float32', ['B', 'M']);
       const labels = g.input('labels', 'int64', ['B']);
       const scores = g.add(g.mul(g.matmul(q, g.transpose(c)), 1 / tau), bias);
-      const loss = g.crossEntropy(scores, labels);
+      const loss = crossEntropy(g, scores, labels);
       const [dq, dc] = grad(loss, [q, c]);
       s = createSession(toOnnx({ loss, dq, dc }, { name: 'infonce' }), {
         inThread: true,

@@ -2,12 +2,15 @@
 // padding masks) against a direct TypeScript reference, and its gradients against finite differences.
 import { describe, expect, it } from 'vitest';
 import {
+  attention,
   createSession,
   type Graph,
+  Graph as G,
   hostTensor,
+  rope,
+  ropeCosSin,
   type Tensor,
   toOnnx,
-  Graph as G,
 } from '../../../src/main/engine';
 import { gradCheck, normal, rng } from './helpers';
 
@@ -36,8 +39,11 @@ function block(g: Graph, t: Record<string, Tensor>): Tensor {
       g.scope('v_proj', () => g.linear(x, wv)),
       HKV,
     );
-    const { cos, sin } = g.ropeCosSin(pos, D, THETA, 'float64');
-    const a = g.attention(g.rope(q, cos, sin), g.rope(k, cos, sin), v, { causal: true, paddingMask: mask });
+    const { cos, sin } = ropeCosSin(g, pos, D, THETA, 'float64');
+    const a = attention(g, rope(g, q, cos, sin), rope(g, k, cos, sin), v, {
+      causal: true,
+      paddingMask: mask,
+    });
     const merged = g.reshape(g.transpose(a, [0, 2, 1, 3]), ['batch', 'seq', HID]);
     return g.scope('o_proj', () => g.linear(merged, wo));
   });

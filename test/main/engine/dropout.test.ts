@@ -1,4 +1,4 @@
-// Device dropout (Graph.hashKeepMask): the mask computed by ORT equals the same hash computed here, keeps
+// Device dropout (compose hashKeepMask): the mask computed by ORT equals the same hash computed here, keeps
 // 1 − p of the elements, and is independent across streams (modules), rows (texts/tokens) and seeds (steps).
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,6 +7,7 @@ import {
   dropoutThreshold,
   Graph,
   hash32,
+  hashKeepMask,
   hashString,
   hostTensor,
   toOnnx,
@@ -19,9 +20,9 @@ async function masks(keys: Uint32Array, p: number, streams: string[]) {
   const g = new Graph();
   const k = g.input('keys', 'uint32', ['batch', 'seq']);
   const thr = g.input('threshold', 'uint32', []);
-  const out: Record<string, ReturnType<Graph['hashKeepMask']>> = {};
+  const out: Record<string, ReturnType<typeof hashKeepMask>> = {};
   streams.forEach((s, i) => {
-    out[`m${i}`] = g.hashKeepMask(k, g.constant(dropoutSalt(hashString(s), W), 'uint32', [W]), thr);
+    out[`m${i}`] = hashKeepMask(g, k, g.constant(dropoutSalt(hashString(s), W), 'uint32', [W]), thr);
   });
   const sess = await createSession(toOnnx(out), { inThread: true, providers: ['cpu'] });
   const r = await sess.run({

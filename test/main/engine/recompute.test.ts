@@ -4,7 +4,16 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSession, Graph, grad, hostTensor, type Tensor, toOnnx } from '../../../src/main/engine';
+import {
+  createSession,
+  gelu,
+  grad,
+  Graph,
+  hostTensor,
+  rmsNorm,
+  type Tensor,
+  toOnnx,
+} from '../../../src/main/engine';
 import { REPO_ROOT, tmpDir } from '../../helpers/tmp';
 import { normal, rng } from './helpers';
 
@@ -22,7 +31,7 @@ function build(ckpt: boolean) {
     ws.push(w1, w2, nw);
     const body = (inp: Tensor) =>
       g.scope(`layers.${l}`, () =>
-        g.add(inp, g.linear(g.gelu(g.linear(g.rmsNorm(inp, nw), w1), 'tanh'), w2)),
+        g.add(inp, g.linear(gelu(g, g.linear(rmsNorm(g, inp, nw), w1), 'tanh'), w2)),
       );
     x = ckpt ? g.recompute(() => body(x)) : body(x);
   }
