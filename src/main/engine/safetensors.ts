@@ -209,6 +209,46 @@ export function decodeFloat32(buf: Buffer, dtype: StDtype): Float32Array | undef
   }
 }
 
+/** f16 bit pattern → float32 bit pattern, built from f16ToF32 so the fast path equals the scalar one. */
+let f16Table: Uint32Array | null = null;
+function f16Bits(): Uint32Array {
+  if (!f16Table) {
+    const t = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) t[h] = f16ToF32(h);
+    f16Table = new Uint32Array(t.buffer);
+  }
+  return f16Table;
+}
+
+/**
+ * Reads one float tensor (F32/F16/BF16) of an open file straight into a new Float32Array: the stored half
+ * words are read into the upper half of the output's own buffer and widened in place, front to back (word i
+ * lands on bytes 4i..4i+3, below every unread word), so there is one allocation, one read and no per-value
+ * Buffer call. Equal bit for bit to decodeFloat32 (BF16: bits << 16; F16: f16ToF32). Undefined for other dtypes.
+ */
+export function readFloat32(fd: number, file: string, entry: SafetensorsEntry): Float32Array | undefined {
+  const { dtype } = entry;
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') return undefined;
+  const count = entry.length / SAFETENSORS_BYTES[dtype];
+  const out = new Float32Array(count);
+  const bytes = new Uint8Array(out.buffer);
+  const at = dtype === 'F32' ? 0 : 2 * count;
+  for (let got = 0; got < entry.length; ) {
+    const r = fs.readSync(fd, bytes, at + got, entry.length - got, entry.offset + got);
+    if (r <= 0) throw new UserError(`${path.basename(file)}: truncated at byte ${entry.offset + got}`);
+    got += r;
+  }
+  if (dtype === 'F32') return out;
+  const src = new Uint16Array(out.buffer, at, count);
+  const dst = new Uint32Array(out.buffer);
+  if (dtype === 'BF16') for (let i = 0; i < count; i++) dst[i] = src[i] << 16;
+  else {
+    const t = f16Bits();
+    for (let i = 0; i < count; i++) dst[i] = t[src[i]];
+  }
+  return out;
+}
+
 export interface SafetensorsTensorIn {
   dtype: string;
   shape: number[];

@@ -10,7 +10,7 @@ import {
   providerBlocker,
   toOnnx,
 } from '../engine';
-import { decodeFloat32, f32ToF16, readTensorBytes } from '../engine/safetensors';
+import { decodeFloat32, f32ToF16, readFloat32, readTensorBytes } from '../engine/safetensors';
 import { UserError } from '../errors';
 import { ProgressTracker, type ProgressListener } from '../jobs/progress';
 import { ModelFolder } from './model-folder';
@@ -208,17 +208,35 @@ export class EmbeddingModel {
     return n;
   }
 
-  private convertedWeight(name: string, w: FedWeight): HostTensor {
-    let t = this.converted.get(name);
-    if (!t) {
-      // One tensor at a time, so the transient stored bytes are one weight's, not the checkpoint's.
-      const f32 = decodeFloat32(readTensorBytes(w.header.file, w), w.dtype);
-      if (!f32) throw new UserError(`${w.header.file}: ${name} is ${w.dtype}, not a float tensor`);
-      const data = w.as === 'float32' ? f32 : Uint16Array.from(f32, f32ToF16);
-      t = hostTensor(w.as, [...w.shape], data);
-      this.converted.set(name, t);
+  /**
+   * The fed weights converted to their feed dtype, each once for the model's life. Each file is opened once
+   * and every tensor read straight into its float32 buffer (engine readFloat32: no per-value Buffer call).
+   */
+  private convertedWeights(fed: [string, FedWeight][]): Feeds {
+    const out: Feeds = {};
+    const fds = new Map<string, number>();
+    try {
+      for (const [name, w] of fed) {
+        let t = this.converted.get(name);
+        if (!t) {
+          const file = w.header.file;
+          let fd = fds.get(file);
+          if (fd === undefined) {
+            fd = fs.openSync(file, 'r');
+            fds.set(file, fd);
+          }
+          const f32 = readFloat32(fd, file, w) ?? decodeFloat32(readTensorBytes(file, w), w.dtype);
+          if (!f32) throw new UserError(`${file}: ${name} is ${w.dtype}, not a float tensor`);
+          const data = w.as === 'float32' ? f32 : Uint16Array.from(f32, f32ToF16);
+          t = hostTensor(w.as, [...w.shape], data);
+          this.converted.set(name, t);
+        }
+        out[name] = t;
+      }
+    } finally {
+      for (const fd of fds.values()) fs.closeSync(fd);
     }
-    return t;
+    return out;
   }
 
   /** Builds (once) and returns a session for a graph kind. */
@@ -242,8 +260,7 @@ export class EmbeddingModel {
         });
         const fed = [...(b.fedWeights ?? [])];
         if (fed.length === 0) return session;
-        const weights: Feeds = {};
-        for (const [name, w] of fed) weights[name] = this.convertedWeight(name, w);
+        const weights = this.convertedWeights(fed);
         // The same converted buffers on every call: ORT reads them in place (no copy, no Cast).
         const run: EngineSession['run'] = (feeds, fetch) => session.run({ ...feeds, ...weights }, fetch);
         const { provider, skipped, inputs, outputs } = session;
