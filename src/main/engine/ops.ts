@@ -1,6 +1,6 @@
 // The engine's op set, in one table. Every primitive a Graph can hold is a row here: how many inputs it
 // takes and whether it has a VJP row (gradient.ts VJP). The types below are derived from this table, so a
-// new op added here fails the typecheck until it has a LOWER row (ops-lower.ts) and, when `grad` is true,
+// new op added here fails the typecheck until it has a LOWER row (lower/rules.ts) and, when `grad` is true,
 // a VJP row (gradient.ts); Graph.node() checks the arity at build time.
 // `onnx:<OpType>` nodes (Graph.onnxOp) are the escape hatch: any arity, no gradient, one generic lowering.
 
