@@ -14,20 +14,28 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
     score(i) {
       const m = svc();
       wb.store.datasets.get(i.dataset);
-      return jobs.start('mining', `score ${i.dataset} with ${name(i.model)}`, async (onProgress) => {
-        try {
-          return await m.score({
-            dataset: i.dataset,
-            model: i.model,
-            adapter: i.adapter,
-            margin: i.margin,
-            filter: i.filter,
-            onProgress: (stage, p) => onProgress({ ...p, message: stage }),
-          });
-        } finally {
-          hub.emit({ topic: 'mining', dataset: i.dataset });
-        }
-      });
+      // Cancellable: scoring and mining stop between embedding slices and then write nothing.
+      return jobs.start(
+        'mining',
+        `score ${i.dataset} with ${name(i.model)}`,
+        async (onProgress, job) => {
+          try {
+            return await m.score({
+              signal: job.signal,
+              dataset: i.dataset,
+              model: i.model,
+              adapter: i.adapter,
+              margin: i.margin,
+              filter: i.filter,
+              onProgress: (stage, p) => onProgress({ ...p, message: stage }),
+            });
+          } finally {
+            hub.emit({ topic: 'mining', dataset: i.dataset });
+          }
+        },
+        {},
+        { cancellable: true },
+      );
     },
     mine(i) {
       const m = svc();
@@ -35,8 +43,9 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
       return jobs.start(
         'mining',
         `mine negatives for ${i.dataset} with ${name(i.model)}`,
-        async (onProgress) => {
+        async (onProgress, job) => {
           const req = {
+            signal: job.signal,
             dataset: i.dataset,
             model: i.model,
             adapter: i.adapter,
@@ -59,6 +68,8 @@ export function createMiningApi(wb: Workbench, hub: EventHub, jobs: JobRegistry)
             hub.emit({ topic: 'mining', dataset: i.dataset });
           }
         },
+        {},
+        { cancellable: true },
       );
     },
     page(i) {

@@ -107,32 +107,41 @@ export function createServices(
       },
       import(i) {
         if (!i.create) ds(i.name);
-        return jobs.start('import', `import ${path.basename(i.path)} into ${i.name}`, async (onProgress) => {
-          // The importer holds one transaction across its awaits, so it gets its own connection and the
-          // app's connection keeps answering meanwhile.
-          const own = Store.open(wb.paths.db);
-          try {
-            const r = await importDataset(own, i.name, i.path, {
-              layout: i.layout,
-              kind: i.kind,
-              language: i.language,
-              status: i.status,
-              skipInvalid: i.skipInvalid,
-              create: i.create,
-              instruction: i.instruction,
-              rejectedDir: path.join(wb.paths.home, 'imports'),
-              onProgress,
-            });
-            return r;
-          } catch (e) {
-            // The job shows one retryable line, not "database is locked".
-            throw isSqliteBusy(e) ? new UserError(BUSY_MESSAGE) : e;
-          } finally {
-            own.close();
-            hub.emit({ topic: 'datasets' });
-            hub.emit({ topic: 'examples', dataset: i.name });
-          }
-        });
+        // Cancellable: the importer stops between records and drops its staged rows (nothing is published).
+        return jobs.start(
+          'import',
+          `import ${path.basename(i.path)} into ${i.name}`,
+          async (onProgress, job) => {
+            // The importer holds one transaction across its awaits, so it gets its own connection and the
+            // app's connection keeps answering meanwhile.
+            const own = Store.open(wb.paths.db);
+            try {
+              const r = await importDataset(own, i.name, i.path, {
+                layout: i.layout,
+                kind: i.kind,
+                language: i.language,
+                status: i.status,
+                skipInvalid: i.skipInvalid,
+                create: i.create,
+                instruction: i.instruction,
+                rejectedDir: path.join(wb.paths.home, 'imports'),
+                onProgress,
+                signal: job.signal,
+                commit: job.commit,
+              });
+              return r;
+            } catch (e) {
+              // The job shows one retryable line, not "database is locked".
+              throw isSqliteBusy(e) ? new UserError(BUSY_MESSAGE) : e;
+            } finally {
+              own.close();
+              hub.emit({ topic: 'datasets' });
+              hub.emit({ topic: 'examples', dataset: i.name });
+            }
+          },
+          {},
+          { cancellable: true },
+        );
       },
       export(i) {
         ds(i.name);

@@ -43,6 +43,13 @@ export interface ImportOptions {
   /** Folder for the rejected-lines file (default: the workspace's imports/ folder). */
   rejectedDir: string;
   onProgress?: ProgressListener;
+  /** Stops the import between records; nothing is published and the staged rows are removed. */
+  signal?: AbortSignal;
+  /**
+   * Called right before publishing (the job's point of no return, JobBody.commit); false means a cancel came
+   * first, and the import stops as if its signal had aborted.
+   */
+  commit?: () => boolean;
 }
 
 export interface ImportResult {
@@ -126,6 +133,41 @@ function lineSource(file: string, layout: LineLayout, d: LineDefaults) {
   return { total, records: gen() };
 }
 
+/** The records of a JSONL file or a BEIR folder, with the layout they are read with. */
+async function openSource(
+  input: string,
+  layoutOpt: ImportLayout,
+  d: LineDefaults,
+): Promise<{
+  layout: LineLayout | 'beir';
+  source: { total: () => number | null; records: AsyncIterable<ImportRecord> };
+}> {
+  const isDir = fs.statSync(input).isDirectory();
+  let layout: LineLayout | 'beir';
+  let source: { total: () => number | null; records: AsyncIterable<ImportRecord> };
+  if (isDir) {
+    if (layoutOpt !== 'auto' && layoutOpt !== 'beir')
+      throw usageError(
+        `${input} is a folder; only --layout beir (or auto) reads folders; pass a .jsonl file for ${layoutOpt}`,
+      );
+    if (!looksLikeBeir(input))
+      throw new UserError(
+        `${input}: not a BEIR folder (no corpus.jsonl, queries.jsonl or qrels/); pass a JSONL file or a BEIR folder`,
+      );
+    layout = 'beir';
+    source = beirSource(input, d);
+  } else {
+    if (layoutOpt === 'beir')
+      throw usageError(
+        `${input} is a file; --layout beir needs a folder with corpus.jsonl, queries.jsonl and qrels/`,
+      );
+    layout = layoutOpt === 'auto' ? await detectFileLayout(input) : layoutOpt;
+    source = lineSource(input, layout, d);
+  }
+
+  return { layout, source };
+}
+
 /**
  * Imports a JSONL file or a BEIR folder into a dataset, all or nothing: rows are committed in short chunks
  * (~CHUNK_MS each, so other writers wait at most that) into a hidden staging dataset, and published into the
@@ -149,28 +191,7 @@ export async function importDataset(
       `unknown dataset "${name}"; create it with \`embedsmith datasets create ${name}\` or pass --create to the import`,
     );
   const d: LineDefaults = { kind: opts.kind, language: opts.language, status: opts.status };
-  const isDir = fs.statSync(input).isDirectory();
-  let layout: LineLayout | 'beir';
-  let source: { total: () => number | null; records: AsyncIterable<ImportRecord> };
-  if (isDir) {
-    if (layoutOpt !== 'auto' && layoutOpt !== 'beir')
-      throw usageError(
-        `${input} is a folder; only --layout beir (or auto) reads folders; pass a .jsonl file for ${layoutOpt}`,
-      );
-    if (!looksLikeBeir(input))
-      throw new UserError(
-        `${input}: not a BEIR folder (no corpus.jsonl, queries.jsonl or qrels/); pass a JSONL file or a BEIR folder`,
-      );
-    layout = 'beir';
-    source = beirSource(input, d);
-  } else {
-    if (layoutOpt === 'beir')
-      throw usageError(
-        `${input} is a file; --layout beir needs a folder with corpus.jsonl, queries.jsonl and qrels/`,
-      );
-    layout = layoutOpt === 'auto' ? await detectFileLayout(input) : layoutOpt;
-    source = lineSource(input, layout, d);
-  }
+  const { layout, source } = await openSource(input, layoutOpt, d);
 
   const res: ImportResult = {
     dataset: name,
@@ -219,7 +240,11 @@ export async function importDataset(
       tracker.update(res.read);
     };
     let lastYield = performance.now();
+    const stopIfCancelled = () => {
+      if (opts.signal?.aborted) throw new UserError(`import of ${input} cancelled; nothing was imported`);
+    };
     for await (const rec of source.records) {
+      stopIfCancelled();
       // The line reader resolves from its buffer in microtasks, which never return to the event loop: in
       // the app's process (an import job) every request would wait for the whole import. Yield every YIELD_MS.
       if (performance.now() - lastYield > YIELD_MS) {
@@ -252,6 +277,9 @@ export async function importDataset(
       if (batch.length >= chunkRows) flush();
     }
     flush(true);
+    stopIfCancelled();
+    if (opts.commit && !opts.commit())
+      throw new UserError(`import of ${input} cancelled; nothing was imported`);
     // The whole file becomes visible at once; rows the dataset already has count as duplicates.
     const pub = publishStaging(db, staging, name, {
       create: Boolean(opts.create),

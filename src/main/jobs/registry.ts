@@ -25,6 +25,12 @@ export interface JobControl {
 export interface JobBody {
   signal: AbortSignal;
   progress(p: Progress): void;
+  /**
+   * Marks the point of no return (an import about to publish): from here Cancel is refused and the job ends
+   * by its body's outcome, so a job never reads cancelled after its work became visible. False when a
+   * cancel came first: the body must then stop without publishing.
+   */
+  commit(): boolean;
 }
 
 interface Live {
@@ -34,6 +40,8 @@ interface Live {
   onCancel?: (graceMs?: number) => void;
   /** Whether cancelling stops the work (an owner's stop, or a body that honours its signal). */
   cancellable: boolean;
+  /** Past the body's point of no return (JobBody.commit): a cancel no longer applies. */
+  committed?: boolean;
   settled: Promise<JobInfo>;
   settle(j: JobInfo): void;
 }
@@ -169,10 +177,11 @@ export class JobRegistry {
     o: { cancellable?: boolean } = {},
   ): JobInfo {
     const c = this.open(type, label, config, { running: true, cancellable: o.cancellable });
+    const commit = () => this.commit(c.id);
     setImmediate(async () => {
       if (c.signal.aborted) return c.end({ state: 'cancelled' });
       try {
-        const result = await body(c.progress, { signal: c.signal, progress: c.progress });
+        const result = await body(c.progress, { signal: c.signal, progress: c.progress, commit });
         c.end({ state: 'done', result });
       } catch (e) {
         c.end({ state: 'failed', error: (e as Error).message ?? String(e) });
@@ -193,7 +202,7 @@ export class JobRegistry {
   ): Promise<T> {
     const c = this.open(type, label, o.config, { running: true });
     try {
-      const r = await body({ signal: c.signal, progress: c.progress });
+      const r = await body({ signal: c.signal, progress: c.progress, commit: () => this.commit(c.id) });
       c.end({ state: 'done', result: o.summary ? o.summary(r) : r });
       return r;
     } catch (e) {
@@ -245,6 +254,10 @@ export class JobRegistry {
         `job ${id} runs in another process${r.pid ? ` (pid ${r.pid})` : ''}; stop it there (Ctrl-C in its terminal)`,
       );
     }
+    if (l.committed)
+      throw new UserError(
+        `job ${id} (${l.info.type}) is publishing its result; it can no longer be cancelled`,
+      );
     if (!l.cancellable)
       throw new UserError(
         `job ${id} (${l.info.type}) cannot be cancelled: it stops on its own when its work is done`,
@@ -263,10 +276,24 @@ export class JobRegistry {
     return this.store.interrupt(id, reason);
   }
 
+  /** JobBody.commit: false when a cancel came first; otherwise Cancel is refused from now on. */
+  private commit(id: string): boolean {
+    const l = this.live.get(id);
+    if (!l || l.ac.signal.aborted) return false;
+    l.committed = true;
+    l.cancellable = false;
+    if (l.info.cancellable) {
+      const { cancellable: _c, ...rest } = l.info;
+      l.info = rest;
+      this.emit(l.info);
+    }
+    return true;
+  }
+
   private finish(l: Live, e: JobEnd): void {
     if (this.live.get(l.info.id) !== l) return;
     this.live.delete(l.info.id);
-    const end: JobEnd = l.ac.signal.aborted ? { state: 'cancelled' } : e;
+    const end: JobEnd = l.ac.signal.aborted && !l.committed ? { state: 'cancelled' } : e;
     const error = 'error' in end ? end.error : null;
     const result = end.state === 'done' ? jsonable(end.result) : undefined;
     // The job's own outcome is what the caller sees, even when recording it fails (disk full).

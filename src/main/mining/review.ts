@@ -58,6 +58,8 @@ export async function mineByKind(svc: MiningService, req: MineRequest): Promise<
   }
   const emb = await svc.openEmbedder(req);
   const out: GroupedMineReport['groups'] = [];
+  // Every group's run is written at the end in one transaction: a cancelled run writes no group.
+  const writes: (() => void)[] = [];
   try {
     let i = 0;
     for (const [group, ids] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -74,6 +76,7 @@ export async function mineByKind(svc: MiningService, req: MineRequest): Promise<
               : undefined,
           },
           emb,
+          writes,
         );
         out.push({
           group,
@@ -84,13 +87,17 @@ export async function mineByKind(svc: MiningService, req: MineRequest): Promise<
           skipped: null,
         });
       } catch (e) {
-        if (!(e instanceof UserError)) throw e;
+        if (!(e instanceof UserError) || req.signal?.aborted) throw e;
         out.push({ group, queries: ids.length, pool: 0, negatives: 0, runId: null, skipped: e.message });
       }
     }
   } finally {
     await emb.close();
   }
+  if (req.signal?.aborted) throw new UserError('mining cancelled; nothing was written');
+  svc.store.atomically(() => {
+    for (const w of writes) w();
+  });
   return {
     dataset: req.dataset,
     pools: 'kind',

@@ -31,6 +31,8 @@ export interface ModelRef {
   device?: Device;
   batchSize?: number;
   inThread?: boolean;
+  /** Stops the run between embedding slices and before its write: a cancelled run writes nothing. */
+  signal?: AbortSignal;
 }
 
 export interface MineRequest extends ModelRef {
@@ -98,6 +100,11 @@ export interface ScoreSummary {
 }
 
 const DEFAULT_STATUSES: ReviewStatus[] = ['unreviewed', 'accepted'];
+/** Throws once the run's signal aborted: the caller's job ends cancelled and the run writes nothing. */
+function stopIfCancelled(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new UserError(`${what} cancelled; nothing was written`);
+}
+
 export const newMiningId = (prefix: string) =>
   `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
 
@@ -233,6 +240,7 @@ export class MiningService {
     role: 'query' | 'document',
     stage: MineStage,
     onProgress?: (stage: MineStage, p: Progress) => void,
+    signal?: AbortSignal,
   ): Promise<Float32Array[]> {
     const out: Float32Array[] = new Array(items.length);
     const groups = new Map<string, number[]>();
@@ -251,6 +259,7 @@ export class MiningService {
     for (const [ins, idx] of groups) {
       // Embed in slices so progress moves for large pools even when the embedder reports only at the end.
       for (let lo = 0; lo < idx.length; lo += 4096) {
+        stopIfCancelled(signal, 'the run');
         const part = idx.slice(lo, lo + 4096);
         const vecs = await emb.embed(
           part.map((i) => items[i].text),
@@ -273,6 +282,8 @@ export class MiningService {
   async mine(
     req: MineRequest,
     opened?: Awaited<ReturnType<MiningService['openEmbedder']>>,
+    /** Collects the write instead of running it (mineByKind writes all groups in one transaction). */
+    deferred?: (() => void)[],
   ): Promise<MineReport> {
     const t0 = performance.now();
     const { d, rows: all } = this.examples(req.dataset, req.filter);
@@ -334,11 +345,12 @@ export class MiningService {
           'document',
           'pool',
           on,
+          req.signal,
         ),
         emb.embedder.dim,
       );
       const Q = normalised(
-        await this.embedGrouped(emb.embedder, uq, 'query', 'queries', on),
+        await this.embedGrouped(emb.embedder, uq, 'query', 'queries', on, req.signal),
         emb.embedder.dim,
       );
       const P = extraPos.texts.length
@@ -349,6 +361,7 @@ export class MiningService {
               'document',
               'positives',
               on,
+              req.signal,
             ),
             emb.embedder.dim,
           )
@@ -366,6 +379,7 @@ export class MiningService {
         onProgress: (done, total) => tracker.update(Math.round((done / total) * uq.length)),
       });
       const searchS = (performance.now() - ts) / 1000;
+      stopIfCancelled(req.signal, 'mining');
 
       const hist: Record<string, number> = {};
       for (let n = 0; n <= k.numNegatives; n++) hist[n] = 0;
@@ -435,20 +449,25 @@ export class MiningService {
     } finally {
       if (!opened) await emb.close();
     }
-    this.store.insertRun(
-      {
-        id: report.runId,
-        datasetId: d.id,
-        model: report.model,
-        adapter: report.adapter,
-        config: { filter: req.filter ?? {}, corpus: req.corpus ?? null, knobs: report.knobs, k: report.k },
-        report,
-        queries: report.queries,
-        poolSize: report.pool.size,
-      },
-      picked,
-      pool.source,
-    );
+    // Last check before the one write (run + negatives in one transaction): all of it, or nothing.
+    stopIfCancelled(req.signal, 'mining');
+    const write = () =>
+      this.store.insertRun(
+        {
+          id: report.runId,
+          datasetId: d.id,
+          model: report.model,
+          adapter: report.adapter,
+          config: { filter: req.filter ?? {}, corpus: req.corpus ?? null, knobs: report.knobs, k: report.k },
+          report,
+          queries: report.queries,
+          poolSize: report.pool.size,
+        },
+        picked,
+        pool.source,
+      );
+    if (deferred) deferred.push(write);
+    else write();
     return report;
   }
 
@@ -519,16 +538,18 @@ export class MiningService {
           'document',
           'texts',
           req.onProgress,
+          req.signal,
         ),
         emb.embedder.dim,
       );
       Q = normalised(
-        await this.embedGrouped(emb.embedder, uq, 'query', 'queries', req.onProgress),
+        await this.embedGrouped(emb.embedder, uq, 'query', 'queries', req.onProgress, req.signal),
         emb.embedder.dim,
       );
     } finally {
       await emb.close();
     }
+    stopIfCancelled(req.signal, 'scoring');
     const pos: number[] = [];
     const llm: number[] = [];
     const minedS: number[] = [];
@@ -572,6 +593,7 @@ export class MiningService {
       },
       seconds: (performance.now() - t0) / 1000,
     };
+    stopIfCancelled(req.signal, 'scoring');
     this.store.insertScores(
       { id: summary.runId, datasetId: d.id, model: summary.model, adapter: summary.adapter, margin, summary },
       out,

@@ -67,6 +67,11 @@ const mined = (r: Record<string, unknown>): MinedNegative => ({
 export class MiningStore {
   constructor(private readonly db: Db) {}
 
+  /** Runs fn in one transaction (several runs written all or nothing). */
+  atomically(fn: () => void): void {
+    this.db.transaction(fn)();
+  }
+
   insertRun(
     run: {
       id: string;

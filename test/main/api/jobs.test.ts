@@ -1,6 +1,9 @@
 // The Jobs panel's Cancel through the app's API (jobs.cancel) on real jobs of each kind whose work stops on
-// cancel: a training run in its worker thread (tiny fixture model) and a generation run against the local
-// OpenAI-compatible server; and the one-line refusals.
+// cancel: a training run in its worker thread (tiny fixture model), a generation run against the local
+// OpenAI-compatible server, an evaluation, a dataset import and mining/scoring runs (each cancelled from its
+// own first progress event, then the store is checked: nothing published, nothing written); and the
+// one-line refusals.
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Api, createApi } from '../../../src/main/api';
@@ -8,6 +11,7 @@ import { Store } from '../../../src/main/store';
 import { openWorkbench, type Workbench } from '../../../src/main/workbench';
 import { gate, type LlmServer, startLlmServer } from '../../helpers/llm-server';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
+import { examples } from '../mining/helpers';
 import { syntheticTask } from '../training/synthetic';
 
 const MODEL = path.join(FIXTURES, 'parity/mistral');
@@ -134,10 +138,10 @@ describe('jobs.cancel', () => {
     const held = new Promise<void>((r) => {
       release = r;
     });
-    // An import commits as it goes: it offers no Cancel.
-    const j = wb.jobs.start('import', 'import a.jsonl into syn', () => held);
+    // A body that does not honour its signal offers no Cancel.
+    const j = wb.jobs.start('sample', 'a job that ignores its signal', () => held);
     await expect(api.caller.jobs.cancel({ jobId: j.id })).rejects.toThrow(
-      `job ${j.id} (import) cannot be cancelled: it stops on its own when its work is done`,
+      `job ${j.id} (sample) cannot be cancelled: it stops on its own when its work is done`,
     );
     release();
     expect((await wb.jobs.settled(j.id)).state).toBe('done');
@@ -146,4 +150,79 @@ describe('jobs.cancel', () => {
       'job "nope" does not exist; pick one from the Jobs list',
     );
   });
+
+  it('stops a running import: nothing is published, its staged rows are removed', async () => {
+    const { wb, api } = open();
+    const file = path.join(wb.paths.home, 'big.jsonl');
+    const LINES = 40_000;
+    fs.writeFileSync(
+      file,
+      Array.from({ length: LINES }, (_, i) =>
+        JSON.stringify({ anchor: `query number ${i}`, positive: `a passage that answers query ${i}` }),
+      ).join('\n'),
+    );
+    const before = count(wb, 'examples');
+    const staged = () =>
+      (
+        wb.store.db
+          .prepare(
+            "SELECT count(*) AS n FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.name LIKE '~import-%'",
+          )
+          .get() as { n: number }
+      ).n;
+    let asked: Promise<unknown> | undefined;
+    let stagedAtCancel = -1;
+    // The first progress event comes after the first chunk is committed to the staging dataset.
+    wb.jobs.subscribe((j) => {
+      if (j.type === 'import' && j.state === 'running' && j.progress && !asked) {
+        stagedAtCancel = staged();
+        asked = api.caller.jobs.cancel({ jobId: j.id });
+      }
+    });
+    const j = await api.caller.datasets.import({
+      name: 'imp',
+      path: file,
+      create: true,
+      layout: 'sentence-transformers',
+    });
+    expect(j.cancellable).toBe(true);
+    const end = await wb.jobs.settled(j.id);
+    expect(await asked).toMatchObject({ id: j.id });
+    expect(end.state).toBe('cancelled');
+    expect(wb.jobs.store.get(j.id).state).toBe('cancelled');
+    // It was mid-way: rows staged, the file not read to its end.
+    expect(stagedAtCancel).toBeGreaterThan(0);
+    expect(end.progress?.done ?? 0).toBeLessThan(LINES);
+    // Nothing published, nothing left staged, no other dataset touched.
+    expect(wb.store.datasets.find('imp')).toBeUndefined();
+    expect(staged()).toBe(0);
+    expect(count(wb, 'examples')).toBe(before);
+    expect(wb.store.datasets.list().map((d) => d.name)).toEqual(['syn']);
+  }, 120_000);
+
+  for (const what of ['mine', 'score'] as const)
+    it(`stops a running ${what} job between embedding slices: nothing is written`, async () => {
+      const { wb, api } = open();
+      const d = wb.store.datasets.create('m');
+      // ~7,000 pool texts and 6,000 queries: several embedding slices of 4,096.
+      wb.store.examples.insertMany(d.id, examples(6000));
+      const tables = ['mining_runs', 'mined_negatives', 'score_runs', 'example_scores'];
+      const before = tables.map((t) => count(wb, t));
+      let asked: Promise<unknown> | undefined;
+      wb.jobs.subscribe((j) => {
+        if (j.type === 'mining' && j.state === 'running' && j.progress && !asked)
+          asked = api.caller.jobs.cancel({ jobId: j.id });
+      });
+      const j = await api.caller.mining[what]({ dataset: 'm', model: 'builtin:hashbow-64' });
+      expect(j.cancellable).toBe(true);
+      const end = await wb.jobs.settled(j.id);
+      expect(await asked).toMatchObject({ id: j.id });
+      expect(end.state).toBe('cancelled');
+      expect(wb.jobs.store.get(j.id).state).toBe('cancelled');
+      expect(tables.map((t) => count(wb, t))).toEqual(before);
+      expect(await api.caller.mining.page({ dataset: 'm' })).toBeNull();
+    }, 120_000);
 });
+
+const count = (wb: Workbench, table: string) =>
+  (wb.store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
