@@ -339,22 +339,21 @@ function modelsApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['m
     },
     pull(i) {
       const ac = new AbortController();
-      // Every request of the pull carries the pause signal (the hub client takes a fetch).
-      const pausable: typeof fetch = (input, init) =>
-        fetch(input, {
-          ...init,
-          signal: init?.signal ? AbortSignal.any([init.signal, ac.signal]) : ac.signal,
-        });
+      // Cancellable like Pause: every request of the pull carries both signals, and the partial file stays
+      // for a resume (the hub client writes to FILE.part and continues from its size).
       const job = jobs.start(
         'model-pull',
         `pull ${i.id}${i.revision ? `@${i.revision}` : ''}`,
-        async (onProgress) => {
+        async (onProgress, j) => {
+          const stop = AbortSignal.any([ac.signal, j.signal]);
+          const stoppable: typeof fetch = (input, init) =>
+            fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, stop]) : stop });
           try {
             const L = await modelLib();
             const r = await L.pullModel(wb.paths.models, i.id, {
               revision: i.revision,
               onProgress,
-              fetch: pausable,
+              fetch: stoppable,
             });
             return {
               out: path.join(wb.paths.models, L.modelDirName(i.id)),
@@ -362,14 +361,18 @@ function modelsApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['m
               sha: r.sha,
             };
           } catch (e) {
-            if (ac.signal.aborted)
-              throw new UserError(`paused; pull ${i.id} again to continue from the bytes already downloaded`);
+            if (stop.aborted)
+              throw new UserError(
+                `${j.signal.aborted ? 'cancelled' : 'paused'}; pull ${i.id} again to continue from the bytes already downloaded`,
+              );
             throw e;
           } finally {
             pulls.delete(job.id);
             hub.emit({ topic: 'datasets' });
           }
         },
+        {},
+        { cancellable: true },
       );
       pulls.set(job.id, ac);
       return job;

@@ -12,6 +12,7 @@ import { openWorkbench, type Workbench } from '../../../src/main/workbench';
 import { gate, type LlmServer, startLlmServer } from '../../helpers/llm-server';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 import { examples } from '../mining/helpers';
+import { hubServer } from '../models/hub-server';
 import { syntheticTask } from '../training/synthetic';
 
 const MODEL = path.join(FIXTURES, 'parity/mistral');
@@ -222,6 +223,41 @@ describe('jobs.cancel', () => {
       expect(tables.map((t) => count(wb, t))).toEqual(before);
       expect(await api.caller.mining.page({ dataset: 'm' })).toBeNull();
     }, 120_000);
+});
+
+describe('jobs.cancel on a model pull', () => {
+  it('stops a stalled transfer and keeps its partial file; pulling again resumes from it', async () => {
+    const hub = await hubServer({ holdAfterBytes: 4000 });
+    const before = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = hub.url;
+    try {
+      const { wb, api } = open();
+      const part = path.join(wb.paths.models, 'acme--tiny-bert', 'model.safetensors.part');
+      const job = await api.caller.models.pull({ id: 'acme/tiny-bert' });
+      expect(job.cancellable).toBe(true);
+      // The server holds the transfer after 4000 bytes: cancel once they are on disk.
+      await until(
+        () => (fs.existsSync(part) ? fs.statSync(part).size : 0),
+        (n) => n === 4000,
+        'the first 4000 bytes',
+      );
+      await api.caller.jobs.cancel({ jobId: job.id });
+      const end = await wb.jobs.settled(job.id);
+      expect(end.state).toBe('cancelled');
+      expect(wb.jobs.store.get(job.id).state).toBe('cancelled');
+      expect(fs.statSync(part).size).toBe(4000);
+      expect(await api.caller.models.list()).toEqual([]);
+      const again = await api.caller.models.pull({ id: 'acme/tiny-bert' });
+      expect((await wb.jobs.settled(again.id)).state).toBe('done');
+      expect(
+        hub.log.some((l) => l.url.endsWith('/model.safetensors') && l.range?.startsWith('bytes=4000-')),
+      ).toBe(true);
+    } finally {
+      if (before === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = before;
+      await hub.close();
+    }
+  }, 60_000);
 });
 
 const count = (wb: Workbench, table: string) =>
