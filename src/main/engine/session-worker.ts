@@ -1,5 +1,6 @@
 // Worker thread that owns ORT sessions: session.run() blocks its thread, so it must never be the main one.
 // Protocol (see worker.ts): create → {sid, provider, skipped}; run → outputs (buffers transferred); release.
+import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import {
@@ -11,11 +12,13 @@ import {
   toOrtFeeds,
 } from './runtime';
 import type { OnnxModel } from './onnx';
+import { readFloat32, type SafetensorsEntry } from './safetensors';
 
 export type WorkerRequest =
   | { id: number; kind: 'create'; model: OnnxModel; opts: SessionOptions }
   | { id: number; kind: 'run'; sid: number; feeds: Feeds; fetch?: string[] }
-  | { id: number; kind: 'release'; sid: number };
+  | { id: number; kind: 'release'; sid: number }
+  | { id: number; kind: 'readFloat32'; file: string; entries: SafetensorsEntry[] };
 
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
@@ -48,6 +51,16 @@ async function handle(msg: WorkerRequest): Promise<{ value: unknown; transfer: A
           transfer.push(buf);
       }
       return { value: out, transfer };
+    }
+    case 'readFloat32': {
+      // Off the main thread, so that weights convert while the main thread's in-thread session is created.
+      const fd = fs.openSync(msg.file, 'r');
+      try {
+        const value = msg.entries.map((e) => readFloat32(fd, msg.file, e));
+        return { value, transfer: value.flatMap((v) => (v ? [v.buffer as ArrayBuffer] : [])) };
+      } finally {
+        fs.closeSync(fd);
+      }
     }
     case 'release': {
       const e = sessions.get(msg.sid);

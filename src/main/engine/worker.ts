@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { UserError } from '../errors';
 import { siblingModule, startWorker } from '../ts-worker';
 import type { IOInfo, OnnxModel } from './onnx';
+import type { SafetensorsEntry } from './safetensors';
 import type { EngineSession, Feeds, Fetches, Provider, SessionOptions } from './runtime';
 import type { WorkerReply, WorkerRequest } from './session-worker';
 
@@ -118,5 +119,22 @@ export class WorkerSession implements EngineSession {
   async release(): Promise<void> {
     await this.worker.request({ kind: 'release', sid: this.sid });
     if (this.ownsWorker) await this.worker.terminate();
+  }
+}
+
+/**
+ * Reads float tensors of one safetensors file as float32 (engine readFloat32) in a worker thread of its own,
+ * ended when done: the main thread stays free, e.g. for creating an in-thread ORT session meanwhile (its
+ * creation blocks the calling thread). Undefined for a tensor that is not F32/F16/BF16.
+ */
+export async function readFloat32InWorker(
+  file: string,
+  entries: SafetensorsEntry[],
+): Promise<(Float32Array | undefined)[]> {
+  const w = new EngineWorker();
+  try {
+    return await w.request<(Float32Array | undefined)[]>({ kind: 'readFloat32', file, entries });
+  } finally {
+    await w.terminate();
   }
 }

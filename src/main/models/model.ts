@@ -11,6 +11,7 @@ import {
   toOnnx,
 } from '../engine';
 import { decodeFloat32, f32ToF16, readFloat32, readTensorBytes } from '../engine/safetensors';
+import { readFloat32InWorker } from '../engine/worker';
 import { UserError } from '../errors';
 import { ProgressTracker, type ProgressListener } from '../jobs/progress';
 import { ModelFolder } from './model-folder';
@@ -239,6 +240,33 @@ export class EmbeddingModel {
     return out;
   }
 
+  /**
+   * Converts the fed weights not converted yet in a worker thread, one file at a time, into `converted`.
+   * Never rejects: whatever the worker could not do, convertedWeights does on this thread afterwards.
+   */
+  private async prefetchWeights(fed: [string, FedWeight][]): Promise<void> {
+    const byFile = new Map<string, [string, FedWeight][]>();
+    for (const [name, w] of fed) {
+      if (this.converted.has(name) || w.as !== 'float32') continue;
+      const list = byFile.get(w.header.file) ?? [];
+      list.push([name, w]);
+      byFile.set(w.header.file, list);
+    }
+    for (const [file, list] of byFile) {
+      const entries = list.map(([, w]) => ({
+        dtype: w.dtype,
+        shape: [...w.shape],
+        offset: w.offset,
+        length: w.length,
+      }));
+      const data = await readFloat32InWorker(file, entries).catch(() => []);
+      list.forEach(([name, w], i) => {
+        const d = data[i];
+        if (d && !this.converted.has(name)) this.converted.set(name, hostTensor('float32', [...w.shape], d));
+      });
+    }
+  }
+
   /** Builds (once) and returns a session for a graph kind. */
   session(key: string, build: () => BuiltGraph, o: { inference?: boolean } = {}): Promise<EngineSession> {
     let s = this.sessions.get(key);
@@ -247,6 +275,9 @@ export class EmbeddingModel {
         const b = build();
         const onnx = toOnnx(b.outputs, { name: `${this.arch.modelType}-${key}` });
         const providers: Provider[] | 'auto' = this.device === 'auto' ? 'auto' : [this.device];
+        // Fed weights convert in a worker while this thread is blocked creating the session (in-thread ORT
+        // session creation runs on the calling thread): the two overlap instead of adding up.
+        const converting = this.prefetchWeights([...(b.fedWeights ?? [])]);
         const session = await createSession(onnx, {
           providers,
           threads: this.opts.threads,
@@ -260,6 +291,7 @@ export class EmbeddingModel {
         });
         const fed = [...(b.fedWeights ?? [])];
         if (fed.length === 0) return session;
+        await converting;
         const weights = this.convertedWeights(fed);
         // The same converted buffers on every call: ORT reads them in place (no copy, no Cast).
         const run: EngineSession['run'] = (feeds, fetch) => session.run({ ...feeds, ...weights }, fetch);

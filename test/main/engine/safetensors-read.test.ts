@@ -8,6 +8,7 @@ import {
   readTensorBytes,
   writeSafetensors,
 } from '../../../src/main/engine/safetensors';
+import { readFloat32InWorker } from '../../../src/main/engine/worker';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 
 /** readFloat32 (one read, widened in place) against the per-value decoder, bit for bit. */
@@ -81,6 +82,30 @@ describe('readFloat32', () => {
     fs.closeSync(fd);
     for (let i = 0; i < words.length; i += 997) expect(bf[i]).toBe(words[i] * 65536);
     expect(one[0]).toBe(1);
+  });
+
+  it('reads the same bits in a worker thread (buffers transferred back), undefined for non-float tensors', async () => {
+    const file = path.join(FIXTURES, 'parity', 'qwen2', 'model.safetensors');
+    const h = parseSafetensorsHeader(file);
+    const entries = [...h.tensors.values()].slice(0, 6);
+    const words = allHalfWords();
+    const odd = path.join(tmpDir(), 'w.safetensors');
+    writeSafetensors(odd, {
+      a: { dtype: 'U8', shape: [1], data: Uint8Array.of(7) },
+      b: { dtype: 'BF16', shape: [65536], data: words },
+    });
+    const oh = parseSafetensorsHeader(odd);
+    const [a, b] = await readFloat32InWorker(odd, [...oh.tensors.values()]);
+    expect(a).toBeUndefined();
+    const bits = new Uint32Array((b as Float32Array).buffer);
+    for (let i = 0; i < words.length; i += 1009) expect(bits[i]).toBe(words[i] * 65536);
+    const got = await readFloat32InWorker(file, entries);
+    const fd = fs.openSync(file, 'r');
+    entries.forEach((e, i) => {
+      const want = readFloat32(fd, file, e) as Float32Array;
+      expect(Buffer.compare(Buffer.from((got[i] as Float32Array).buffer), Buffer.from(want.buffer))).toBe(0);
+    });
+    fs.closeSync(fd);
   });
 
   it('says which file is truncated', () => {
