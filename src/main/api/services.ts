@@ -4,6 +4,7 @@ import type { AppInfo, Facets, PageResult, ReviewEvent, Services } from '../../s
 import type { Example } from '../../shared/domain';
 import type { SortColumn } from '../store/examples';
 import type { Workbench } from '../workbench';
+import fs from 'node:fs';
 import path from 'node:path';
 import { checkExportTarget, exportDataset } from '../export';
 import { importDataset } from '../import';
@@ -152,6 +153,8 @@ export function createServices(
             wb.paths.exports,
             `${i.name}-${i.layout ?? 'paper'}-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`,
           );
+        // The default folder is the workspace's own: a fresh workspace has none yet.
+        if (!i.out) fs.mkdirSync(wb.paths.exports, { recursive: true });
         // Refused here, not in the job: the caller gets the one-line error (the job checks again).
         checkExportTarget(path.resolve(out), i.overwrite);
         return jobs.start('export', `export ${i.name} → ${path.basename(out)}`, (onProgress) =>

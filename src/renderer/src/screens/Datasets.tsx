@@ -9,6 +9,7 @@ import { DistributionChart } from '../components/DistributionChart';
 import { KindLanguageMatrix } from '../components/KindLanguageMatrix';
 import { JobsList } from '../components/Jobs';
 import { useNav } from '../nav';
+import { PathField } from './PathField';
 
 const helper = createColumnHelper<typeof plainFeatures, Dataset>();
 
@@ -256,14 +257,17 @@ function ImportSplit({ dataset, instruction }: { dataset: string | null; instruc
             placeholder="dataset (created if new)"
           />
         </label>
-        <label className="wide">
-          File or BEIR folder (a path on the machine running Embedsmith)
-          <input
+        <div className="wide">
+          {/* Browse picks a file; a BEIR folder is typed (or pasted) into the same field. */}
+          <PathField
+            label="File or BEIR folder (a path on the machine running Embedsmith)"
+            aria="import path"
+            kind="file"
             value={imp.path}
-            onChange={(e) => setImp({ ...imp, path: e.target.value })}
+            onChange={(v) => setImp({ ...imp, path: v })}
             placeholder="/data/train.jsonl"
           />
-        </label>
+        </div>
         <label>
           Layout
           <select value={imp.layout} onChange={(e) => setImp({ ...imp, layout: e.target.value })}>

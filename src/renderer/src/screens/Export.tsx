@@ -8,6 +8,7 @@ import { errorText } from '../api/transport';
 import { Card, ErrorBox, ProgressBar } from '../components/common';
 import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
+import { OutputFolder, outputFolder } from './OutputFolder';
 import { PathField } from './PathField';
 import { RunAdapterPicker } from './RunPicker';
 import './forms.css';
@@ -62,8 +63,13 @@ export function ExportScreen() {
 }
 
 function ExportJob({ job }: { job: JobInfo }) {
-  const r = (job.result ?? {}) as { out?: string; files?: string[]; rows?: number; count?: number };
-  const [copied, setCopied] = useState(false);
+  const r = (job.result ?? {}) as {
+    out?: string;
+    files?: string[];
+    rows?: number;
+    count?: number;
+    dataset?: string;
+  };
   return (
     <div className={`job ${job.state}`} data-testid="export-job" data-state={job.state}>
       <div>
@@ -73,18 +79,9 @@ function ExportJob({ job }: { job: JobInfo }) {
       {job.error && <div className="error">{guiError(job.error).text}</div>}
       {job.state === 'done' && r.out && (
         <div className="attrs">
-          <span data-testid="export-out">
-            <b>folder</b> {r.out}
-          </span>
-          <button
-            type="button"
-            onClick={async () => {
-              await navigator.clipboard?.writeText(r.out!).catch(() => undefined);
-              setCopied(true);
-            }}
-          >
-            {copied ? 'Copied' : 'Copy path'}
-          </button>
+          {/* A dataset export writes one file: its folder is the one to open. */}
+          <OutputFolder folder={outputFolder(r.out, r.dataset !== undefined)} />
+          {r.dataset !== undefined && <span className="muted small">file {r.out}</span>}
           {r.files && (
             <span className="muted small">
               {r.files.length} files: {r.files.slice(0, 6).join(', ')}

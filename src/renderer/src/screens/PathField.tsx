@@ -81,9 +81,12 @@ export function PathField(props: {
   );
 }
 
-/** The server-side file browser, rooted at the serving user's home. */
+/**
+ * The server-side file browser, rooted at the serving user's home. `kind: 'view'` only shows a folder's
+ * files (an export's output in browser mode, where no desktop file manager can be opened).
+ */
 export function FileBrowser(props: {
-  kind: PathKind;
+  kind: PathKind | 'view';
   start?: string;
   extensions?: string[];
   onPick: (path: string) => void;
@@ -129,13 +132,19 @@ export function FileBrowser(props: {
           .filter((e) => e.type === 'dir' || (props.kind !== 'folder' && matches(e.name)))
           .map((e) => (
             <li key={e.path}>
-              <button
-                type="button"
-                className={e.type === 'dir' ? 'fb-dir' : 'fb-file'}
-                onClick={() => (e.type === 'dir' ? open(e.path) : props.onPick(e.path))}
-              >
-                {e.type === 'dir' ? '📁' : '📄'} {e.name}
-              </button>
+              {props.kind === 'view' && e.type === 'file' ? (
+                <span className="fb-file">
+                  📄 {e.name} <span className="muted small">{e.size} B</span>
+                </span>
+              ) : (
+                <button
+                  type="button"
+                  className={e.type === 'dir' ? 'fb-dir' : 'fb-file'}
+                  onClick={() => (e.type === 'dir' ? open(e.path) : props.onPick(e.path))}
+                >
+                  {e.type === 'dir' ? '📁' : '📄'} {e.name}
+                </button>
+              )}
             </li>
           ))}
       </ul>
@@ -148,7 +157,7 @@ export function FileBrowser(props: {
             onChange={(e) => setName(e.target.value)}
           />
         )}
-        {props.kind !== 'file' && listing && (
+        {props.kind !== 'file' && props.kind !== 'view' && listing && (
           <button
             type="button"
             className="primary"

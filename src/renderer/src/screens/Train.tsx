@@ -1,7 +1,7 @@
 import { createColumnHelper } from '@tanstack/react-table';
 import { useEffect, useMemo, useState } from 'react';
 import type { TrainingRunInfo, TrainPreview, TrainStep } from '../../../shared/contract';
-import type { TrainKey } from '../../../shared/training';
+import type { TrainKey, TrainStartInput } from '../../../shared/training';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
 import { Card, ErrorBox, ProgressBar } from '../components/common';
@@ -12,6 +12,7 @@ import { useNav } from '../nav';
 import { PathField } from './PathField';
 import { handOffRun } from './RunPicker';
 import { TrainFields, trainFormInput, trainFormIssues, useTrainValues } from './TrainForm';
+import { ScaleOutExport } from './TrainScaleOut';
 import './forms.css';
 
 const helper = createColumnHelper<typeof plainFeatures, TrainingRunInfo>();
@@ -59,16 +60,21 @@ export function TrainScreen() {
   );
 
   /** Checks with the shared schema first (every bad field at once), then asks the server. */
+  const checked = (): TrainStartInput | null => {
+    const local = trainFormIssues(values);
+    setFieldErrors(local);
+    if (!Object.keys(local).length) {
+      setError(null);
+      return trainFormInput(values);
+    }
+    setError('Fix the highlighted fields.');
+    return null;
+  };
   const submit = async (what: 'preview' | 'start') => {
     setError(null);
     setNotice(null);
-    const local = trainFormIssues(values);
-    setFieldErrors(local);
-    if (Object.keys(local).length) {
-      setError('Fix the highlighted fields.');
-      return;
-    }
-    const input = trainFormInput(values);
+    const input = checked();
+    if (!input) return;
     try {
       if (what === 'preview') {
         const p = await client.training.preview.query(input);
@@ -207,6 +213,7 @@ export function TrainScreen() {
           </details>
         )}
       </Card>
+      <ScaleOutExport settings={checked} />
       <Card title="Runs">
         <ErrorBox error={runs.error} onRetry={runs.reload} />
         <DataTable
