@@ -166,102 +166,133 @@ function artefactsApi(wb: Workbench, jobs: JobRegistry): Services['artefacts'] {
           run!.id,
           what,
         );
-      return jobs.start('export', `export ${what} → ${out}`, async (onProgress) => {
-        const L = await lib;
-        const t = new ProgressTracker(1, 'files', onProgress);
-        if (i.kind === 'adapter') {
-          const r = L.resolveRun(run!.out_dir, wb.paths.runs);
-          if (fs.existsSync(out) && fs.readdirSync(out).length)
-            throw new UserError(`${out} exists and is not empty; pick another output folder`);
-          fs.mkdirSync(path.dirname(out), { recursive: true });
-          fs.cpSync(r.adapterDir, `${out}.tmp`, { recursive: true });
-          fs.renameSync(`${out}.tmp`, out);
-          t.tick();
-          return { out, files: fs.readdirSync(out).sort() };
-        }
-        if (i.kind === 'trainer') {
-          // The run's config as a sentence-transformers + PEFT job (src/main/training/scaleout).
-          const S = await import('../training/scaleout');
-          const { config, run: runDir } = S.trainerConfigFor(wb.store, wb.paths.runs, run!.out_dir, {});
-          fs.mkdirSync(path.dirname(out), { recursive: true });
-          const res = S.exportTrainerJob(wb.store, {
-            config,
-            out,
-            gpus: i.gpus,
-            nodes: i.nodes,
-            run: runDir,
-            onProgress,
-          });
-          return { out: res.out, files: res.files, rows: res.rows };
-        }
-        return embedTexts(L, out, format, onProgress);
-      });
-
-      async function embedTexts(
-        L: Awaited<typeof lib>,
-        out: string,
-        format: 'npy' | 'parquet',
-        onProgress: (p: Progress) => void,
-      ) {
-        let modelDir = i.model ?? '';
-        let adapterDir: string | null = null;
-        if (run) {
-          const r = L.resolveRun(run.out_dir, wb.paths.runs);
-          modelDir = r.modelDir;
-          adapterDir = r.adapterDir;
-        }
-        // The index says what each embedding row is: the example and field, or the file's line.
-        const index: Record<string, unknown>[] = [];
-        const texts: string[] = [];
-        if (i.file) {
-          for (const [n, t] of L.readTexts(i.file).entries()) {
-            texts.push(t);
-            index.push({ row: n, line: n + 1, text: t });
+      // Cancellable for embeddings (the long one): it stops between batches and writes nothing.
+      return jobs.start(
+        'export',
+        `export ${what} → ${out}`,
+        async (onProgress, job) => {
+          const L = await lib;
+          const t = new ProgressTracker(1, 'files', onProgress);
+          if (i.kind === 'adapter') {
+            const r = L.resolveRun(run!.out_dir, wb.paths.runs);
+            if (fs.existsSync(out) && fs.readdirSync(out).length)
+              throw new UserError(`${out} exists and is not empty; pick another output folder`);
+            fs.mkdirSync(path.dirname(out), { recursive: true });
+            fs.cpSync(r.adapterDir, `${out}.tmp`, { recursive: true });
+            fs.renameSync(`${out}.tmp`, out);
+            t.tick();
+            return { out, files: fs.readdirSync(out).sort() };
           }
-        } else {
-          const d = wb.store.datasets.get(i.dataset!);
-          const rows = [...wb.store.examples.iterate(d.id, { split: i.split, status: 'accepted' })];
-          if (!rows.length)
-            throw new UserError(
-              `${i.dataset}${i.split ? ` (${i.split} split)` : ''} has no accepted rows to embed; accept rows in Curate${i.split ? ' or "Assign splits"' : ''}`,
-            );
-          const seen = new Set<string>();
-          for (const e of rows)
-            for (const field of ['positive', 'negative'] as const) {
-              const t = e[field];
-              if (!t || seen.has(t)) continue;
-              seen.add(t);
-              texts.push(t);
-              index.push({ row: texts.length - 1, exampleId: e.id, field, text: t });
-            }
-        }
-        const model = L.EmbeddingModel.load(modelDir);
-        try {
-          const adapter = adapterDir ? model.loadAdapter(adapterDir) : null;
-          const emb = await model.embed(texts, { role: 'document', adapter, onProgress });
-          fs.mkdirSync(out, { recursive: true });
-          const file = path.join(out, `embeddings.${format}`);
-          L.writeEmbeddings(file, texts, emb, model.dim);
-          fs.writeFileSync(
-            path.join(out, 'index.jsonl'),
-            `${index.map((r) => JSON.stringify(r)).join('\n')}\n`,
-          );
-          fs.writeFileSync(
-            path.join(out, 'embeddings.json'),
-            `${JSON.stringify({ count: texts.length, dim: model.dim, model: modelDir, adapter: adapterDir, pooling: model.pooling, normalized: model.normalize }, null, 2)}\n`,
-          );
-          return {
-            out,
-            files: [`embeddings.${format}`, 'index.jsonl', 'embeddings.json'],
-            count: texts.length,
-            dim: model.dim,
-          };
-        } finally {
-          await model.dispose();
-        }
-      }
+          if (i.kind === 'trainer') {
+            // The run's config as a sentence-transformers + PEFT job (src/main/training/scaleout).
+            const S = await import('../training/scaleout');
+            const { config, run: runDir } = S.trainerConfigFor(wb.store, wb.paths.runs, run!.out_dir, {});
+            fs.mkdirSync(path.dirname(out), { recursive: true });
+            const res = S.exportTrainerJob(wb.store, {
+              config,
+              out,
+              gpus: i.gpus,
+              nodes: i.nodes,
+              run: runDir,
+              onProgress,
+            });
+            return { out: res.out, files: res.files, rows: res.rows };
+          }
+          return embedTexts(wb, i, run, L, out, format, onProgress, job.signal);
+        },
+        {},
+        { cancellable: i.kind === 'embeddings' },
+      );
     },
   };
+}
+
+/** The embeddings export: texts of a split or a file through the model, three files into `out`. */
+async function embedTexts(
+  wb: Workbench,
+  i: Inputs['artefactExport'],
+  run: { out_dir: string } | null,
+  L: Awaited<ReturnType<typeof modelLib>>,
+  out: string,
+  format: 'npy' | 'parquet',
+  onProgress: (p: Progress) => void,
+  signal: AbortSignal,
+) {
+  let modelDir = i.model ?? '';
+  let adapterDir: string | null = null;
+  if (run) {
+    const r = L.resolveRun(run.out_dir, wb.paths.runs);
+    modelDir = r.modelDir;
+    adapterDir = r.adapterDir;
+  }
+  // The index says what each embedding row is: the example and field, or the file's line.
+  const index: Record<string, unknown>[] = [];
+  const texts: string[] = [];
+  if (i.file) {
+    for (const [n, t] of L.readTexts(i.file).entries()) {
+      texts.push(t);
+      index.push({ row: n, line: n + 1, text: t });
+    }
+  } else {
+    const d = wb.store.datasets.get(i.dataset!);
+    const rows = [...wb.store.examples.iterate(d.id, { split: i.split, status: 'accepted' })];
+    if (!rows.length)
+      throw new UserError(
+        `${i.dataset}${i.split ? ` (${i.split} split)` : ''} has no accepted rows to embed; accept rows in Curate${i.split ? ' or "Assign splits"' : ''}`,
+      );
+    const seen = new Set<string>();
+    for (const e of rows)
+      for (const field of ['positive', 'negative'] as const) {
+        const t = e[field];
+        if (!t || seen.has(t)) continue;
+        seen.add(t);
+        texts.push(t);
+        index.push({ row: texts.length - 1, exampleId: e.id, field, text: t });
+      }
+  }
+  const model = L.EmbeddingModel.load(modelDir);
+  try {
+    const adapter = adapterDir ? model.loadAdapter(adapterDir) : null;
+    const stopIfCancelled = () => {
+      if (signal.aborted) throw new UserError(`export to ${out} cancelled; nothing was written`);
+    };
+    // The model reports after each batch: a cancel stops it there (the throw leaves embed between
+    // batches), and nothing is written.
+    const emb = await model.embed(texts, {
+      role: 'document',
+      adapter,
+      onProgress: (p) => {
+        stopIfCancelled();
+        onProgress(p);
+      },
+    });
+    stopIfCancelled();
+    const files = [`embeddings.${format}`, 'index.jsonl', 'embeddings.json'];
+    // Written beside the target, then moved in (a failed write leaves no half-written file there).
+    const tmp = `${out.replace(/[\\/]$/, '')}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    try {
+      L.writeEmbeddings(path.join(tmp, files[0]), texts, emb, model.dim);
+      fs.writeFileSync(path.join(tmp, files[1]), `${index.map((r) => JSON.stringify(r)).join('\n')}\n`);
+      fs.writeFileSync(
+        path.join(tmp, files[2]),
+        `${JSON.stringify({ count: texts.length, dim: model.dim, model: modelDir, adapter: adapterDir, pooling: model.pooling, normalized: model.normalize }, null, 2)}\n`,
+      );
+      fs.mkdirSync(out, { recursive: true });
+      for (const f of files) fs.renameSync(path.join(tmp, f), path.join(out, f));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return {
+      out,
+      files,
+      count: texts.length,
+      dim: model.dim,
+    };
+  } finally {
+    await model.dispose();
+  }
 }
 
 /** An export request that cannot run, refused in one line before a job starts. */

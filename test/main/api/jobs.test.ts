@@ -16,6 +16,7 @@ import { hubServer } from '../models/hub-server';
 import { syntheticTask } from '../training/synthetic';
 
 const MODEL = path.join(FIXTURES, 'parity/mistral');
+const BERT = path.join(FIXTURES, 'parity/bert');
 
 let wb: Workbench | undefined;
 let llm: LlmServer | undefined;
@@ -223,6 +224,31 @@ describe('jobs.cancel', () => {
       expect(tables.map((t) => count(wb, t))).toEqual(before);
       expect(await api.caller.mining.page({ dataset: 'm' })).toBeNull();
     }, 120_000);
+});
+
+describe('jobs.cancel on an embeddings export', () => {
+  it('stops between batches: no output folder, no temp folder left', async () => {
+    const { wb, api } = open();
+    const d = wb.store.datasets.create('e');
+    wb.store.examples.insertMany(
+      d.id,
+      examples(300).map((e) => ({ ...e, status: 'accepted' as const })),
+    );
+    const out = path.join(wb.paths.home, 'emb-out');
+    let asked: Promise<unknown> | undefined;
+    wb.jobs.subscribe((j) => {
+      if (j.type === 'export' && j.state === 'running' && j.progress && !asked)
+        asked = api.caller.jobs.cancel({ jobId: j.id });
+    });
+    const j = await api.caller.artefacts.export({ kind: 'embeddings', model: BERT, dataset: 'e', out });
+    expect(j.cancellable).toBe(true);
+    const end = await wb.jobs.settled(j.id);
+    expect(await asked).toMatchObject({ id: j.id });
+    expect(end.state).toBe('cancelled');
+    expect(end.progress?.done ?? 0).toBeLessThan(end.progress?.total ?? 0);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(wb.paths.home).filter((f) => f.startsWith('emb-out'))).toEqual([]);
+  }, 120_000);
 });
 
 describe('jobs.cancel on a model pull', () => {
