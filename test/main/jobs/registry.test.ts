@@ -237,6 +237,57 @@ describe('cancel from the Jobs panel (requestCancel)', () => {
     store.close();
   });
 
+  it('commit() is the point of no return: Cancel is refused after it, and a cancel before it wins', async () => {
+    const { store, jobs, seen } = setup();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let committed: boolean | undefined;
+    const late = jobs.start(
+      'import',
+      'import a.jsonl into d',
+      async (_p, job) => {
+        committed = job.commit();
+        await gate;
+        return { inserted: 1 };
+      },
+      {},
+      { cancellable: true },
+    );
+    expect(late.cancellable).toBe(true);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(committed).toBe(true);
+    // The panel sees the Cancel go away while the job still runs.
+    expect(seen.filter((j) => j.id === late.id).at(-1)).toMatchObject({ state: 'running' });
+    expect(seen.filter((j) => j.id === late.id).at(-1)?.cancellable).toBeUndefined();
+    expect(() => jobs.requestCancel(late.id)).toThrow(
+      `job ${late.id} (import) is publishing its result; it can no longer be cancelled`,
+    );
+    // Even a direct cancel (Ctrl-C path) no longer turns a published result into "cancelled".
+    jobs.cancel(late.id);
+    release();
+    expect((await jobs.settled(late.id)).state).toBe('done');
+
+    let second: boolean | undefined;
+    const early = jobs.start(
+      'import',
+      'import b.jsonl into d',
+      async (_p, job) => {
+        await new Promise<void>((r) => job.signal.addEventListener('abort', () => r()));
+        second = job.commit();
+        if (!second) throw new Error('cancelled before publishing');
+      },
+      {},
+      { cancellable: true },
+    );
+    await new Promise<void>((r) => setImmediate(r)); // the body runs and waits for its signal
+    jobs.requestCancel(early.id);
+    expect((await jobs.settled(early.id)).state).toBe('cancelled');
+    expect(second).toBe(false);
+    store.close();
+  });
+
   it('a finished job, an unknown id and another process’s job each answer one line naming why', async () => {
     const { file, store, jobs } = setup();
     const done = jobs.start('export', 'export d', () => ({ rows: 1 }));
