@@ -138,6 +138,47 @@ describe('import', () => {
     store.close();
   });
 
+  it('a cancel stops the import: its signal mid-file, or a refused commit before publishing; nothing lands', async () => {
+    const { dir, store, rejectedDir } = freshStore();
+    const file = path.join(dir, 'big.jsonl');
+    writeJsonl(
+      file,
+      Array.from({ length: 5000 }, (_, i) => ({ anchor: `query ${i}`, positive: `passage ${i}` })),
+    );
+    const staged = () =>
+      store.db.prepare("SELECT count(*) FROM datasets WHERE name LIKE '~import-%'").pluck().get();
+    const ac = new AbortController();
+    let reads = 0;
+    // Aborted at the first progress report (after the first committed chunk).
+    const mid = importDataset(store, 'c', file, {
+      create: true,
+      rejectedDir,
+      signal: ac.signal,
+      onProgress: (p) => {
+        reads = p.done;
+        ac.abort();
+      },
+    });
+    await expect(mid).rejects.toThrow(`import of ${file} cancelled; nothing was imported`);
+    expect(reads).toBeGreaterThan(0);
+    expect(reads).toBeLessThan(5000);
+    let asked = 0;
+    const late = importDataset(store, 'c', file, {
+      create: true,
+      rejectedDir,
+      commit: () => {
+        asked++;
+        return false;
+      },
+    });
+    await expect(late).rejects.toThrow(/cancelled; nothing was imported/);
+    expect(asked).toBe(1);
+    expect(store.datasets.find('c')).toBeUndefined();
+    expect(staged()).toBe(0);
+    expect(store.db.prepare('SELECT count(*) FROM examples').pluck().get()).toBe(0);
+    store.close();
+  });
+
   it('detects layouts, takes --kind for kindless lines and refuses what it cannot tell', async () => {
     const { dir, store, rejectedDir } = freshStore();
     const f = path.join(dir, 'x.jsonl');
