@@ -482,28 +482,38 @@ function pathsApi(o: AppToolsOptions): Services['paths'] {
 function demoApi(wb: Workbench, hub: EventHub, jobs: JobRegistry): Services['demo'] {
   return {
     load() {
-      return jobs.start('demo', 'load the demo (model and dataset)', async (onProgress) => {
-        const L = await modelLib();
-        const D = L.demo;
-        const t = new ProgressTracker(3, 'stages', onProgress);
-        const model = D.ensureDemoModel(wb.paths.models);
-        t.tick(1, 'model ready');
-        const { importDataset } = await import('../import');
-        const imported = wb.store.datasets.find(D.DEMO_DATASET)
-          ? null
-          : await importDataset(wb.store, D.DEMO_DATASET, D.demoDataFile(), {
-              create: true,
-              layout: 'paper',
-              rejectedDir: path.join(wb.paths.home, 'imports'),
-            });
-        t.tick(1, 'dataset imported');
-        const { assignSplits } = await import('../store/splits');
-        const d = wb.store.datasets.get(D.DEMO_DATASET);
-        const split = assignSplits(wb.store.db, d.id, { ratios: D.DEMO_RATIOS, seed: D.DEMO_SPLIT_SEED });
-        t.tick(1, 'splits assigned');
-        hub.emit({ topic: 'datasets' });
-        return { dataset: D.DEMO_DATASET, model: model.dir, imported: imported?.inserted ?? 0, split };
-      });
+      // Cancellable until the dataset is published (the import's commit); the model folder is reused next time.
+      return jobs.start(
+        'demo',
+        'load the demo (model and dataset)',
+        async (onProgress, job) => {
+          const L = await modelLib();
+          const D = L.demo;
+          const t = new ProgressTracker(3, 'stages', onProgress);
+          const model = D.ensureDemoModel(wb.paths.models);
+          t.tick(1, 'model ready');
+          const { importDataset } = await import('../import');
+          const imported = wb.store.datasets.find(D.DEMO_DATASET)
+            ? null
+            : await importDataset(wb.store, D.DEMO_DATASET, D.demoDataFile(), {
+                create: true,
+                layout: 'paper',
+                rejectedDir: path.join(wb.paths.home, 'imports'),
+                signal: job.signal,
+                commit: job.commit,
+              });
+          if (!job.commit()) throw new UserError('loading the demo was cancelled; load it again to finish');
+          t.tick(1, 'dataset imported');
+          const { assignSplits } = await import('../store/splits');
+          const d = wb.store.datasets.get(D.DEMO_DATASET);
+          const split = assignSplits(wb.store.db, d.id, { ratios: D.DEMO_RATIOS, seed: D.DEMO_SPLIT_SEED });
+          t.tick(1, 'splits assigned');
+          hub.emit({ topic: 'datasets' });
+          return { dataset: D.DEMO_DATASET, model: model.dir, imported: imported?.inserted ?? 0, split };
+        },
+        {},
+        { cancellable: true },
+      );
     },
   };
 }

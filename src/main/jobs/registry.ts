@@ -279,6 +279,7 @@ export class JobRegistry {
   /** JobBody.commit: false when a cancel came first; otherwise Cancel is refused from now on. */
   private commit(id: string): boolean {
     const l = this.live.get(id);
+    if (l?.committed) return true;
     if (!l || l.ac.signal.aborted) return false;
     l.committed = true;
     l.cancellable = false;

@@ -251,6 +251,25 @@ describe('jobs.cancel on an embeddings export', () => {
   }, 120_000);
 });
 
+describe('jobs.cancel on loading the demo', () => {
+  it('stops before the dataset is published: no demo dataset, nothing staged', async () => {
+    const { wb, api } = open();
+    let asked: Promise<unknown> | undefined;
+    // Its first progress is "model ready": the import has not started yet.
+    wb.jobs.subscribe((j) => {
+      if (j.type === 'demo' && j.state === 'running' && j.progress && !asked)
+        asked = api.caller.jobs.cancel({ jobId: j.id });
+    });
+    const j = await api.caller.demo.load();
+    expect(j.cancellable).toBe(true);
+    const end = await wb.jobs.settled(j.id);
+    expect(await asked).toMatchObject({ id: j.id });
+    expect(end.state).toBe('cancelled');
+    expect(wb.store.datasets.list().map((d) => d.name)).toEqual(['syn']);
+    expect(count(wb, 'datasets')).toBe(1);
+  }, 120_000);
+});
+
 describe('jobs.cancel on a model pull', () => {
   it('stops a stalled transfer and keeps its partial file; pulling again resumes from it', async () => {
     const hub = await hubServer({ holdAfterBytes: 4000 });
