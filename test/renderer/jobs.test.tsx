@@ -1,5 +1,6 @@
 // The Jobs panel (components/Jobs.tsx): Cancel on a running job whose work stops on cancel (jobs.cancel
-// through the real router), none on other jobs; the cancelled state arrives as a pushed job event; a refusal
+// through the real router; evaluation, import, mining), none on other jobs or once a job passed its point of
+// no return; the cancelled state arrives as a pushed job event; a refusal
 // shows its one line.
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ const job = (id: string, over: Partial<JobInfo>): JobInfo => ({
   ...over,
 });
 
-function mount(jobs: JobInfo[], refuse?: string) {
+function mount(jobs: JobInfo[], refuse?: string, types = ['eval']) {
   const mem = memoryServices([], []);
   const asked: string[] = [];
   mem.svc.jobs = {
@@ -33,7 +34,7 @@ function mount(jobs: JobInfo[], refuse?: string) {
   };
   render(
     <ApiProvider client={mem.client as never}>
-      <JobsList types={['eval']} />
+      <JobsList types={types} />
     </ApiProvider>,
   );
   return { mem, asked };
@@ -61,6 +62,31 @@ describe('Jobs panel Cancel', () => {
     });
     await waitFor(() => expect(within(list).queryByRole('button', { name: 'Cancel' })).toBeNull());
     expect(within(rows[0]).getByText('cancelled')).toBeInstanceOf(HTMLElement);
+  });
+
+  it('offers Cancel on running import and mining jobs; an import past publishing (no flag pushed) loses it', async () => {
+    const imp = job('imp-1', { type: 'import', label: 'import big.jsonl into d', cancellable: true });
+    const { mem, asked } = mount(
+      [
+        imp,
+        job('mine-1', { type: 'mining', label: 'mine negatives for d', cancellable: true }),
+        // A dataset export runs in one synchronous pass: no Cancel.
+        job('exp-1', { type: 'export', label: 'export d → d.jsonl' }),
+      ],
+      undefined,
+      ['import', 'export', 'mining'],
+    );
+    const list = await screen.findByTestId('jobs');
+    const rows = within(list).getAllByTestId('job');
+    expect(within(list).getAllByRole('button', { name: 'Cancel' })).toHaveLength(2);
+    expect(within(rows[2]).queryByRole('button', { name: 'Cancel' })).toBeNull();
+    fireEvent.click(within(rows[1]).getByRole('button', { name: 'Cancel' }));
+    await waitFor(() => expect(asked).toEqual(['mine-1']));
+    // The import reached its point of no return: still running, no longer cancellable.
+    const { cancellable: _c, ...committed } = imp;
+    mem.hub.emit({ topic: 'job', job: { ...committed, progress: { ...imp.progress!, done: 9 } } });
+    await waitFor(() => expect(within(rows[0]).queryByRole('button', { name: 'Cancel' })).toBeNull());
+    expect(within(rows[0]).getByText('running')).toBeInstanceOf(HTMLElement);
   });
 
   it('shows the one-line refusal under the job', async () => {
