@@ -1,5 +1,6 @@
 // `npm run bench -- train --shape qwen2-0.6b|qwen3-0.6b|e5-mistral-7b [--threads 2] [--steps 1]
-//   [--dropout 0,0.1] [--layers N] [--mem] [--profile] [--plan] [--embed] [--no-peer] [--no-step]`
+//   [--dropout 0,0.1] [--layers N] [--mem] [--profile] [--plan] [--embed] [--startup] [--no-peer] [--no-step]`
+// `--startup`: start-up phases of one chunk (sessions + weight conversion before step 1; issue #20 item 4).
 // Our LoRA step at a real model shape (bench/real-shape.ts: random bf16 weights with the published config and
 // tensor names), batch 8 (+8 positives, +8 negatives), GradCache chunks of 4 × 128 tokens, r16 all-linear,
 // float32 compute on the CPU, against the real transformers 4.40.2 + peft 0.10.0 on Debian's torch
@@ -38,7 +39,7 @@ const flag = (name: string, def: string) => {
 };
 
 interface ChildSpec {
-  mode: 'step' | 'mem' | 'profile' | 'embed';
+  mode: 'step' | 'mem' | 'profile' | 'embed' | 'startup';
   model: string;
   threads: number;
   dropout: number;
@@ -116,6 +117,30 @@ async function child(spec: ChildSpec) {
     spec.dropout > 0
       ? { p: spec.dropout, seeds: Uint32Array.from({ length: n }, (_, i) => mixSeed(1, i)) }
       : null;
+  if (spec.mode === 'startup') {
+    // Start-up phases of one chunk (4 × 128 tokens): each first call minus the same call again is what
+    // session creation + weight conversion cost it; sessions_ready = load + both extras (#20 start-up).
+    const texts = spec.texts.slice(0, spec.chunk);
+    const cpu0 = process.cpuUsage();
+    const dEmb = () => new Float32Array(texts.length * enc.dim).fill(0.01);
+    for (let k = 0; k < 2; k++) await enc.embed(texts, lora, drop(texts.length));
+    for (let k = 0; k < 2; k++) await enc.backward(texts, lora, drop(texts.length), dEmb());
+    const cpu = process.cpuUsage(cpu0);
+    const [e1, e2] = calls.embed;
+    const [b1, b2] = calls.backward;
+    await enc.dispose();
+    return {
+      load_s: loadS,
+      forward_first_s: e1,
+      forward_s: e2,
+      backward_first_s: b1,
+      backward_s: b2,
+      sessions_ready_s: loadS + (e1 - e2) + (b1 - b2),
+      cpu_user_s: cpu.user / 1e6,
+      cpu_system_s: cpu.system / 1e6,
+      peak_rss_mb: peakMb(),
+    };
+  }
   if (spec.mode !== 'step') {
     // One backward call of one chunk: its session creation, then its peak (the memory this chunk size needs).
     const texts = spec.texts.slice(0, spec.chunk);
@@ -332,6 +357,28 @@ async function main() {
       }
       result.pytorch = peer;
       result.ratio_vs_pytorch = ratio;
+    }
+    if (argv.includes('--startup')) {
+      const r = runChild(
+        {
+          mode: 'startup',
+          model: f.dir,
+          threads,
+          dropout: dropouts.at(-1) ?? 0,
+          steps: 0,
+          chunk: CHUNK,
+          recompute: false,
+          texts,
+        },
+        dir,
+      );
+      result.startup = {
+        ...r,
+        loadavg_end: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+      };
+      console.error(
+        `start-up: sessions ready ${r.sessions_ready_s.toFixed(1)} s (load ${r.load_s.toFixed(1)} s, forward first/steady ${r.forward_first_s.toFixed(1)}/${r.forward_s.toFixed(1)} s, backward ${r.backward_first_s.toFixed(1)}/${r.backward_s.toFixed(1)} s), peak ${r.peak_rss_mb.toFixed(0)} MB`,
+      );
     }
     if (argv.includes('--mem')) {
       const mem: Record<string, unknown> = {};
