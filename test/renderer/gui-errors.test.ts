@@ -45,4 +45,10 @@ describe('guiError', () => {
       '/data/in.jsonl does not exist; check the path',
     );
   });
+
+  it("an export path refusal names the output field, not the Train form's run folder", () => {
+    const g = guiError('/w/exports: output folder does not exist; create it or choose another --out');
+    expect(g.text).toBe('/w/exports: output folder does not exist; create it or choose another output path');
+    expect(g.fields).toEqual([]);
+  });
 });

@@ -29,6 +29,9 @@ const REWRITES: [RegExp, string][] = [
   [/--models\b/g, '"Models"'],
   [/--base-url\b/g, '"Base URL"'],
   [/--budget-usd\b/g, '"Budget USD"'],
+  // Exports' --out is the screen's output path; the Train form never sends its own (the run folder).
+  [/another --out\b/g, 'another output path'],
+  [/--out\b/g, 'the output path'],
 ];
 
 export interface GuiError {
