@@ -126,7 +126,8 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     work = fs.mkdtempSync(path.join(REPO_ROOT, 'test-output', 'e2e-work-'));
     // No provider key in the server's environment: the failed-Start check below depends on it.
     const { OPENAI_API_KEY: _k, ...env } = process.env;
-    serve = await startServe(home, env);
+    // The server's file browser is rooted at the serving user's home: put the workspace under it.
+    serve = await startServe(home, { ...env, HOME: path.join(REPO_ROOT, 'test-output') });
     // Every 6th answer is not JSON, so rejections and raw answers show up.
     llm = await startLlmServer({
       script: (c) => (c.n % 6 === 5 ? { content: 'Sorry, I cannot help with that.' } : undefined),
@@ -332,6 +333,23 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
       maxSteps: 8,
       batchSize: 8,
     });
+    // The same settings as a multi-GPU sentence-transformers job, from the Train screen.
+    await page.getByLabel('multi-GPU GPUs per node').fill('2');
+    await page.getByRole('button', { name: 'Export for multi-GPU' }).click();
+    const scaleOut = page.getByTestId('scaleout-job');
+    await scaleOut.and(page.locator('[data-state="done"]')).waitFor({ timeout: LONG });
+    const bundle = ((await scaleOut.getByTestId('export-out').textContent()) ?? '').replace(/^folder\s*/, '');
+    const recipe = JSON.parse(fs.readFileSync(path.join(bundle, 'recipe.json'), 'utf8'));
+    expect(recipe.config).toMatchObject({ negatives: 'mined', temperature: 0.05, batchSize: 8, maxSteps: 8 });
+    expect(recipe.job.gpusPerNode).toBe(2);
+    // Browser mode: Open folder shows that folder's files in the server-side file browser.
+    await scaleOut.getByRole('button', { name: 'Open folder' }).click();
+    await scaleOut
+      .getByTestId('file-browser')
+      .locator('.fb-file', { hasText: /^📄 train\.py / })
+      .waitFor();
+    expect(await scaleOut.locator('.fb-head b').textContent()).toBe(fs.realpathSync(bundle));
+    await scaleOut.getByTestId('file-browser').getByRole('button', { name: 'Close' }).click();
     await shot('train-run');
 
     // Evaluate base vs the adapter picked from the run (the run's Evaluate button hands it over).
@@ -362,7 +380,9 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
     await doneJob(/embeddings of demo:test/);
     const outs = await page.getByTestId('export-out').allTextContents();
     const folders = outs.map((t) => t.replace(/^folder\s*/, ''));
-    expect(folders).toHaveLength(4);
+    // Four here, and the multi-GPU job exported from the Train screen.
+    expect(folders).toHaveLength(5);
+    expect(folders).toContain(bundle);
     const has = (suffix: string, file: string) =>
       folders.some((d) => d.endsWith(suffix) && fs.existsSync(path.join(d, file)));
     expect(has('-adapter', 'adapter_model.safetensors')).toBe(true);
@@ -373,6 +393,17 @@ describe.skipIf(!haveChromium)('app in Chromium (embedsmith serve)', () => {
         (d) => fs.existsSync(path.join(d, 'embeddings.npy')) && fs.existsSync(path.join(d, 'index.jsonl')),
       ),
     ).toBe(true);
+    const onnxJob = page
+      .getByTestId('export-job')
+      .filter({ hasText: /export onnx/ })
+      .first();
+    await onnxJob.getByRole('button', { name: 'Open folder' }).click();
+    await onnxJob
+      .getByTestId('file-browser')
+      .locator('.fb-file', { hasText: /^📄 config\.json / })
+      .waitFor();
+    await shot('export-open-folder');
+    await onnxJob.getByTestId('file-browser').getByRole('button', { name: 'Close' }).click();
     await shot('export-run');
 
     // Every screen, light and dark.
