@@ -73,6 +73,31 @@ describe('Curate screen', () => {
     await waitFor(() => expect(examples[0].status).toBe('unreviewed'));
   });
 
+  it('undoes the last key pressed, not the last write to come back (writes answered out of order)', async () => {
+    const { svc, examples } = mount();
+    await waitFor(() => expect(countOf('count-total')).toBe(30));
+    // The accept of #1 is answered only after the later reject of #2 (a busy server answers out of order).
+    const review = svc.examples.review;
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    svc.examples.review = ((i: Parameters<typeof review>[0]) =>
+      i.id === 1 && i.action === 'accept' ? held.then(() => review(i)) : review(i)) as typeof review;
+    await key('a');
+    await key('r');
+    await key('2');
+    await waitFor(() => expect(examples[1].status).toBe('rejected'));
+    release();
+    await waitFor(() => expect(examples[0].status).toBe('accepted'));
+    await key('u');
+    await waitFor(() => expect(examples[1].status).toBe('unreviewed'));
+    expect(examples[0].status).toBe('accepted');
+    // A second u undoes the accept pressed before it.
+    await key('u');
+    await waitFor(() => expect(examples[0].status).toBe('unreviewed'));
+  });
+
   it('edits the selected example and saves with Ctrl+Enter', async () => {
     const { examples } = mount();
     await waitFor(() => expect(countOf('count-total')).toBe(30));

@@ -47,7 +47,9 @@ const columns = helper.columns([
 const GRID = '64px 100px 84px 108px minmax(160px,2fr) minmax(160px,2fr) 130px 150px';
 
 type UndoEntry =
-  | { before: Example; what: 'review' | 'edit' }
+  // `saved`: the stored row, or null when the write failed. The entry is pushed when the key is pressed, so
+  // undo follows key order even when a busy server answers the writes out of order.
+  | { before: Example; what: 'review' | 'edit'; saved?: Promise<Example | null> }
   // A bulk action is one entry: its review events are undone together.
   | { what: 'bulk'; action: string; changed: number; range: { after: number; upTo: number } };
 
@@ -206,12 +208,17 @@ function Curator({ dataset }: { dataset: string }) {
   const act = async (fn: () => Promise<Example>, entry: UndoEntry, advance: boolean) => {
     // Move on at once so fast key presses each land on the next row; the write follows.
     if (advance) move(1);
+    let saved = (_row: Example | null) => {};
+    const mine: UndoEntry = { ...entry, saved: new Promise<Example | null>((r) => (saved = r)) };
+    setUndo((u) => [...u.slice(-199), mine]);
     try {
       const e = await fn();
       replace(e);
-      setUndo((u) => [...u.slice(-199), entry]);
+      saved(e);
       setNotice(null);
     } catch (err) {
+      saved(null);
+      setUndo((u) => u.filter((x) => x !== mine));
       setNotice(errorText(err));
     }
   };
@@ -239,13 +246,16 @@ function Curator({ dataset }: { dataset: string }) {
       return;
     }
     const b = last.before;
+    // Undo a write only once it is stored (else the undo could land first and be overwritten by it).
+    const stored = last.saved ? await last.saved : undefined;
+    if (stored === null) return;
     try {
       let e: Example;
       if (last.what === 'review') {
         const action = b.status === 'accepted' ? 'accept' : b.status === 'rejected' ? 'reject' : 'reset';
         e = await client.examples.review.mutate({ id: b.id, action, reason: b.rejectReason ?? undefined });
       } else {
-        const now = rows.find((r) => r.id === b.id);
+        const now = stored ?? rows.find((r) => r.id === b.id);
         e = now ?? b;
         for (const f of ['query', 'positive', 'negative', 'instruction'] as const)
           if (!now || now[f] !== b[f])
