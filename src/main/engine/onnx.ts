@@ -72,6 +72,11 @@ export function toOnnx(
   const L = new Lowering(order, files.length ? path.resolve(opts.externalDir ?? commonDir(files)) : null);
 
   const names = new Map<number, string>();
+  // Every value's shape as the graph knows it (named dims such as 'batch*seq' as dim_params): ORT's own
+  // inference loses derived dims (a Reshape to [-1, h] has an unknown first dim), and its allocation planner
+  // then scans the whole free list of never-reusable buffers for every output — quadratic in the graph
+  // (qwen2-0.6b backward session creation 14–18 s → ~1 s). With the dims named, reuse matches early.
+  const valueTypes = new Map<string, ReturnType<Lowering['typeProto']>>();
   const outputNameOf = new Map<number, string>();
   for (const [name, t] of outEntries)
     if (!outputNameOf.has(t.id) && t.op !== 'input') outputNameOf.set(t.id, name);
@@ -99,6 +104,7 @@ export function toOnnx(
       throw new GraphError(`${sc}LOWER '${t.op}' returned ${got} for 1 tensor`);
     }
     names.set(t.id, out);
+    if (!valueTypes.has(out)) valueTypes.set(out, L.typeProto(t.dtype, t.shape));
   }
 
   // Outputs: a tensor already named as an output keeps that name; inputs or duplicates go through Identity.
@@ -121,6 +127,7 @@ export function toOnnx(
       initializer: L.initializers,
       input: L.inputs,
       output: outputs_,
+      valueInfo: valueInfoOf(L, valueTypes, new Set(outEntries.map(([n]) => n))),
     },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
@@ -131,6 +138,18 @@ export function toOnnx(
     externalDir: L.externalDir,
     nodeCount: L.nodes.length,
   };
+}
+
+/** value_info for node outputs only (graph inputs, initializers and outputs carry their types already). */
+function valueInfoOf(
+  L: Lowering,
+  types: Map<string, ReturnType<Lowering['typeProto']>>,
+  outputs: Set<string>,
+) {
+  const produced = new Set(L.nodes.flatMap((n) => n.output ?? []));
+  return [...types]
+    .filter(([name]) => produced.has(name) && !outputs.has(name))
+    .map(([name, type]) => ({ name, type }));
 }
 
 export { fmtShape };

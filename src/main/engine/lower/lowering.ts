@@ -45,6 +45,7 @@ export class Lowering {
   inlineBytes = 0;
   private readonly constCache = new Map<string, string>();
   private readonly dimCache = new Map<string, string>();
+  private readonly shapeCache = new Map<string, string>();
   /** Named dims resolve to Shape(input)[axis] of a fed input that carries them. */
   private readonly atomSource = new Map<string, { input: string; axis: number }>();
   private tmp = 0;
@@ -173,10 +174,17 @@ export class Lowering {
     const dyn = shape.filter((d) => !isStatic(d)).length;
     if (dyn === 0) return this.constI64(shape as number[]);
     if (allowInfer && dyn === 1) return this.constI64(shape.map((d) => (isStatic(d) ? d : -1)));
-    return this.emit(
+    // One Concat per distinct shape: each value is one more entry in ORT's allocation planner, whose
+    // buffer-reuse search is quadratic in the values (backward session creation time).
+    const key = shape.join(',');
+    const hit = this.shapeCache.get(key);
+    if (hit) return hit;
+    const n = this.emit(
       'Concat',
       shape.map((d) => this.dimTensor(d)),
       [attrI('axis', 0)],
     );
+    this.shapeCache.set(key, n);
+    return n;
   }
 }
