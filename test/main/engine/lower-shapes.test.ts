@@ -4,7 +4,7 @@
 // and one shape tensor per distinct dynamic shape.
 import { describe, expect, it } from 'vitest';
 import { createSession, Graph, hostTensor, toOnnx } from '../../../src/main/engine';
-import { onnx } from '../../../src/main/engine/lower/proto';
+import { type IValueInfo, onnx } from '../../../src/main/engine/lower/proto';
 
 function mlp() {
   const g = new Graph();
@@ -16,7 +16,7 @@ function mlp() {
   return { y, model: toOnnx({ y }) };
 }
 
-const dims = (t: onnx.ITypeProto | null | undefined) =>
+const dims = (t: IValueInfo['type']) =>
   (t?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
 
 describe('toOnnx value shapes', () => {
