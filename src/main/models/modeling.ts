@@ -170,11 +170,13 @@ export class ModelContext {
           g.mul(x0, g.cast(hashKeepMask(g, d.keys, salt, d.threshold), 'float32')),
         );
       }
-      // PEFT's 1/(1−p) applied after A (A is linear): on [..., r] instead of [..., in], one pass less each way.
-      let ax = g.linear(xd, A);
-      if (lora.dropout > 0 && this.dropoutIn) ax = g.mul(ax, this.dropoutIn.scale);
-      const delta = g.linear(ax, B); // [..., r] → [..., out]
-      y = g.add(y, g.cast(g.mul(delta, lora.scaling), y.dtype));
+      // PEFT's 1/(1−p) and the LoRA scaling applied after A (A and B are linear): one Mul on [..., r] instead
+      // of a pass over [..., out] each way (and one over [..., in] with dropout).
+      const ax = g.linear(xd, A);
+      const scale =
+        lora.dropout > 0 && this.dropoutIn ? g.mul(this.dropoutIn.scale, lora.scaling) : lora.scaling;
+      const delta = g.linear(g.mul(ax, scale), B); // [..., r] → [..., out]
+      y = g.add(y, g.cast(delta, y.dtype));
     }
     return y;
   }
