@@ -205,7 +205,11 @@ function Curator({ dataset }: { dataset: string }) {
   );
 
   const replace = (e: Example) => setRows((rs) => rs.map((r) => (r.id === e.id ? e : r)));
-  const act = async (fn: () => Promise<Example>, entry: UndoEntry, advance: boolean) => {
+  const act = async (
+    fn: () => Promise<Example>,
+    entry: { before: Example; what: 'review' | 'edit' },
+    advance: boolean,
+  ) => {
     // Move on at once so fast key presses each land on the next row; the write follows.
     if (advance) move(1);
     let saved = (_row: Example | null) => {};
