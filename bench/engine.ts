@@ -22,10 +22,10 @@ import {
   toOnnx,
   writeSafetensors,
 } from '../src/main/engine';
+import { hasOpenblas, PY, torchEnv } from './torch-env';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(ROOT, 'bench/.cache/engine');
-const PY = '/usr/bin/python3';
 const quick = process.argv.includes('--quick');
 // Same thread count on both sides; on a small shared machine one core is left to everything else (spinning
 // thread pools on an oversubscribed box measure the scheduler, not the kernels).
@@ -245,10 +245,8 @@ function ensureTorch(): void {
   if (r.status !== 0) throw new Error('apt-get install -y python3-torch failed; install it and rerun');
 }
 
-/** Debian's python3-torch links the system BLAS (reference netlib unless another is selected); OpenBLAS, when
- * installed (apt-get install libopenblas0-pthread), is loaded for the second, stronger baseline. */
-const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
-
+/** One PyTorch baseline: on the system BLAS (reference netlib here), or with `openblas` on OpenBLAS, the
+ * stronger one, when installed (bench/torch-env.ts). */
 function torchRun(c: Cfg, file: string, openblas: boolean) {
   // The reference-BLAS run is ~20× slower: one timed run is enough to show it.
   const iters = openblas ? ITERS : 1;
@@ -265,13 +263,7 @@ function torchRun(c: Cfg, file: string, openblas: boolean) {
     iters,
     file,
   });
-  const threads = String(THREADS);
-  const env = {
-    ...process.env,
-    OMP_NUM_THREADS: threads,
-    OPENBLAS_NUM_THREADS: threads,
-    ...(openblas ? { LD_LIBRARY_PATH: OPENBLAS } : {}),
-  };
+  const { env } = torchEnv(THREADS, openblas);
   const r = spawnSync(PY, ['-c', TORCH, arg], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status !== 0) throw new Error(`PyTorch baseline failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
@@ -295,7 +287,8 @@ function recordMarkdown(rows: string[], summary: Record<string, unknown>): void 
     `seven linears, forward + backward from a fed upstream gradient (dLoRA and dx), batch ${BATCH}, seq ${SEQ}; best of ${ITERS} runs after a warm-up (shared machine).`,
     '',
     "PyTorch is Debian's python3-torch 1.13 (no MKL); its default BLAS here is the reference netlib one, so the",
-    'main baseline runs it with OpenBLAS (libopenblas0-pthread via LD_LIBRARY_PATH); both are shown. On a shared',
+    `main baseline runs it with OpenBLAS (libopenblas0-pthread via LD_LIBRARY_PATH; kernels: ${torchEnv(THREADS).openblasCore},`,
+    'named by bench/torch-env.ts where OpenBLAS does not recognise the CPU); both are shown. On a shared',
     'machine single runs vary a lot (up to ×3 between invocations); compare ratios from one invocation only.',
     '',
     '| hidden | ours (ms) | PyTorch+OpenBLAS (ms) | PyTorch default BLAS (ms) | ours ÷ PyTorch+OpenBLAS | ours ÷ PyTorch default | ours GFLOP/s | PyTorch+OpenBLAS GFLOP/s | max rel. diff (y, dx, dA) |',
@@ -322,8 +315,8 @@ async function main() {
     const file = makeWeights(c);
     const o = await ours(c, file);
     const p0 = torchRun(c, file, false);
-    const hasOpenblas = fs.existsSync(path.join(OPENBLAS, 'libblas.so.3'));
-    const p = hasOpenblas ? torchRun(c, file, true) : p0;
+    const openblas = hasOpenblas();
+    const p = openblas ? torchRun(c, file, true) : p0;
     torchVersion = p.torch;
     const f = flops(c);
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
@@ -331,10 +324,10 @@ async function main() {
     const ratio = o.ms / p.ms;
     const gf = (ms: number) => (f / ms / 1e6).toFixed(1);
     console.error(
-      `hidden ${hidden}: ours ${o.ms.toFixed(1)} ms (${gf(o.ms)} GFLOP/s); PyTorch+OpenBLAS ${hasOpenblas ? p.ms.toFixed(1) : 'n/a'} ms; PyTorch default BLAS ${p0.ms.toFixed(1)} ms; ratio ${ratio.toFixed(2)}; rel diff ${diff.toExponential(1)}`,
+      `hidden ${hidden}: ours ${o.ms.toFixed(1)} ms (${gf(o.ms)} GFLOP/s); PyTorch+OpenBLAS ${openblas ? p.ms.toFixed(1) : 'n/a'} ms; PyTorch default BLAS ${p0.ms.toFixed(1)} ms; ratio ${ratio.toFixed(2)}; rel diff ${diff.toExponential(1)}`,
     );
     rows.push(
-      `| ${hidden} | ${o.ms.toFixed(1)} | ${hasOpenblas ? p.ms.toFixed(1) : 'n/a'} | ${p0.ms.toFixed(1)} | ${ratio.toFixed(2)} | ${(o.ms / p0.ms).toFixed(2)} | ${gf(o.ms)} | ${gf(p.ms)} | ${diff.toExponential(1)} |`,
+      `| ${hidden} | ${o.ms.toFixed(1)} | ${openblas ? p.ms.toFixed(1) : 'n/a'} | ${p0.ms.toFixed(1)} | ${ratio.toFixed(2)} | ${(o.ms / p0.ms).toFixed(2)} | ${gf(o.ms)} | ${gf(p.ms)} | ${diff.toExponential(1)} |`,
     );
     last = {
       hidden,
@@ -346,7 +339,7 @@ async function main() {
       gflops: f / o.ms / 1e6,
       pytorch_gflops: f / p.ms / 1e6,
       rel_diff: diff,
-      openblas: hasOpenblas ? 1 : 0,
+      openblas: openblas ? 1 : 0,
     };
   }
   const summary = {

@@ -23,11 +23,10 @@ import { AdamW } from '../src/main/training/optim';
 import { mixSeed, mulberry32 } from '../src/main/training/rng';
 import { ensureRealShape, SHAPES } from './real-shape';
 import { planShape } from './train-plan';
+import { PY, torchEnv } from './torch-env';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
-const PY = '/usr/bin/python3';
-const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 const BATCH = 8;
 const CHUNK = 4;
 const MAX_LEN = 128;
@@ -232,13 +231,7 @@ function peerBlocker(src: string | undefined): string | null {
 function runPeer(args: Record<string, unknown> & { threads: number }, dir: string) {
   const file = path.join(dir, `peer-${Date.now()}.json`);
   fs.writeFileSync(file, JSON.stringify(args));
-  const threads = String(args.threads);
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads };
-  // Debian's torch links the system libblas.so.3 (the reference BLAS here): OpenBLAS first, as bench/engine.ts.
-  if (fs.existsSync(path.join(OPENBLAS, 'libblas.so.3')))
-    env.LD_LIBRARY_PATH = [OPENBLAS, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  const core = process.env.OPENBLAS_CORETYPE ?? openblasCore(env);
-  if (core) env.OPENBLAS_CORETYPE = core;
+  const { env, openblasCore } = torchEnv(args.threads);
   const r = spawnSync(PY, [path.join(ROOT, 'bench/py/train_peft.py'), file], {
     encoding: 'utf8',
     env,
@@ -247,27 +240,7 @@ function runPeer(args: Record<string, unknown> & { threads: number }, dir: strin
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !line.startsWith('{'))
     throw new Error(`PyTorch peer failed: ${r.stderr.slice(-2000)}`);
-  return { ...JSON.parse(line), openblas_core: core ?? 'OpenBLAS default' };
-}
-
-/**
- * The OpenBLAS kernel set for this CPU when OpenBLAS 0.3.21 does not recognise it, else null. On a VM whose
- * CPU reports a generic model (2026-12-03 'Intel Xeon Processor' with AVX-512) it falls back to 'Prescott'
- * (SSE3): 33 GFLOP/s on a 512×1024×3072 matmul at 2 threads vs 184 with SkylakeX, which made the peer 5×
- * slower than the hardware allows.
- */
-function openblasCore(env: NodeJS.ProcessEnv): string | null {
-  const r = spawnSync(PY, ['-c', 'import torch; torch.ones(2, 2) @ torch.ones(2, 2)'], {
-    encoding: 'utf8',
-    env: { ...env, OPENBLAS_VERBOSE: '2' },
-  });
-  const chosen = /Core: (\w+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
-  if (chosen !== 'Prescott') return null;
-  const flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(' ') ?? [];
-  const has = (f: string) => flags.includes(f);
-  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every(has)) return 'SkylakeX';
-  if (has('avx2') && has('fma')) return 'Haswell';
-  return null;
+  return { ...JSON.parse(line), openblas_core: openblasCore };
 }
 
 /** Cast share of ORT's node profile(s): per file, node time by op type. */

@@ -15,6 +15,7 @@ import { EngineInfoNce } from '../src/main/training/loss-onnx';
 import { AdamW } from '../src/main/training/optim';
 import { mixSeed, mulberry32 } from '../src/main/training/rng';
 import { writeTensors } from '../src/main/training/tensors';
+import { torchEnv } from './torch-env';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/parity/mistral');
@@ -182,22 +183,8 @@ function ensureTorch(hf: boolean) {
   if (r.status !== 0) throw new Error('could not apt-get install python3-torch; install it and rerun');
 }
 
-/**
- * Debian's torch links the system libblas.so.3; where that alternative points at the reference BLAS (as on
- * our bench machine), OpenBLAS is put first on the library path for the PyTorch process only, so the
- * comparison is against an optimised BLAS. `--torch-blas system` keeps the system choice.
- */
-function torchEnv(threads: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    OMP_NUM_THREADS: String(threads),
-    OPENBLAS_NUM_THREADS: String(threads),
-  };
-  const openblas = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
-  if (flag('torch-blas', 'openblas') === 'openblas' && fs.existsSync(path.join(openblas, 'libblas.so.3')))
-    env.LD_LIBRARY_PATH = [openblas, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  return env;
-}
+// `--torch-blas system` keeps the system BLAS for the PyTorch process (default: OpenBLAS, bench/torch-env.ts).
+const peerEnv = (threads: number) => torchEnv(threads, flag('torch-blas', 'openblas') === 'openblas').env;
 
 function runTorch(args: Record<string, unknown> & { threads: number }, dir: string) {
   const file = path.join(dir, 'torch-args.json');
@@ -205,7 +192,7 @@ function runTorch(args: Record<string, unknown> & { threads: number }, dir: stri
   const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench/train_torch.py'), file], {
     encoding: 'utf8',
     maxBuffer: 64 * 2 ** 20,
-    env: torchEnv(args.threads),
+    env: peerEnv(args.threads),
   });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !line.startsWith('{'))
