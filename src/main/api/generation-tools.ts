@@ -1,12 +1,13 @@
 // The Generate screen's extras: does the provider answer (and with which models), what the last accepted
 // and rejected answers look like, and the prompt templates a dataset's runs use (with its overrides).
-import type { FailedRequest, Services, TemplateInfo } from '../../shared/contract';
+import type { Services, TemplateInfo } from '../../shared/contract';
 import { UserError } from '../errors';
 import type { GenerationService } from '../generation';
 import { REQUIRED_PLACEHOLDERS, resolveTemplates } from '../generation';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
-import type { SecretStore } from './secrets';
+import { type FailedRequestRow, failedRequestColumns, toFailedRequest } from './failed-requests';
+import { type SecretStore, secretValues } from './secrets';
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -84,37 +85,15 @@ export function createGenerationTools(
         .all(...(i.runId ? [d.id, i.runId] : [d.id])) as number[];
       const rejected = db
         .prepare(
-          `SELECT q.id, q.model, q.kind, q.status, q.error, q.error_class, q.reject_reason, q.raw_answer, q.created_at
+          `SELECT ${failedRequestColumns('q')}
            FROM generation_requests q JOIN generation_runs r ON r.id = q.run_id
            WHERE r.dataset_id = ? ${i.runId ? 'AND q.run_id = ?' : ''} AND q.reject_reason IS NOT NULL
            ORDER BY q.id DESC LIMIT 3`,
         )
-        .all(...(i.runId ? [d.id, i.runId] : [d.id])) as {
-        id: number;
-        model: string;
-        kind: string | null;
-        status: string;
-        error: string | null;
-        error_class: string | null;
-        reject_reason: string | null;
-        raw_answer: string | null;
-        created_at: string;
-      }[];
+        .all(...(i.runId ? [d.id, i.runId] : [d.id])) as FailedRequestRow[];
       return {
         accepted: ids.map((id) => wb.store.examples.get(id)),
-        rejected: rejected.map(
-          (r): FailedRequest => ({
-            id: r.id,
-            model: r.model,
-            kind: r.kind,
-            status: r.status,
-            error: r.error,
-            errorClass: r.error_class,
-            rejectReason: r.reject_reason,
-            rawAnswer: r.raw_answer,
-            createdAt: r.created_at,
-          }),
-        ),
+        rejected: rejected.map((r) => toFailedRequest(r, secretValues(secrets))),
       };
     },
     templates(i) {

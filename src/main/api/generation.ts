@@ -5,6 +5,7 @@ import { UserError } from '../errors';
 import type { GenerateOptions, GenerationService, RunHandle } from '../generation';
 import type { Workbench } from '../workbench';
 import type { EventHub } from './events';
+import { type FailedRequestRow, failedRequestColumns, toFailedRequest } from './failed-requests';
 import { redactSecrets, type SecretStore, secretValues } from './secrets';
 
 interface Live {
@@ -149,32 +150,13 @@ export function createGenerationApi(
     failures(i): FailedRequest[] {
       const rows = db
         .prepare(
-          `SELECT id, model, kind, status, error, error_class, reject_reason, raw_answer, created_at
+          `SELECT ${failedRequestColumns()}
            FROM generation_requests WHERE run_id = ? AND (reject_reason IS NOT NULL OR error IS NOT NULL)
            ORDER BY id DESC LIMIT ?`,
         )
-        .all(i.runId, i.limit ?? 100) as {
-        id: number;
-        model: string;
-        kind: string | null;
-        status: string;
-        error: string | null;
-        error_class: string | null;
-        reject_reason: string | null;
-        raw_answer: string | null;
-        created_at: string;
-      }[];
-      return rows.map((r) => ({
-        id: r.id,
-        model: r.model,
-        kind: r.kind,
-        status: r.status,
-        error: r.error === null ? null : redactSecrets(r.error, secretValues(secrets)),
-        errorClass: r.error_class,
-        rejectReason: r.reject_reason,
-        rawAnswer: r.raw_answer,
-        createdAt: r.created_at,
-      }));
+        .all(i.runId, i.limit ?? 100) as FailedRequestRow[];
+      const keys = secretValues(secrets);
+      return rows.map((r) => toFailedRequest(r, keys));
     },
   };
 }

@@ -64,4 +64,25 @@ describe('secrets in provider errors', () => {
       expect(hits, t).toBe(0);
     }
   }, 30_000);
+
+  it('redacts a configured key from the rejected answers the Generate screen previews', async () => {
+    // A row stored before the key was configured (or by an older version) still carries it: what the API
+    // returns is redacted whichever screen asks.
+    wb = openWorkbench({ home: tmpDir() });
+    const api = createApi(wb, { transport: 'http', secrets: createSecretStore(null) });
+    await api.caller.secrets.set({ name: 'openai', value: KEY });
+    await api.caller.datasets.create({ name: 'g' });
+    const db = wb.store.db;
+    const ds = wb.store.datasets.get('g');
+    db.prepare("INSERT INTO generation_runs (id, dataset_id, config_json) VALUES ('r1', ?, '{}')").run(ds.id);
+    db.prepare(
+      `INSERT INTO generation_requests (run_id, model, status, error, reject_reason, raw_answer)
+       VALUES ('r1', 'm', 'rejected', ?, 'bad_json', '{')`,
+    ).run(`proxy said: key ${KEY} is over quota`);
+    const preview = await api.caller.generationTools.preview({ dataset: 'g' });
+    expect(preview.rejected).toHaveLength(1);
+    expect(preview.rejected[0].error).toBe('proxy said: key [redacted] is over quota');
+    const failures = await api.caller.generation.failures({ runId: 'r1' });
+    expect(failures.map((f) => f.error)).toEqual(preview.rejected.map((f) => f.error));
+  });
 });
