@@ -11,6 +11,7 @@ import {
 import { UserError, usageError } from '../errors';
 import { type HfConfig, readModelJson } from '../models/model-folder';
 import { bertConfig, bertLinears, llamaConfig, llamaLinears } from '../models/configs';
+import type { EncoderOptions } from '../models/encoder';
 import type { LinearModule } from '../models/lora';
 import { promptFor, readSentenceTransformers } from '../models/pooling';
 import { EmbedTokenizer } from '../models/tokenizer';
@@ -18,6 +19,18 @@ import { EmbedTokenizer } from '../models/tokenizer';
 /** A training run's configuration: the shared schema (src/shared/training.ts) owns every field. */
 export const TrainConfigSchema = trainSettings;
 export type TrainConfig = TrainSettings;
+
+/** The encoder a run trains, as the config names it (the one mapping: the job loads it, the plan sizes it). */
+export const encoderOptions = (c: TrainConfig): EncoderOptions => ({
+  modelDir: c.model,
+  rank: c.loraRank,
+  alpha: c.loraAlpha,
+  dropout: c.loraDropout,
+  targetModules: c.targetModules,
+  maxLength: c.maxLength,
+  device: c.device,
+  dtype: c.dtype,
+});
 
 /** Config key → the CLI flag that sets it, so every error names the flag to change. */
 export const FLAG = Object.fromEntries(

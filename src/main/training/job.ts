@@ -4,7 +4,7 @@ import { Store } from '../store';
 import { openDatabase } from '../store/db';
 import type { TrainConfig } from './config';
 import { gib } from './memory-plan';
-import { queryFormatter } from './config';
+import { encoderOptions, queryFormatter } from './config';
 import { loadTrainRows } from './data';
 import type { TrainableEncoder } from '../models/encoder';
 import { type ContrastiveLoss, referenceLoss } from './loss';
@@ -45,16 +45,7 @@ export async function loadEncoder(
   c: TrainConfig,
   recompute = c.recompute === 'on',
 ): Promise<TrainableEncoder> {
-  const o = {
-    modelDir: c.model,
-    rank: c.loraRank,
-    alpha: c.loraAlpha,
-    dropout: c.loraDropout,
-    targetModules: c.targetModules,
-    maxLength: c.maxLength,
-    device: c.device,
-    dtype: c.dtype,
-  };
+  const o = encoderOptions(c);
   // Already off the main thread: the model's sessions run in this worker.
   return c.encoder === 'reference'
     ? ReferenceEncoder.load(o)

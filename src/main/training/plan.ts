@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { trainingMemoryParts } from '../models/trainable';
-import type { TrainConfig } from './config';
+import { encoderOptions, type TrainConfig } from './config';
 import { type MemoryPlan, planMemory } from './memory-plan';
 
 /** The memory the run may use: --memory-gb, else what the provider reports (RAM on CPU, VRAM on CUDA). */
@@ -33,16 +33,7 @@ export function memoryBudget(
 
 /** The plan of a training config (model encoder only; the reference encoder has none). */
 export function trainingPlan(c: TrainConfig): MemoryPlan {
-  const parts = trainingMemoryParts({
-    modelDir: c.model,
-    rank: c.loraRank,
-    alpha: c.loraAlpha,
-    dropout: c.loraDropout,
-    targetModules: c.targetModules,
-    maxLength: c.maxLength,
-    device: c.device,
-    dtype: c.dtype,
-  });
+  const parts = trainingMemoryParts(encoderOptions(c));
   const budget = memoryBudget(parts.provider, c.memoryGb);
   return planMemory({
     provider: parts.provider,
