@@ -9,16 +9,46 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LATENCY_MS = 50;
+
+interface CpuSnap {
+  server: number | null;
+  threads: Record<string, number>;
+}
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+/** utime + stime of a /proc stat line, in ms. */
+const statMs = (line: string) => {
+  const f = line.slice(line.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+};
+function procCpuMs(pid: number | undefined): number | null {
+  try {
+    return statMs(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+function threadCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task'))
+      out[tid] = statMs(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
+  } catch {}
+  return out;
+}
 const CONCURRENCY = 64;
 
 if (process.argv[2] === '--server') {
   const { startLlmServer } = await import('../test/helpers/llm-server');
   const srv = await startLlmServer({ latencyMs: LATENCY_MS });
+  // Exit (not die) on the parent's kill, so `--cpu-prof` writes the server's profile too.
+  process.on('SIGTERM', () => process.exit(0));
   process.stdout.write(`${srv.url}\n`);
 } else {
   const count = Number(process.argv[2] ?? 6000);
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--server'], {
+  // `node --cpu-prof …` profiles the server's process as well.
+  const prof = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', self, '--server'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve) => {
@@ -50,7 +80,8 @@ if (process.argv[2] === '--server') {
   // machine allows for HTTP alone; on a loaded or small machine the ideal is out of reach for anyone.
   const { default: OpenAI } = await import('openai');
   const client = new OpenAI({ baseURL: url, apiKey: 'bench', maxRetries: 0 });
-  const baseN = Math.min(3000, count);
+  // GEN_BENCH_BASELINE=0 skips it (profiling the queue alone).
+  const baseN = process.env.GEN_BENCH_BASELINE === '0' ? 0 : Math.min(3000, count);
   let next = 0;
   const b0 = performance.now();
   const prompt = `${'Write one example. '.repeat(60)}Write all three texts in English.\n"S1"`;
@@ -64,20 +95,58 @@ if (process.argv[2] === '--server') {
         });
     }),
   );
-  const sdkRate = baseN / ((performance.now() - b0) / 1000);
+  const sdkRate = baseN ? baseN / ((performance.now() - b0) / 1000) : Number.NaN;
 
   const { monitorEventLoopDelay } = await import('node:perf_hooks');
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const marks: [number, number][] = [];
+  // CPU of the test server's process and of this process's threads (Linux /proc; absent elsewhere), at
+  // the start, at 10% and 90% of the accepted count (the sustained window) and at the end.
+  const snaps: CpuSnap[] = [];
+  const snap = () => snaps.push({ server: procCpuMs(child.pid), threads: threadCpuMs() });
+  snap();
+  let nextSnap = 0.1;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const s = await gen.start(runId, { onProgress: (p) => marks.push([performance.now(), p.accepted]) }).done;
+  const s = await gen.start(runId, {
+    onProgress: (p) => {
+      marks.push([performance.now(), p.accepted]);
+      if (p.accepted >= nextSnap * count && nextSnap < 1) {
+        snap();
+        nextSnap = nextSnap < 0.5 ? 0.9 : 1;
+      }
+    },
+  }).done;
   const wall = (performance.now() - t0) / 1000;
   loopDelay.disable();
   const cpu = process.cpuUsage(c0);
+  snap();
   const processMs = (cpu.user + cpu.system) / 1000 / Math.max(1, s.requests);
   child.kill();
+  const serverMs =
+    snaps.length === 4 && snaps[0].server != null && snaps[3].server != null
+      ? (snaps[3].server - snaps[0].server) / Math.max(1, s.requests)
+      : undefined;
+  if (process.env.GEN_BENCH_THREADS) {
+    // Per thread (by tid): CPU ms over the whole run and per accepted example in the 10%→90% window.
+    const [a, b, c, d] = snaps;
+    const n = Math.max(1, Math.round(0.8 * count));
+    const last = (tid: string) => [d, c, b, a].find((x) => x?.threads[tid] !== undefined)?.threads[tid] ?? 0;
+    const tids = [...new Set(snaps.flatMap((x) => Object.keys(x.threads)))].sort(
+      (x, y) => Number(x) - Number(y),
+    );
+    const rows = tids.map((tid) => ({
+      tid: tid === String(process.pid) ? 'main' : a.threads[tid] === undefined ? `new ${tid}` : tid,
+      run_ms: Math.round(last(tid) - (a.threads[tid] ?? 0)),
+      window_ms_per_example: c
+        ? Number((((c.threads[tid] ?? 0) - (b.threads[tid] ?? 0)) / n).toFixed(3))
+        : null,
+    }));
+    console.error(JSON.stringify({ threads: rows.filter((r) => r.run_ms > 0) }));
+    if (b?.server != null && c?.server != null)
+      console.error(`server CPU ms per example in the window: ${((c.server - b.server) / n).toFixed(3)}`);
+  }
   // Sustained rate: between 10% and 90% of the accepted count (excludes start-up and the tail).
   const at = (frac: number) => marks.find(([, n]) => n >= frac * count) ?? marks[marks.length - 1];
   const [ta, na] = at(0.1);
@@ -110,6 +179,7 @@ if (process.argv[2] === '--server') {
       cpu_ms_per_example: Number(cpuMs.toFixed(4)),
       main_thread_ms_per_example: Number(mainMs.toFixed(4)),
       process_cpu_ms_per_request: Number(processMs.toFixed(4)),
+      ...(serverMs !== undefined ? { server_cpu_ms_per_request: Number(serverMs.toFixed(4)) } : {}),
       http_worker_calls: httpStats.threaded,
       mean_latency_ms: Number(latency.mean.toFixed(1)),
       // How late the main thread's event loop ran timers during the run (ms): time an answer may wait.
