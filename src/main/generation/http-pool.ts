@@ -16,6 +16,8 @@ export interface HttpRequest {
   prompt: string;
   params: ChatParams;
 }
+/** What this thread posts to the worker: calls and cancels, in order, batched per microtask. */
+export type HttpMessage = HttpRequest | { cancel: number };
 export type HttpReply =
   | { id: number; result: ChatResult }
   | {
@@ -47,6 +49,13 @@ export class HttpPool implements ChatClient {
     }
   >();
   private nextId = 1;
+  /**
+   * Messages for the worker, posted as one array per microtask: a message per call cost ~0.07 CPU ms on each
+   * side (bench/generation, 2 cores) against a fraction of that for a batch. Cancels go through the same
+   * array so a cancel never overtakes its call.
+   */
+  private outgoing: HttpMessage[] = [];
+  private posting = false;
   /** Resolves once the worker has loaded (at once without one). */
   readonly ready: Promise<void>;
 
@@ -71,15 +80,10 @@ export class HttpPool implements ChatClient {
         markReady();
         return;
       }
-      this.worker.on('message', (m: HttpReply | 'ready') => {
+      // Replies come in arrays: the answers that arrived in one turn of the worker's event loop.
+      this.worker.on('message', (m: HttpReply[] | 'ready') => {
         if (m === 'ready') return markReady();
-        const w = this.waiting.get(m.id);
-        if (!w) return;
-        this.waiting.delete(m.id);
-        if ('result' in m) {
-          httpStats.threaded++;
-          w.resolve(m.result);
-        } else w.reject(new LlmError(m.error.message, m.error.cls, m.error.status, m.error.retryAfterMs));
+        for (const r of m) this.settle(r);
       });
       // An error, or an exit we did not ask for: the calls it held run again here.
       this.worker.on('error', () => {
@@ -97,6 +101,29 @@ export class HttpPool implements ChatClient {
     }
   }
 
+  private settle(m: HttpReply) {
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if ('result' in m) {
+      httpStats.threaded++;
+      w.resolve(m.result);
+    } else w.reject(new LlmError(m.error.message, m.error.cls, m.error.status, m.error.retryAfterMs));
+  }
+
+  private post(m: HttpMessage) {
+    this.outgoing.push(m);
+    if (this.posting) return;
+    this.posting = true;
+    queueMicrotask(() => {
+      this.posting = false;
+      const batch = this.outgoing;
+      this.outgoing = [];
+      // Without a worker (it died meanwhile) the calls are in `waiting`, which fallback() runs here.
+      this.worker?.postMessage(batch);
+    });
+  }
+
   get threaded(): boolean {
     return this.worker !== null;
   }
@@ -107,7 +134,7 @@ export class HttpPool implements ChatClient {
     if (signal?.aborted) return Promise.reject(new LlmError('aborted', 'aborted'));
     return new Promise((resolve, reject) => {
       const req: HttpRequest = { id: this.nextId++, model, prompt, params };
-      const onAbort = () => this.worker?.postMessage({ cancel: req.id });
+      const onAbort = () => this.post({ cancel: req.id });
       signal?.addEventListener('abort', onAbort, { once: true });
       const done =
         <T>(f: (v: T) => void) =>
@@ -116,7 +143,7 @@ export class HttpPool implements ChatClient {
           f(v);
         };
       this.waiting.set(req.id, { req, signal, resolve: done(resolve), reject: done(reject) });
-      this.worker!.postMessage(req);
+      this.post(req);
     });
   }
 

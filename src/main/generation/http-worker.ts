@@ -1,7 +1,7 @@
 // Worker thread: the generation queue's HTTP client (see HttpPool). Keeps `concurrency` chat calls on the
 // wire and starts the next queued one the moment an answer arrives, before handing the answer back.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { HttpReply, HttpRequest } from './http-pool';
+import type { HttpMessage, HttpReply, HttpRequest } from './http-pool';
 import { classify, Provider, type ProviderOptions } from './provider';
 
 const { options, concurrency } = workerData as { options: ProviderOptions; concurrency: number };
@@ -27,25 +27,38 @@ function pump() {
   }
 }
 
-function settle(id: number, reply: HttpReply) {
-  active.delete(id);
-  pump();
-  parentPort!.postMessage(reply);
+// Replies go up as one array per event-loop turn (the answers that arrived together), not one message each.
+let replies: HttpReply[] = [];
+function reply(r: HttpReply) {
+  replies.push(r);
+  if (replies.length === 1)
+    setImmediate(() => {
+      const batch = replies;
+      replies = [];
+      parentPort!.postMessage(batch);
+    });
 }
 
-parentPort!.on('message', (m: HttpRequest | { cancel: number }) => {
+function settle(id: number, r: HttpReply) {
+  active.delete(id);
+  pump();
+  reply(r);
+}
+
+function take(m: HttpMessage) {
   if ('cancel' in m) {
     const i = queue.findIndex((q) => q.id === m.cancel);
     if (i >= 0) {
       queue.splice(i, 1);
-      parentPort!.postMessage({
-        id: m.cancel,
-        error: { message: 'aborted', cls: 'aborted' },
-      } satisfies HttpReply);
+      reply({ id: m.cancel, error: { message: 'aborted', cls: 'aborted' } });
     } else active.get(m.cancel)?.abort();
     return;
   }
   queue.push(m);
+}
+
+parentPort!.on('message', (batch: HttpMessage[]) => {
+  for (const m of batch) take(m);
   pump();
 });
 parentPort!.postMessage('ready');
