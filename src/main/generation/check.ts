@@ -1,6 +1,6 @@
 import { KIND_KEYS, type Kind } from '../../shared/domain';
 import type { Attributes } from './attributes';
-import { signature } from './dedup';
+import { signature, withNormalizeMemo } from './dedup';
 import { type ParsedObject, parseExampleAnswer } from './parse';
 import { type Validated, type ValidationOptions, validateExample } from './validate';
 
@@ -22,6 +22,10 @@ export interface CheckResult {
 
 /** Pure and thread-safe: runs inline or in the check worker. */
 export function checkAnswer(r: CheckRequest): CheckResult {
+  return withNormalizeMemo(() => check(r));
+}
+
+function check(r: CheckRequest): CheckResult {
   const parsed = parseExampleAnswer(r.text);
   if (!parsed.ok) return { id: r.id, parsed };
   const v = validateExample(r.kind, parsed.value, r.attrs, r.validation);

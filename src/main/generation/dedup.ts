@@ -8,13 +8,34 @@ const MAX_CANDIDATES_PER_BAND = 32;
 /** Estimated Jaccard at or above which two examples are near duplicates. */
 export const NEAR_DUP_THRESHOLD = 0.8;
 
+let memo: Map<string, string> | null = null;
+
+/**
+ * Runs `f` with normalizeText remembering its results: checking one answer normalises the same fields in
+ * validate (query-in-positive, label checks) and again for its duplicate signature.
+ */
+export function withNormalizeMemo<T>(f: () => T): T {
+  const outer = memo;
+  memo = outer ?? new Map();
+  try {
+    return f();
+  } finally {
+    memo = outer;
+  }
+}
+
 /** Lower-case, punctuation and whitespace folded: what "the same text" means for duplicates. */
 export function normalizeText(s: string): string {
-  return s
+  const known = memo?.get(s);
+  if (known !== undefined) return known;
+  // One pass over runs of punctuation, symbols and whitespace: the same result as folding punctuation and
+  // symbols to spaces, then runs of whitespace to one space.
+  const out = s
     .toLowerCase()
-    .replace(/[\p{P}\p{S}]+/gu, ' ')
-    .replace(/\s+/g, ' ')
+    .replace(/[\p{P}\p{S}\s]+/gu, ' ')
     .trim();
+  memo?.set(s, out);
+  return out;
 }
 
 export function exactKey(parts: readonly (string | null | undefined)[]): string {
@@ -87,7 +108,7 @@ export function signature(parts: readonly (string | null | undefined)[]): { key:
 }
 
 /** Estimated Jaccard: matching bins among the bins either text filled. */
-function similarity(a: Uint32Array, b: Uint32Array): number {
+export function similarity(a: Uint32Array, b: Uint32Array): number {
   let eq = 0;
   let used = 0;
   for (let i = 0; i < BINS; i++) {
@@ -99,6 +120,26 @@ function similarity(a: Uint32Array, b: Uint32Array): number {
 }
 
 /**
+ * similarity(a, b) >= NEAR_DUP_THRESHOLD, stopping once it cannot hold: with m bins filled but different,
+ * the estimate is at most 1 - m / BINS, below the threshold once m > (1 - threshold) × BINS (13 of 64).
+ * Most LSH candidates (short texts share their empty bands) differ in their first filled bins.
+ */
+export function nearDuplicate(a: Uint32Array, b: Uint32Array): boolean {
+  let eq = 0;
+  let used = 0;
+  for (let i = 0; i < BINS; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === EMPTY && y === EMPTY) continue;
+    used++;
+    if (x === y) eq++;
+    else if (used - eq > MAX_DIFFERENT_BINS) return false;
+  }
+  return (used ? eq / used : 1) >= NEAR_DUP_THRESHOLD;
+}
+const MAX_DIFFERENT_BINS = (1 - NEAR_DUP_THRESHOLD) * BINS;
+
+/**
  * Exact and near-duplicate detection within one dataset: a set of normalised content keys, and MinHash
  * signatures in an LSH index (16 bands × 4 bins: pairs above ~0.5 Jaccard become candidates, then the
  * signature estimate decides against NEAR_DUP_THRESHOLD).
@@ -107,6 +148,9 @@ export class DedupIndex {
   private readonly exact = new Set<string>();
   private readonly sigs: Uint32Array[] = [];
   private readonly bands = new Map<number, number[]>();
+  /** seen[i] === stamp: signature i was compared in this lookup (a Set per lookup cost more than the checks). */
+  private seen = new Uint32Array(1024);
+  private stamp = 0;
 
   get size(): number {
     return this.sigs.length;
@@ -125,7 +169,17 @@ export class DedupIndex {
   /** The index part of check, for a signature computed elsewhere (the check worker). */
   lookup(key: string, sig: Uint32Array): 'duplicate' | 'near_duplicate' | null {
     if (this.exact.has(key)) return 'duplicate';
-    const seen = new Set<number>();
+    if (this.seen.length < this.sigs.length) {
+      const grown = new Uint32Array(this.seen.length * 2 + this.sigs.length);
+      grown.set(this.seen);
+      this.seen = grown;
+    }
+    const seen = this.seen;
+    let mark = ++this.stamp;
+    if (mark === 0xffffffff) {
+      seen.fill(0);
+      mark = this.stamp = 1;
+    }
     for (let b = 0; b < BANDS; b++) {
       const list = this.bands.get(bandKey(sig, b));
       if (!list) continue;
@@ -133,9 +187,9 @@ export class DedupIndex {
       // itself), and the bound keeps a crowded bucket from costing O(dataset) per answer.
       for (let j = list.length - 1, k = 0; j >= 0 && k < MAX_CANDIDATES_PER_BAND; j--, k++) {
         const i = list[j];
-        if (seen.has(i)) continue;
-        seen.add(i);
-        if (similarity(sig, this.sigs[i]) >= NEAR_DUP_THRESHOLD) return 'near_duplicate';
+        if (seen[i] === mark) continue;
+        seen[i] = mark;
+        if (nearDuplicate(sig, this.sigs[i])) return 'near_duplicate';
       }
     }
     return null;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KIND_KEYS, type Kind } from '../../shared/domain';
 import type { Attributes } from './attributes';
+import { normalizeText } from './dedup';
 import { isInLanguage } from './langid';
 import { valueIsRefusal } from './parse';
 import { PLACEHOLDERS } from './prompts';
@@ -32,12 +33,7 @@ const PLACEHOLDER_RE = new RegExp(
   'i',
 );
 const NO_SPACE_LANGS = new Set(['zh', 'zh-Hant', 'ja', 'th', 'lo', 'km', 'my']);
-const nrm = (s: string) =>
-  s
-    .toLowerCase()
-    .replace(/[\p{P}\p{S}]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+const nrm = normalizeText;
 
 /** Words of a text; for scripts without spaces, characters / 1.5 (about one word per 1.5 characters). */
 export function countWords(text: string, language: string | undefined): number {
