@@ -59,4 +59,28 @@ describe('contentHash', () => {
       contentHash({ kind: 'sts', query: 'ab', positive: 'c' }),
     );
   });
+
+  it('equals the reference on random texts of one-byte and wide characters (both whitespace checks)', () => {
+    // Every JS whitespace character, near-misses (U+0085, U+00A1, U+200B are not \s) and plain letters, in one-byte
+    // strings (only characters up to U+00FF) and wide ones.
+    const ws = ' \t\n\v\f\r\u00a0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
+    const narrow = `ab é${'\t\n\v\f\r\u00a0'}\u0085\u00a1`;
+    const wide = `ab テд${ws}\u200b`;
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 16) % n;
+    };
+    const text = (alphabet: string) => {
+      let t = '';
+      for (let i = rnd(12); i > 0; i--) t += alphabet[rnd(alphabet.length)];
+      // Mostly clean texts too, so the fast answer is exercised, not only the replace.
+      return rnd(3) ? t.replace(/\s/g, 'x') : t;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const alphabet = i % 2 ? narrow : wide;
+      const e = { kind: 'sts' as const, query: text(alphabet), positive: text(alphabet), negative: text(narrow) };
+      expect(contentHash(e)).toBe(reference(e));
+    }
+  });
 });
