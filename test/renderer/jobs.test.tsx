@@ -97,4 +97,26 @@ describe('Jobs panel Cancel', () => {
     expect(err.textContent).toContain(msg);
     expect(asked).toEqual(['eval-1']);
   });
+
+  it("says a failed job's error in the app's words, as every other screen does", async () => {
+    // Server messages are written for the CLI; the Jobs panel is where an app import's failure shows.
+    mount(
+      [
+        job('imp-2', {
+          type: 'import',
+          label: 'import bad.jsonl into d',
+          state: 'failed',
+          progress: null,
+          error: 'bad.jsonl:3: not valid UTF-8; fix the line or pass --skip-invalid',
+        }),
+      ],
+      undefined,
+      ['import'],
+    );
+    const row = within(await screen.findByTestId('jobs')).getByTestId('job');
+    expect(row.textContent).toContain(
+      'bad.jsonl:3: not valid UTF-8; fix the line or tick "Skip invalid lines"',
+    );
+    expect(row.textContent).not.toContain('--skip-invalid');
+  });
 });

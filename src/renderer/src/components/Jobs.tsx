@@ -2,7 +2,8 @@ import { useEffect, useState } from 'react';
 import type { JobInfo } from '../../../shared/contract';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { Card, ProgressBar } from './common';
+import { Card } from './common';
+import { JobCard } from './JobCard';
 
 /**
  * Background jobs of the given types with live progress (pushed over the event stream), and Cancel where the
@@ -38,26 +39,29 @@ export function JobsList({ types, highlight }: { types: string[]; highlight?: st
     <Card title="Recent">
       <div className="jobs" data-testid="jobs">
         {mine.map((j) => (
-          <div key={j.id} className={`job ${j.state}${j.id === highlight ? ' hl' : ''}`} data-testid="job">
-            <div className="row-actions">
-              <strong>{j.label}</strong> <span className={`badge ${j.state}`}>{j.state}</span>
-              {(j.state === 'running' || j.state === 'queued') && j.cancellable && (
+          <JobCard
+            key={j.id}
+            job={j}
+            testId="job"
+            highlight={j.id === highlight}
+            actions={
+              (j.state === 'running' || j.state === 'queued') &&
+              j.cancellable && (
                 <button type="button" onClick={() => void cancel(j.id)}>
                   Cancel
                 </button>
-              )}
-            </div>
-            {j.state === 'running' && j.progress && <ProgressBar p={j.progress} />}
-            {j.error && <div className="error">{j.error}</div>}
-            {cancelErrors[j.id] && (
-              <div className="error" data-testid="cancel-error">
-                {cancelErrors[j.id]}
-              </div>
-            )}
-            {j.state === 'done' && j.result !== undefined && (
-              <JobResult r={j.result as Record<string, unknown>} />
-            )}
-          </div>
+              )
+            }
+            notes={
+              cancelErrors[j.id] && (
+                <div className="error" data-testid="cancel-error">
+                  {cancelErrors[j.id]}
+                </div>
+              )
+            }
+          >
+            {j.result !== undefined && <JobResult r={j.result as Record<string, unknown>} />}
+          </JobCard>
         ))}
       </div>
     </Card>

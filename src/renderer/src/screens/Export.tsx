@@ -5,7 +5,8 @@ import { useEffect, useState } from 'react';
 import type { ArtefactKind, Inputs, JobInfo, TrainingRunInfo } from '../../../shared/contract';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { Card, ErrorBox, ProgressBar } from '../components/common';
+import { Card, ErrorBox } from '../components/common';
+import { JobCard } from '../components/JobCard';
 import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
 import { OutputFolder, outputFolder } from './OutputFolder';
@@ -71,13 +72,8 @@ function ExportJob({ job }: { job: JobInfo }) {
     dataset?: string;
   };
   return (
-    <div className={`job ${job.state}`} data-testid="export-job" data-state={job.state}>
-      <div>
-        <strong>{job.label}</strong> <span className={`badge ${job.state}`}>{job.state}</span>
-      </div>
-      {job.state === 'running' && job.progress && <ProgressBar p={job.progress} />}
-      {job.error && <div className="error">{guiError(job.error).text}</div>}
-      {job.state === 'done' && r.out && (
+    <JobCard job={job} testId="export-job">
+      {r.out && (
         <div className="attrs">
           {/* A dataset export writes one file: its folder is the one to open. */}
           <OutputFolder folder={outputFolder(r.out, r.dataset !== undefined)} />
@@ -92,7 +88,7 @@ function ExportJob({ job }: { job: JobInfo }) {
           {r.rows !== undefined && <span>{r.rows} rows</span>}
         </div>
       )}
-    </div>
+    </JobCard>
   );
 }
 

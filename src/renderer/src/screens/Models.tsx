@@ -5,7 +5,8 @@ import { useEffect, useMemo, useState } from 'react';
 import type { JobInfo, ModelInfo } from '../../../shared/contract';
 import { useApi, useQuery } from '../api/context';
 import { errorText } from '../api/transport';
-import { Card, ErrorBox, ProgressBar } from '../components/common';
+import { Card, ErrorBox } from '../components/common';
+import { JobCard } from '../components/JobCard';
 import { DataTable, type plainFeatures } from '../components/DataTable';
 import { guiError } from '../gui-errors';
 import { useNav } from '../nav';
@@ -182,28 +183,32 @@ function PullJobs({ onAgain }: { onAgain: (id: string, revision?: string) => voi
           const [, ref = ''] = /^pull (.+)$/.exec(j.label) ?? [];
           const [id, revision] = ref.split('@');
           return (
-            <div key={j.id} className={`job ${j.state}`}>
-              <div className="row-actions">
-                <strong>{j.label}</strong> <span className={`badge ${j.state}`}>{j.state}</span>
-                {j.state === 'running' && (
-                  <button type="button" onClick={() => void client.models.pausePull.mutate({ jobId: j.id })}>
-                    Pause
-                  </button>
-                )}
-                {j.state === 'failed' && id && (
-                  <button type="button" onClick={() => onAgain(id, revision)}>
-                    {/paused/.test(j.error ?? '') ? 'Resume' : 'Pull again'}
-                  </button>
-                )}
+            <JobCard
+              key={j.id}
+              job={j}
+              quietError
+              actions={
+                <>
+                  {j.state === 'running' && (
+                    <button
+                      type="button"
+                      onClick={() => void client.models.pausePull.mutate({ jobId: j.id })}
+                    >
+                      Pause
+                    </button>
+                  )}
+                  {j.state === 'failed' && id && (
+                    <button type="button" onClick={() => onAgain(id, revision)}>
+                      {/paused/.test(j.error ?? '') ? 'Resume' : 'Pull again'}
+                    </button>
+                  )}
+                </>
+              }
+            >
+              <div className="muted small">
+                {String((j.result as { out?: string } | undefined)?.out ?? '')}
               </div>
-              {j.state === 'running' && j.progress && <ProgressBar p={j.progress} />}
-              {j.error && <div className="muted small">{guiError(j.error).text}</div>}
-              {j.state === 'done' && (
-                <div className="muted small">
-                  {String((j.result as { out?: string } | undefined)?.out ?? '')}
-                </div>
-              )}
-            </div>
+            </JobCard>
           );
         })}
       </div>

@@ -5,8 +5,8 @@ import type { JobInfo } from '../../../shared/contract';
 import type { TrainStartInput } from '../../../shared/training';
 import { useApi } from '../api/context';
 import { errorText } from '../api/transport';
-import { Card, ErrorBox, ProgressBar } from '../components/common';
-import { guiError } from '../gui-errors';
+import { Card, ErrorBox } from '../components/common';
+import { JobCard } from '../components/JobCard';
 import { OutputFolder } from './OutputFolder';
 import { PathField } from './PathField';
 
@@ -97,20 +97,15 @@ export function ScaleOutExport({ settings }: { settings: () => TrainStartInput |
       </div>
       <ErrorBox error={error} />
       {job && (
-        <div className={`job ${job.state}`} data-testid="scaleout-job" data-state={job.state}>
-          <div>
-            <strong>{job.label}</strong> <span className={`badge ${job.state}`}>{job.state}</span>
-          </div>
-          {job.state === 'running' && job.progress && <ProgressBar p={job.progress} />}
-          {job.error && <div className="error">{guiError(job.error).text}</div>}
-          {job.state === 'done' && r.out && (
+        <JobCard job={job} testId="scaleout-job">
+          {r.out && (
             <div className="attrs">
               <OutputFolder folder={r.out} testId="scaleout-out" />
               {r.rows !== undefined && <span>{r.rows} rows</span>}
               {r.files && <span className="muted small">{r.files.join(', ')}</span>}
             </div>
           )}
-        </div>
+        </JobCard>
       )}
     </Card>
   );
