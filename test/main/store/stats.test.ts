@@ -65,6 +65,34 @@ describe('stats counts', () => {
     store.close();
   });
 
+  it('sum the counts rows that share a cell (a language with several src/tgt pairs) and keep the cells sorted', () => {
+    const store = Store.open(path.join(tmpDir(), 's.db'));
+    const d = store.datasets.create('ds');
+    const rows = [
+      { kind: 'bitext' as Kind, query: 'a', positive: 'a', srcLang: 'pt-BR', tgtLang: 'en' },
+      { kind: 'bitext' as Kind, query: 'b', positive: 'b', srcLang: 'pt', tgtLang: 'BR-en' },
+      { kind: 'bitext' as Kind, query: 'c', positive: 'c', language: 'de', srcLang: 'de', tgtLang: 'fr' },
+      { kind: 'bitext' as Kind, query: 'd', positive: 'd', language: 'de', srcLang: 'de', tgtLang: 'it' },
+      { kind: 'bitext' as Kind, query: 'e', positive: 'e', language: 'de' },
+      { kind: 'sts' as Kind, query: 'f', positive: 'f', language: 'de', status: 'accepted' as const },
+      { kind: 'sts' as Kind, query: 'g', positive: 'g' },
+    ];
+    store.examples.insertMany(d.id, rows);
+    const s = expectConsistent(store, d.id);
+    expect(s.total).toBe(rows.length);
+    expect(s.cells.map((c) => [c.kind, c.language, c.status, c.count])).toEqual(
+      [...s.cells]
+        .map((c) => [c.kind, c.language, c.status, c.count])
+        .sort((a, b) => {
+          for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+          return 0;
+        }),
+    );
+    expect(s.byLanguage.de).toBe(4);
+    expect(s.cells.find((c) => c.kind === 'bitext' && c.language === 'de')?.count).toBe(3);
+    store.close();
+  });
+
   it('sorts by created_at as by id and pages identically by offset and keyset', () => {
     const store = Store.open(path.join(tmpDir(), 'p.db'));
     const d = store.datasets.create('ds');
