@@ -79,7 +79,12 @@ describe('contentHash', () => {
     };
     for (let i = 0; i < 3000; i++) {
       const alphabet = i % 2 ? narrow : wide;
-      const e = { kind: 'sts' as const, query: text(alphabet), positive: text(alphabet), negative: text(narrow) };
+      const e = {
+        kind: 'sts' as const,
+        query: text(alphabet),
+        positive: text(alphabet),
+        negative: text(narrow),
+      };
       expect(contentHash(e)).toBe(reference(e));
     }
   });
