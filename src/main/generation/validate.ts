@@ -33,7 +33,6 @@ const PLACEHOLDER_RE = new RegExp(
   'i',
 );
 const NO_SPACE_LANGS = new Set(['zh', 'zh-Hant', 'ja', 'th', 'lo', 'km', 'my']);
-const nrm = normalizeText;
 
 /** Words of a text; for scripts without spaces, characters / 1.5 (about one word per 1.5 characters). */
 export function countWords(text: string, language: string | undefined): number {
@@ -74,12 +73,12 @@ const SENTENCE_END = /(?<=[.!?…])\s+|(?<=[।॥。！？؟۔])\s*|\n+/u;
  * document, but one that is a sentence of it on its own was copied (e.g. a Bengali query "আমি লড়বো।"
  * opening the positive word for word).
  */
-export function isWholeSentenceOf(doc: string, q: string, nrmDoc = nrm(doc)): boolean {
+export function isWholeSentenceOf(doc: string, q: string, nrmDoc = normalizeText(doc)): boolean {
   // A sentence that normalises to q puts q between word boundaries of the normalised document, so
   // splitting and normalising every sentence (~0.02 CPU ms per answer, the bench's 3% after #14) is
   // needed only when that cheap test passes.
   if (!q || !contains(nrmDoc, q)) return false;
-  for (const s of doc.split(SENTENCE_END)) if (nrm(s) === q) return true;
+  for (const s of doc.split(SENTENCE_END)) if (normalizeText(s) === q) return true;
   return false;
 }
 
@@ -129,10 +128,10 @@ export function validateExample(
 
   switch (kind) {
     case 'short-long': {
-      const q = nrm(fields.user_query);
+      const q = normalizeText(fields.user_query);
       const long = q.split(' ').length >= 4 || q.length >= 24;
       for (const d of ['positive_document', 'hard_negative_document']) {
-        const nd = nrm(fields[d]);
+        const nd = normalizeText(fields[d]);
         if ((long && contains(nd, q)) || isWholeSentenceOf(fields[d], q, nd))
           return reject('query_in_positive', d);
       }
@@ -142,10 +141,10 @@ export function validateExample(
       break;
     }
     case 'long-short': {
-      const label = nrm(fields.label);
-      const mis = nrm(fields.misleading_label);
+      const label = normalizeText(fields.label);
+      const mis = normalizeText(fields.misleading_label);
       if (label === mis) return reject('label_equals_misleading');
-      const input = nrm(fields.input_text);
+      const input = normalizeText(fields.input_text);
       if (label && contains(input, label)) return reject('label_in_input', 'label');
       if (mis && contains(input, mis)) return reject('label_in_input', 'misleading_label');
       const r = atLeast('input_text', minWordsOf(attrs.num_words));
@@ -154,8 +153,8 @@ export function validateExample(
     }
     case 'short-short':
     case 'long-long': {
-      const a = nrm(fields.input);
-      const b = nrm(fields.positive_document);
+      const a = normalizeText(fields.input);
+      const b = normalizeText(fields.positive_document);
       if (
         a === b ||
         (a.split(' ').length >= 4 && contains(b, a)) ||
@@ -170,7 +169,7 @@ export function validateExample(
     }
     case 'sts':
     case 'bitext':
-      if (nrm(fields.S2) === nrm(fields.S3)) return reject('s2_equals_s3');
+      if (normalizeText(fields.S2) === normalizeText(fields.S3)) return reject('s2_equals_s3');
       break;
   }
 

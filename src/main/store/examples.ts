@@ -503,7 +503,7 @@ export class ExampleStore {
       // of the stats time. The rows come in primary-key order, nearly the (kind, language, status, split)
       // order of the GROUP BY (bitext pairs are the language), so the sort below is cheap; equal neighbours
       // (a language with several src/tgt pairs, or two pairs with the same "src-tgt") are then summed.
-      const cells = this.db
+      const counts = this.db
         .prepare(
           `SELECT c.kind, CASE WHEN c.language <> '' THEN c.language
                WHEN c.src_lang <> '' AND c.tgt_lang <> '' THEN c.src_lang || '-' || c.tgt_lang ELSE '' END AS language,
@@ -512,9 +512,9 @@ export class ExampleStore {
         )
         .raw()
         .all(...params) as typeof raw;
-      cells.sort(rowOrder);
+      counts.sort(rowOrder);
       raw = [];
-      for (const r of cells) {
+      for (const r of counts) {
         const prev = raw[raw.length - 1];
         if (prev && rowOrder(prev, r) === 0) prev[4] += r[4];
         else raw.push(r);
